@@ -1,0 +1,1 @@
+"""The OMS database: schema (SQLModel tables), engine and migrations."""

@@ -1,0 +1,135 @@
+"""A realistic demo network: warehouses and stores in real German towns, a catalogue, stock.
+
+Deterministic for a given seed, so tests, benchmarks and the demo all see the same network.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+
+from sqlmodel import Session, select
+
+from core.db.engine import session_scope
+from core.db.schema import Location, Sku, Stock
+from core.geodata import Postcode, postcodes
+
+WAREHOUSE_TOWNS = ["Hamburg", "Berlin", "Dortmund", "Frankfurt am Main", "Leipzig", "München"]
+ZONES = {"SH": "north", "HH": "north", "NI": "north", "HB": "north", "MV": "north",
+         "BE": "east", "BB": "east", "SN": "east", "ST": "east", "TH": "east",
+         "NW": "west", "RP": "west", "SL": "west", "HE": "west",
+         "BY": "south", "BW": "south"}
+
+_CATEGORIES = [
+    # (prefix, names, price range cents, weight range, bulky, hazardous)
+    ("TS", ["T-Shirt", "Hemd", "Bluse", "Pullover", "Jacke"], (1499, 8999), (0.2, 1.2), False, False),
+    ("SH", ["Sneaker", "Stiefel", "Sandale", "Laufschuh"], (3999, 14999), (0.8, 1.8), False, False),
+    ("HW", ["Akkuschrauber", "Bohrmaschine", "Werkzeugkoffer"], (4999, 19999), (1.5, 6.0),
+     False, False),
+    ("HZ", ["Lithium-Akku", "Spraydose Lack", "Grillanzünder", "Campinggas"], (499, 4999),
+     (0.2, 2.0), False, True),
+    ("FU", ["Sofa", "Kleiderschrank", "Boxspringbett", "Esstisch"], (29999, 149999), (25.0, 90.0),
+     True, False),
+    ("HO", ["Kissen", "Lampe", "Teppich", "Vase", "Handtuch-Set"], (999, 9999), (0.3, 4.0),
+     False, False),
+]
+
+
+@dataclass(frozen=True)
+class DemoSize:
+    warehouses: int = 6
+    stores: int = 36
+    vendors: int = 2
+    skus: int = 300
+
+
+def _slug(text: str) -> str:
+    text = text.replace("ä", "ae").replace("ö", "oe").replace("ü", "ue").replace("ß", "ss")
+    return re.sub(r"[^A-Z0-9]+", "-", text.upper()).strip("-")[:20]
+
+
+def _towns() -> list[tuple[str, Postcode, int]]:
+    """Towns by population, each with a representative postcode."""
+    by_town: dict[tuple[str, str], list[Postcode]] = defaultdict(list)
+    for pc in postcodes().values():
+        if pc.city:
+            by_town[(pc.city, pc.state)].append(pc)
+    towns = [(city, pcs[len(pcs) // 2], sum(p.population for p in pcs))
+             for (city, _state), pcs in by_town.items()]
+    towns.sort(key=lambda t: (-t[2], t[0]))
+    return towns
+
+
+def build_network(seed: int = 42, size: DemoSize = DemoSize()) -> tuple[
+        list[Location], list[Sku], list[Stock]]:
+    """Locations, SKUs and stock for the demo; pure, no database."""
+    rng = random.Random(seed)
+    towns = _towns()
+    by_name = {t[0]: t for t in towns}
+    locations: list[Location] = []
+    for name in WAREHOUSE_TOWNS[: size.warehouses]:
+        _, pc, _ = by_name[name]
+        locations.append(Location(
+            id=f"WH-{_slug(name)[:8]}", name=f"Lager {name}", kind="warehouse",
+            postcode=pc.postcode, city=name, latitude=pc.latitude, longitude=pc.longitude,
+            zone=ZONES.get(pc.state, "west"), hazardous_certified=name in {"Hamburg", "Leipzig",
+                                                                             "München"},
+            daily_capacity=5000, priority=10 + len(locations), cutoff_hour=17))
+    for i, (name, pc, _pop) in enumerate(towns[: size.stores]):
+        locations.append(Location(
+            id=f"ST-{_slug(name)}", name=f"Filiale {name}", kind="store", postcode=pc.postcode,
+            city=name, latitude=pc.latitude, longitude=pc.longitude,
+            zone=ZONES.get(pc.state, "west"), ships_to_customers=i % 4 != 3, pickup_point=True,
+            daily_capacity=150, priority=200 + i, cutoff_hour=15))
+    for name in ["Bielefeld", "Nürnberg"][: size.vendors]:
+        _, pc, _ = by_name[name]
+        locations.append(Location(
+            id=f"VD-{_slug(name)[:8]}", name=f"Möbelpartner {name}", kind="vendor",
+            postcode=pc.postcode, city=name, latitude=pc.latitude, longitude=pc.longitude,
+            zone=ZONES.get(pc.state, "west"), daily_capacity=400, priority=100, cutoff_hour=14))
+
+    skus: list[Sku] = []
+    for n in range(size.skus):
+        prefix, names, (pmin, pmax), (wmin, wmax), bulky, hazardous = _CATEGORIES[n % len(
+            _CATEGORIES)]
+        skus.append(Sku(
+            sku=f"{prefix}-{n:04d}", name=f"{rng.choice(names)} {n:04d}",
+            price_cents=rng.randrange(pmin, pmax, 100),
+            weight_kg=round(rng.uniform(wmin, wmax), 2), bulky=bulky, hazardous=hazardous))
+
+    stock: list[Stock] = []
+    for loc in locations:
+        for sku in skus:
+            if loc.kind == "warehouse":
+                if sku.bulky or rng.random() < 0.25:
+                    continue
+                qty = rng.randint(5, 200)
+            elif loc.kind == "store":
+                if sku.bulky or rng.random() < 0.6:
+                    continue
+                qty = rng.randint(1, 12)
+            else:  # vendors carry furniture only
+                if not sku.bulky:
+                    continue
+                qty = rng.randint(10, 60)
+            stock.append(Stock(location_id=loc.id, sku=sku.sku, on_hand=qty))
+    return locations, skus, stock
+
+
+def seed(url: str, seed: int = 42, size: DemoSize = DemoSize()) -> bool:
+    """Load the demo network unless the database already has locations. Returns True if loaded."""
+    with session_scope(url) as session:
+        if _has_locations(session):
+            return False
+        locations, skus, stock = build_network(seed, size)
+        session.add_all(locations)
+        session.add_all(skus)
+        session.flush()
+        session.add_all(stock)
+    return True
+
+
+def _has_locations(session: Session) -> bool:
+    return session.exec(select(Location.id).limit(1)).first() is not None

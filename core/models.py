@@ -1,0 +1,236 @@
+"""Domain models that cross the workflow boundary.
+
+Plain pydantic models only: the workflow sandbox imports this module, so it must stay free of
+I/O, database and heavy imports. Money is always integer cents (EUR).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field
+
+Channel = Literal["web", "app", "store", "phone"]
+Speed = Literal["standard", "express", "same_day"]
+PaymentMethod = Literal["card", "wallet", "invoice", "prepayment", "cash_on_pickup"]
+Locale = Literal["de", "en"]
+
+ORDER_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
+POSTCODE_PATTERN = r"^[0-9]{5}$"
+
+
+class OrderStatus(StrEnum):
+    """Where an order stands; mirrored to the ``OrderStatus`` search attribute and read model."""
+
+    RECEIVED = "received"
+    RISK_CHECK = "risk_check"
+    REJECTED = "rejected"
+    RESERVING = "reserving"
+    CONFIRMED = "confirmed"
+    PAYMENT_AUTHORISED = "payment_authorised"
+    IN_FULFILMENT = "in_fulfilment"
+    PARTIALLY_SHIPPED = "partially_shipped"
+    SHIPPED = "shipped"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+    FAILED = "failed"
+
+
+TERMINAL_STATUSES = frozenset(
+    {OrderStatus.COMPLETED, OrderStatus.CANCELLED, OrderStatus.REJECTED, OrderStatus.FAILED}
+)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class Address(_Strict):
+    name: str = Field(min_length=1, max_length=200)
+    street: str = Field(min_length=1, max_length=200)
+    postcode: str = Field(pattern=POSTCODE_PATTERN, description="German five-digit postcode")
+    city: str = Field(min_length=1, max_length=100)
+    country: Literal["DE"] = "DE"
+
+
+class Customer(_Strict):
+    id: str = Field(min_length=1, max_length=64)
+    email: EmailStr
+    name: str = Field(min_length=1, max_length=200)
+    locale: Locale = "de"
+
+
+class OrderLineRequest(_Strict):
+    sku: str = Field(min_length=1, max_length=64)
+    quantity: int = Field(gt=0, le=10_000)
+
+
+class OrderRequest(_Strict):
+    """What the shop sends to place an order. Prices come from the catalogue, not the caller."""
+
+    order_id: str = Field(pattern=ORDER_ID_PATTERN)
+    channel: Channel = "web"
+    customer: Customer
+    delivery_address: Address
+    lines: list[OrderLineRequest] = Field(min_length=1, max_length=100)
+    shipping_speed: Speed = "standard"
+    payment_method: PaymentMethod = "card"
+
+
+class OrderLine(BaseModel):
+    """An order line priced and described from the catalogue at placement."""
+
+    line_id: str
+    sku: str
+    name: str
+    quantity: int
+    unit_price_cents: int
+    weight_kg: float
+    bulky: bool = False
+    hazardous: bool = False
+
+    @property
+    def total_cents(self) -> int:
+        return self.unit_price_cents * self.quantity
+
+
+class RiskPolicy(BaseModel):
+    """Thresholds of the first risk rule set; scores add up, outcome by score bands."""
+
+    max_quantity_per_line: int = 20
+    high_order_value_cents: int = 500_000
+    reject_score: int = 100
+    review_score: int = 50
+
+
+class OrderPolicy(BaseModel):
+    """Per-order policy, frozen into the workflow input so a running order never changes rules."""
+
+    risk: RiskPolicy = RiskPolicy()
+    reservation_attempts: int = 3
+    shipping_fee_cents: dict[str, int] = {"standard": 495, "express": 995, "same_day": 1495}
+
+
+class OrderInput(BaseModel):
+    """The workflow's input: a validated, priced order."""
+
+    order_id: str
+    channel: Channel
+    customer: Customer
+    delivery_address: Address
+    lines: list[OrderLine]
+    shipping_speed: Speed
+    payment_method: PaymentMethod
+    shipping_cents: int
+    placed_at: datetime
+    policy: OrderPolicy = OrderPolicy()
+
+    @property
+    def goods_cents(self) -> int:
+        return sum(line.total_cents for line in self.lines)
+
+    @property
+    def total_cents(self) -> int:
+        return self.goods_cents + self.shipping_cents
+
+    @property
+    def workflow_id(self) -> str:
+        return workflow_id_for(self.order_id)
+
+
+def workflow_id_for(order_id: str) -> str:
+    """Workflow id of an order: deterministic, so placing the same order twice is harmless."""
+    return f"order-{order_id}"
+
+
+class RiskAssessment(BaseModel):
+    score: int
+    outcome: Literal["accept", "review", "force_prepayment", "reject"]
+    reasons: list[str] = []
+
+
+class ShipmentLine(BaseModel):
+    line_id: str
+    sku: str
+    quantity: int
+
+
+class ShipmentPlan(BaseModel):
+    """One parcel of a routed order: where it ships from, what, and what was promised."""
+
+    shipment_id: str
+    location_id: str
+    lines: list[ShipmentLine]
+    carrier: str
+    ship_date: date
+    promised_delivery: date
+    cost_cents: int
+    goods_cents: int
+
+
+class RoutingResult(BaseModel):
+    shipments: list[ShipmentPlan]
+    uncovered: list[ShipmentLine] = []
+    strategy: str
+    optimal: bool
+
+
+class ReservationResult(BaseModel):
+    ok: bool
+    conflicts: list[str] = []
+
+
+class PaymentResult(BaseModel):
+    ok: bool
+    transaction_id: str = ""
+    amount_cents: int = 0
+    reason: str = ""
+
+
+ShipmentEventKind = Literal["accepted", "shipped", "delivered"]
+
+
+class ShipmentEvent(BaseModel):
+    """A fulfilment event from a warehouse system or carrier, delivered as a workflow signal."""
+
+    shipment_id: str
+    kind: ShipmentEventKind
+    carrier: str | None = None
+    tracking_number: str | None = None
+    at: datetime | None = None
+
+
+class ProgressEvent(BaseModel):
+    """One entry of an order's event log, written by an activity, keyed for idempotency."""
+
+    order_id: str
+    key: str
+    type: str
+    status: OrderStatus | None = None
+    detail: dict[str, str | int | float | bool | None] = {}
+    actor: str = "system"
+    at: datetime
+
+
+class EmailRequest(BaseModel):
+    """An e-mail to send once: ``key`` (order id + event) makes retries harmless."""
+
+    key: str
+    order_id: str
+    to: str
+    template: str
+    locale: Locale = "de"
+    context: dict[str, str | int | float | bool | None | list[dict[str, str | int]]] = {}
+
+
+class OrderState(BaseModel):
+    """What the workflow is doing now; returned by its ``state`` query."""
+
+    order_id: str
+    status: OrderStatus
+    waiting_for: str = ""
+    shipments: list[ShipmentPlan] = []
+    shipment_status: dict[str, str] = {}
+    tracking: dict[str, str] = {}
