@@ -24,7 +24,8 @@ ZONES = {"SH": "north", "HH": "north", "NI": "north", "HB": "north", "MV": "nort
 
 _CATEGORIES = [
     # (prefix, names, price range cents, weight range, bulky, hazardous)
-    ("TS", ["T-Shirt", "Hemd", "Bluse", "Pullover", "Jacke"], (1499, 8999), (0.2, 1.2), False, False),
+    ("TS", ["T-Shirt", "Hemd", "Bluse", "Pullover", "Jacke"], (1499, 8999), (0.2, 1.2),
+     False, False),
     ("SH", ["Sneaker", "Stiefel", "Sandale", "Laufschuh"], (3999, 14999), (0.8, 1.8), False, False),
     ("HW", ["Akkuschrauber", "Bohrmaschine", "Werkzeugkoffer"], (4999, 19999), (1.5, 6.0),
      False, False),

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
@@ -222,7 +222,7 @@ class EmailRequest(BaseModel):
     to: str
     template: str
     locale: Locale = "de"
-    context: dict[str, str | int | float | bool | None | list[dict[str, str | int]]] = {}
+    context: dict[str, Any] = {}
 
 
 class OrderState(BaseModel):

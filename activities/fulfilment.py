@@ -1,0 +1,52 @@
+"""Releasing shipments to the locations' systems and recording what happens to them."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from temporalio import activity
+
+from activities import inventory
+from core.db.engine import session_scope
+from core.db.schema import ShipmentRecord
+from core.models import ShipmentEvent, ShipmentPlan
+from core.settings import Settings
+
+
+class FulfilmentActivities:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.url = settings.database_url
+
+    @activity.defn
+    def release_shipment(self, order_id: str, shipment: ShipmentPlan) -> None:
+        """Hand the shipment to its location. Stores and vendors read their queue from the
+        portal; a warehouse system adapter would be called here with the same idempotency."""
+        with session_scope(self.url) as s:
+            rec = s.get(ShipmentRecord, shipment.shipment_id)
+            if rec is None:
+                raise LookupError(f"shipment {shipment.shipment_id} was never reserved")
+            if rec.released_at is None:
+                rec.status = "released"
+                rec.released_at = datetime.now(UTC)
+
+    @activity.defn
+    def record_shipment_event(self, order_id: str, event: ShipmentEvent) -> str:
+        """Apply a shipment event to the read model and stock; returns the tracking URL."""
+        now = event.at or datetime.now(UTC)
+        if event.kind == "shipped":
+            inventory.consume(self.url, order_id, event.shipment_id)
+        with session_scope(self.url) as s:
+            rec = s.get(ShipmentRecord, event.shipment_id)
+            if rec is None:
+                raise LookupError(f"unknown shipment {event.shipment_id}")
+            rec.status = event.kind
+            if event.kind == "shipped":
+                rec.carrier = event.carrier or rec.carrier
+                rec.tracking_number = event.tracking_number or ""
+                rec.tracking_url = self.settings.tracking_url_template.format(
+                    carrier=rec.carrier, tracking=rec.tracking_number)
+                rec.shipped_at = rec.shipped_at or now
+            elif event.kind == "delivered":
+                rec.delivered_at = rec.delivered_at or now
+            return rec.tracking_url

@@ -1,0 +1,56 @@
+"""The order read model and event log: what listings, dashboards and customer service read."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+
+from sqlmodel import select
+from temporalio import activity
+
+from core.db.engine import session_scope
+from core.db.schema import OrderEvent, OrderRecord
+from core.models import OrderInput, OrderRequest, ProgressEvent
+from core.settings import Settings
+
+
+def order_record_for(order: OrderInput, request_hash: str) -> OrderRecord:
+    """The read-model row of a newly placed order."""
+    return OrderRecord(
+        order_id=order.order_id, workflow_id=order.workflow_id, status="received",
+        channel=order.channel, customer_id=order.customer.id,
+        customer_email=str(order.customer.email), customer_name=order.customer.name,
+        postcode=order.delivery_address.postcode, payment_method=order.payment_method,
+        shipping_speed=order.shipping_speed, total_cents=order.total_cents,
+        request_hash=request_hash, payload=order.model_dump(mode="json"),
+        created_at=order.placed_at)
+
+
+def request_hash(req: OrderRequest) -> str:
+    return hashlib.sha256(req.model_dump_json().encode()).hexdigest()
+
+
+class OrderLogActivities:
+    def __init__(self, settings: Settings) -> None:
+        self.url = settings.database_url
+
+    @activity.defn
+    def register_order(self, order: OrderInput) -> None:
+        """Make sure the read model has the order (the API normally wrote it already)."""
+        with session_scope(self.url) as s:
+            if s.get(OrderRecord, order.order_id) is None:
+                s.add(order_record_for(order, request_hash=""))
+
+    @activity.defn
+    def record_progress(self, ev: ProgressEvent) -> None:
+        """Append to the event log once per key and move the read model's status."""
+        with session_scope(self.url) as s:
+            if s.exec(select(OrderEvent.id).where(OrderEvent.key == ev.key)).first() is not None:
+                return
+            s.add(OrderEvent(key=ev.key, order_id=ev.order_id, type=ev.type, detail=ev.detail,
+                             actor=ev.actor, at=ev.at))
+            if ev.status is not None:
+                rec = s.get(OrderRecord, ev.order_id)
+                if rec is not None:
+                    rec.status = ev.status.value
+                    rec.updated_at = datetime.now(UTC)

@@ -1,0 +1,81 @@
+"""A simulated payment provider with its own ledger table, latency and decline rules.
+
+It behaves like a real one where it matters to the OMS: idempotency keys, authorise then
+capture up to the authorised amount, voids, latency. Amounts ending in 13 cents are declined,
+so tests and demos can provoke a decline on purpose.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+from sqlmodel import func, select
+
+from activities.payments.provider import Transaction
+from core.db.engine import session_scope
+from core.db.schema import PaymentTransaction
+
+DECLINE_CENTS = 13
+
+
+class SimulatedProvider:
+    name = "simulated"
+
+    def __init__(self, database_url: str, latency_ms: int = 0) -> None:
+        self.url = database_url
+        self.latency_s = latency_ms / 1000
+
+    def authorise(self, key: str, order_id: str, amount_cents: int, method: str) -> Transaction:
+        declined = amount_cents % 100 == DECLINE_CENTS
+        return self._transact(key, order_id, "authorise", amount_cents, None,
+                              "declined by issuer" if declined else "")
+
+    def capture(self, key: str, order_id: str, authorisation_id: str,
+                amount_cents: int) -> Transaction:
+        with session_scope(self.url) as s:
+            auth = s.get(PaymentTransaction, authorisation_id)
+            captured = s.exec(select(func.coalesce(func.sum(PaymentTransaction.amount_cents), 0))
+                              .where(PaymentTransaction.parent_id == authorisation_id,
+                                     PaymentTransaction.kind == "capture",
+                                     PaymentTransaction.status == "succeeded",
+                                     PaymentTransaction.idempotency_key != key)).one()
+        reason = ""
+        if auth is None or auth.status != "succeeded":
+            reason = "no valid authorisation"
+        elif captured + amount_cents > auth.amount_cents:
+            reason = "capture exceeds authorised amount"
+        return self._transact(key, order_id, "capture", amount_cents, authorisation_id, reason)
+
+    def void(self, key: str, order_id: str, authorisation_id: str) -> Transaction:
+        return self._transact(key, order_id, "void", 0, authorisation_id, "")
+
+    def _transact(self, key: str, order_id: str, kind: str, amount: int, parent: str | None,
+                  reason: str) -> Transaction:
+        """Record the transaction under its key first, then 'process' it: a retry after a
+        crash finds the pending row and finishes that one instead of starting another."""
+        with session_scope(self.url) as s:
+            row = s.exec(select(PaymentTransaction).where(
+                PaymentTransaction.provider == self.name,
+                PaymentTransaction.idempotency_key == key)).first()
+            if row is None:
+                row = PaymentTransaction(id=f"sim_{uuid.uuid4().hex[:20]}", provider=self.name,
+                                         idempotency_key=key, order_id=order_id, kind=kind,
+                                         amount_cents=amount, parent_id=parent)
+                s.add(row)
+            if row.status != "pending":
+                return _to_tx(row)
+            tx_id = row.id
+        time.sleep(self.latency_s)
+        with session_scope(self.url) as s:
+            row = s.get(PaymentTransaction, tx_id)
+            assert row is not None
+            if row.status == "pending":
+                row.status = "failed" if reason else "succeeded"
+            return _to_tx(row, reason)
+
+
+def _to_tx(row: PaymentTransaction, reason: str = "") -> Transaction:
+    return Transaction(id=row.id, kind=row.kind, amount_cents=row.amount_cents,
+                       succeeded=row.status == "succeeded",
+                       reason=reason or ("" if row.status == "succeeded" else "declined"))

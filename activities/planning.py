@@ -1,0 +1,101 @@
+"""Routing as an activity: builds the routing problem from the database and solves it.
+
+The solver's work never runs inside workflow code; the workflow only sees the resulting plan.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from sqlmodel import Session, col, func, select
+from temporalio import activity
+
+import routing
+from core.db.engine import session_scope
+from core.db.schema import Location, Reservation, Stock
+from core.geodata import lookup
+from core.models import OrderInput, RoutingResult, ShipmentLine, ShipmentPlan
+from core.settings import Settings
+
+
+def build_problem(s: Session, order: OrderInput, exclude: list[str],
+                  today_reserved: dict[str, int] | None = None) -> routing.RoutingProblem:
+    """Candidate locations = online locations holding available stock of any ordered SKU."""
+    skus = sorted({line.sku for line in order.lines})
+    rows = s.exec(
+        select(Stock, Location).join(Location, col(Location.id) == Stock.location_id)
+        .where(col(Stock.sku).in_(skus), Stock.on_hand - Stock.reserved > 0,
+               Location.online == True,  # noqa: E712  (SQL expression)
+               col(Location.id).not_in(exclude or [""]))
+    ).all()
+    stock: dict[str, dict[str, int]] = defaultdict(dict)
+    locations: dict[str, Location] = {}
+    for st, loc in rows:
+        stock[loc.id][st.sku] = st.on_hand - st.reserved
+        locations[loc.id] = loc
+    if today_reserved is None:
+        today_reserved = _reserved_today(s, order, list(locations))
+    dest = lookup(order.delivery_address.postcode)
+    if dest is None:
+        raise ValueError(f"unknown postcode {order.delivery_address.postcode}")
+    return routing.RoutingProblem(
+        order_id=order.order_id,
+        lines=[routing.OrderLine(line_id=ln.line_id, sku=ln.sku, quantity=ln.quantity,
+                                 weight_kg=ln.weight_kg, bulky=ln.bulky, hazardous=ln.hazardous)
+               for ln in order.lines],
+        destination=routing.Destination(postcode=dest.postcode, latitude=dest.latitude,
+                                        longitude=dest.longitude, city=dest.city),
+        speed=order.shipping_speed,
+        order_time=order.placed_at,
+        locations=[
+            routing.CandidateLocation(
+                id=loc.id, kind=loc.kind, postcode=loc.postcode, latitude=loc.latitude,
+                longitude=loc.longitude, city=loc.city, stock=stock[loc.id],
+                capacity_left=max(0, loc.daily_capacity - today_reserved.get(loc.id, 0)),
+                ships_to_customers=loc.ships_to_customers,
+                hazardous_certified=loc.hazardous_certified, zone=loc.zone,
+                priority=loc.priority, cutoff_hour=loc.cutoff_hour)
+            for loc in sorted(locations.values(), key=lambda x: x.id)
+        ],
+    )
+
+
+def _reserved_today(s: Session, order: OrderInput, location_ids: list[str]) -> dict[str, int]:
+    if not location_ids:
+        return {}
+    rows = s.exec(select(Reservation.location_id, func.sum(Reservation.quantity))
+                  .where(Reservation.day == order.placed_at.date(),
+                         col(Reservation.location_id).in_(location_ids))
+                  .group_by(Reservation.location_id)).all()
+    return {loc: int(total) for loc, total in rows}
+
+
+def to_result(order: OrderInput, plan: routing.RoutingPlan) -> RoutingResult:
+    """Number the shipments ``<order>-S<n>`` and price their goods for per-shipment capture."""
+    prices = {ln.line_id: ln.unit_price_cents for ln in order.lines}
+    shipments = []
+    for n, sh in enumerate(plan.shipments, start=1):
+        lines = [ShipmentLine(line_id=p.line_id, sku=p.sku, quantity=p.quantity) for p in sh.lines]
+        shipments.append(ShipmentPlan(
+            shipment_id=f"{order.order_id}-S{n}", location_id=sh.location_id, lines=lines,
+            carrier=sh.carrier, ship_date=sh.ship_date, promised_delivery=sh.promised_delivery,
+            cost_cents=sh.cost_cents,
+            goods_cents=sum(prices[ln.line_id] * ln.quantity for ln in lines)))
+    return RoutingResult(
+        shipments=shipments,
+        uncovered=[ShipmentLine(line_id=u.line_id, sku=u.sku, quantity=u.quantity)
+                   for u in plan.uncovered],
+        strategy=plan.strategy, optimal=plan.optimal)
+
+
+class PlanningActivities:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    @activity.defn
+    def plan_route(self, order: OrderInput, exclude_locations: list[str]) -> RoutingResult:
+        with session_scope(self.settings.database_url) as s:
+            problem = build_problem(s, order, exclude_locations)
+        plan = routing.solve(problem, strategy=self.settings.routing_strategy,
+                             time_limit_s=self.settings.routing_time_limit_s)
+        return to_result(order, plan)

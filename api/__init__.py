@@ -1,0 +1,1 @@
+"""The HTTP API (FastAPI): shop, webhooks, order look-ups, health. OpenAPI docs at /docs."""

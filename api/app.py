@@ -1,0 +1,57 @@
+"""The FastAPI application: ``uvicorn --factory api.app:create_app``."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+from temporalio.client import Client
+
+from api import orders, webhooks
+from core.db.engine import get_engine
+from core.settings import Settings, get_settings
+from workflows.client import connect
+
+
+def create_app(settings: Settings | None = None, client: Client | None = None) -> FastAPI:
+    """The app; pass a connected Temporal client to share one (tests), else it connects."""
+    cfg = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if getattr(app.state, "temporal", None) is None:
+            app.state.temporal = await connect(cfg)
+        yield
+
+    app = FastAPI(title="OMS API", version="0.1.0", lifespan=lifespan,
+                  description="Order Management System: every order a durable Temporal workflow.")
+    app.state.settings = cfg
+    app.state.temporal = client
+    app.include_router(orders.router)
+    app.include_router(webhooks.router)
+
+    @app.get("/health", tags=["ops"], summary="Database and Temporal reachable")
+    async def health() -> JSONResponse:
+        checks = {"database": "ok", "temporal": "ok"}
+        try:
+            await run_in_threadpool(_ping_db, cfg.database_url)
+        except Exception as exc:  # noqa: BLE001  (health reports, never raises)
+            checks["database"] = f"error: {exc.__class__.__name__}"
+        try:
+            await app.state.temporal.service_client.check_health()
+        except Exception as exc:  # noqa: BLE001
+            checks["temporal"] = f"error: {exc.__class__.__name__}"
+        ok = all(v == "ok" for v in checks.values())
+        return JSONResponse({"status": "ok" if ok else "degraded", **checks},
+                            status_code=200 if ok else 503)
+
+    return app
+
+
+def _ping_db(url: str) -> None:
+    with get_engine(url).connect() as conn:
+        conn.execute(text("SELECT 1"))

@@ -1,0 +1,77 @@
+"""The OMS worker: runs order workflows and their activities for one task queue.
+
+Stateless: run as many as you like against the same Temporal server and database. Stops
+gracefully on SIGTERM/SIGINT (finishes running activity attempts, then exits).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.email import EmailActivities
+from activities.fulfilment import FulfilmentActivities
+from activities.order_log import OrderLogActivities
+from activities.payments.activities import PaymentActivities
+from activities.planning import PlanningActivities
+from activities.risk import RiskActivities
+from activities.stock import StockActivities
+from core.settings import Settings, get_settings
+from workflows.client import connect
+from workflows.order import OrderWorkflow
+
+WORKFLOWS = [OrderWorkflow]
+
+
+def activities_for(settings: Settings) -> list[object]:
+    """Every activity the OMS registers, bound to its configuration."""
+    risk = RiskActivities(settings)
+    planning = PlanningActivities(settings)
+    stock = StockActivities(settings)
+    payments = PaymentActivities(settings)
+    fulfilment = FulfilmentActivities(settings)
+    log = OrderLogActivities(settings)
+    email = EmailActivities(settings)
+    return [
+        risk.assess_risk, planning.plan_route, stock.reserve_stock, stock.release_stock,
+        payments.authorise_payment, payments.capture_payment, payments.void_payment,
+        fulfilment.release_shipment, fulfilment.record_shipment_event,
+        log.register_order, log.record_progress, email.send_email,
+    ]
+
+
+def build_worker(client: Client, settings: Settings, executor: ThreadPoolExecutor) -> Worker:
+    return Worker(
+        client, task_queue=settings.task_queue, workflows=WORKFLOWS,
+        activities=activities_for(settings), activity_executor=executor,
+        max_concurrent_activities=settings.worker_max_concurrent_activities,
+        graceful_shutdown_timeout=timedelta(seconds=10),
+    )
+
+
+async def main() -> None:
+    settings = get_settings()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    client = await connect(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    with ThreadPoolExecutor(max_workers=settings.worker_max_concurrent_activities) as executor:
+        worker = build_worker(client, settings, executor)
+        async with worker:
+            logging.getLogger("oms.worker").info(
+                "worker polling task queue %s on %s", settings.task_queue,
+                settings.temporal_address)
+            await stop.wait()
+    logging.getLogger("oms.worker").info("worker stopped")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
