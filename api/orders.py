@@ -10,7 +10,12 @@ from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 from temporalio.client import Client
-from temporalio.common import TypedSearchAttributes, WorkflowIDConflictPolicy
+from temporalio.common import (
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from activities.order_log import order_record_for, request_hash
@@ -56,9 +61,11 @@ async def place_order(req: OrderRequest, response: Response,
         await client.start_workflow(
             OrderWorkflow.run, order, id=order.workflow_id, task_queue=settings.task_queue,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             search_attributes=TypedSearchAttributes([
-                ORDER_STATUS.value_set("received"), CHANNEL.value_set(order.channel),
-                CUSTOMER_ID.value_set(order.customer.id)]))
+                SearchAttributePair(ORDER_STATUS, "received"),
+                SearchAttributePair(CHANNEL, order.channel),
+                SearchAttributePair(CUSTOMER_ID, order.customer.id)]))
     status_url = f"{settings.base_url}/orders/{order.order_id}"
     response.headers["Location"] = status_url
     return OrderAccepted(order_id=order.order_id, workflow_id=order.workflow_id,

@@ -1,0 +1,95 @@
+"""``python -m devstack up``: the whole OMS on one machine, on its embedded defaults.
+
+Starts the Temporal dev server (UI on 8233, search attributes registered), migrates and seeds
+the SQLite database, starts the mail catcher, the worker and the API, prints where to look,
+and stops everything on Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import time
+from pathlib import Path
+
+import typer
+
+from core import demo_network
+from core.db.migrate import upgrade
+from core.settings import STATE_DIR, get_settings
+from devstack.binaries import temporal_cli
+from devstack.processes import ProcessGroup, port_free, wait_for_http, wait_for_port
+from workflows.search_attributes import cli_flags
+
+cli = typer.Typer(add_completion=False, help=__doc__)
+
+
+@cli.command()
+def migrate() -> None:
+    """Bring the OMS database to the newest schema."""
+    upgrade(get_settings().database_url)
+
+
+@cli.command()
+def seed() -> None:
+    """Load the demo network (warehouses, stores, catalogue, stock) into an empty database."""
+    settings = get_settings()
+    upgrade(settings.database_url)
+    loaded = demo_network.seed(settings.database_url)
+    typer.echo("demo network loaded" if loaded else "database already has a network; kept it")
+
+
+@cli.command()
+def up() -> None:
+    """Start everything and keep running until interrupted."""
+    s = get_settings()
+    temporal_host, temporal_port = s.temporal_address.rsplit(":", 1)
+    for name, host, port in [("Temporal", temporal_host, int(temporal_port)),
+                             ("Temporal UI", temporal_host, s.temporal_ui_port),
+                             ("API", s.api_host, s.api_port), ("SMTP", s.smtp_host, s.smtp_port),
+                             ("mail inbox", s.smtp_host, s.mail_ui_port)]:
+        if not port_free(host, port):
+            typer.echo(f"port {port} ({name}) is taken: stop what uses it, or set OMS_* ports",
+                       err=True)
+            raise typer.Exit(1)
+    state = Path(STATE_DIR)
+    group = ProcessGroup(state / "logs")
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    try:
+        Path(s.temporal_dev_db).parent.mkdir(parents=True, exist_ok=True)
+        group.start("temporal", [
+            temporal_cli(), "server", "start-dev", "--ip", temporal_host,
+            "--port", temporal_port, "--ui-port", str(s.temporal_ui_port),
+            "--db-filename", s.temporal_dev_db, "--namespace", s.temporal_namespace,
+            "--log-level", "warn", *cli_flags()])
+        group.start("mail", [sys.executable, "-m", "devstack.mailcatcher"],
+                    {"OMS_MAIL_DIR": str(state / "mail")})
+        upgrade(s.database_url)
+        loaded = demo_network.seed(s.database_url)
+        wait_for_port(temporal_host, int(temporal_port), timeout=60)
+        group.start("worker", [sys.executable, "worker.py"])
+        group.start("api", [sys.executable, "-m", "uvicorn", "--factory", "api.app:create_app",
+                            "--host", s.api_host, "--port", str(s.api_port),
+                            "--log-level", "warning"])
+        wait_for_http(f"http://{s.api_host}:{s.api_port}/health", timeout=60)
+        wait_for_port(s.smtp_host, s.mail_ui_port, timeout=30)
+        typer.echo(f"""
+OMS is running ({'demo network loaded' if loaded else 'existing database'}: {s.database_url})
+  API            http://{s.api_host}:{s.api_port}        (docs: /docs)
+  Temporal UI    http://{temporal_host}:{s.temporal_ui_port}/namespaces/{s.temporal_namespace}/workflows
+  Mail inbox     http://{s.smtp_host}:{s.mail_ui_port}
+  Logs           {state / 'logs'}/
+Place an order:  see README.md ("Try it"). Ctrl-C stops everything.
+""", nl=False)
+        while (why := group.failed()) is None:
+            time.sleep(1)
+        typer.echo(f"stopping: {why}", err=True)
+        raise typer.Exit(1)
+    except KeyboardInterrupt:
+        typer.echo("stopping...")
+    finally:
+        group.stop()
+
+
+if __name__ == "__main__":
+    cli()

