@@ -13,6 +13,8 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
+    import email_validator  # noqa: F401  (pydantic's EmailStr imports it lazily)
+
     from activities.email import EmailActivities
     from activities.fulfilment import FulfilmentActivities
     from activities.order_log import OrderLogActivities
