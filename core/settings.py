@@ -38,6 +38,8 @@ class Settings(BaseSettings):
     mail_from: str = "OMS Shop <orders@oms.example>"
     mail_ui_port: int = 8025
 
+    state_dir: Path = Field(default=STATE_DIR,
+                            description="Embedded stack's files: logs, mail, SQLite databases")
     temporal_ui_port: int = 8233
     temporal_dev_db: str = Field(
         default=f"{STATE_DIR}/temporal.db", description="Dev server's SQLite file (embedded stack)"

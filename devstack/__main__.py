@@ -16,10 +16,18 @@ import typer
 
 from core import demo_network
 from core.db.migrate import upgrade
-from core.settings import STATE_DIR, get_settings
+from core.settings import get_settings
 from devstack.binaries import temporal_cli
-from devstack.processes import ProcessGroup, port_free, wait_for_http, wait_for_port
+from devstack.processes import (
+    ChildFailed,
+    ProcessGroup,
+    port_free,
+    wait_for_http,
+    wait_for_port,
+)
 from workflows.search_attributes import cli_flags
+
+ROOT = Path(__file__).resolve().parent.parent
 
 cli = typer.Typer(add_completion=False, help=__doc__)
 
@@ -52,8 +60,8 @@ def up() -> None:
             typer.echo(f"port {port} ({name}) is taken: stop what uses it, or set OMS_* ports",
                        err=True)
             raise typer.Exit(1)
-    state = Path(STATE_DIR)
-    group = ProcessGroup(state / "logs")
+    state = s.state_dir
+    group = ProcessGroup(state / "logs", cwd=ROOT)
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     try:
         Path(s.temporal_dev_db).parent.mkdir(parents=True, exist_ok=True)
@@ -63,16 +71,17 @@ def up() -> None:
             "--db-filename", s.temporal_dev_db, "--namespace", s.temporal_namespace,
             "--log-level", "warn", *cli_flags()])
         group.start("mail", [sys.executable, "-m", "devstack.mailcatcher"],
-                    {"OMS_MAIL_DIR": str(state / "mail")})
+                    {"OMS_MAIL_DIR": str(state.resolve() / "mail")})
         upgrade(s.database_url)
         loaded = demo_network.seed(s.database_url)
-        wait_for_port(temporal_host, int(temporal_port), timeout=60)
-        group.start("worker", [sys.executable, "worker.py"])
+        wait_for_port(temporal_host, int(temporal_port), timeout=60, alive=group.failed)
+        group.start("worker", [sys.executable, str(ROOT / "worker.py")])
         group.start("api", [sys.executable, "-m", "uvicorn", "--factory", "api.app:create_app",
                             "--host", s.api_host, "--port", str(s.api_port),
                             "--log-level", "warning"])
-        wait_for_http(f"http://{s.api_host}:{s.api_port}/health", timeout=60)
-        wait_for_port(s.smtp_host, s.mail_ui_port, timeout=30)
+        wait_for_http(f"http://{s.api_host}:{s.api_port}/health", timeout=60,
+                      alive=group.failed)
+        wait_for_port(s.smtp_host, s.mail_ui_port, timeout=30, alive=group.failed)
         typer.echo(f"""
 OMS is running ({'demo network loaded' if loaded else 'existing database'}: {s.database_url})
   API            http://{s.api_host}:{s.api_port}        (docs: /docs)
@@ -87,6 +96,9 @@ Place an order:  see README.md ("Try it"). Ctrl-C stops everything.
         raise typer.Exit(1)
     except KeyboardInterrupt:
         typer.echo("stopping...")
+    except (TimeoutError, ChildFailed) as exc:
+        typer.echo(f"could not start: {exc}", err=True)
+        raise typer.Exit(1) from exc
     finally:
         group.stop()
 

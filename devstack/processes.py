@@ -13,9 +13,22 @@ from pathlib import Path
 import httpx
 
 
-def wait_for_port(host: str, port: int, timeout: float = 60.0) -> None:
+class ChildFailed(RuntimeError):
+    """A process of the stack died while we waited for it."""
+
+
+Alive = Callable[[], str | None]
+
+
+def _check(alive: Alive | None) -> None:
+    if alive is not None and (why := alive()) is not None:
+        raise ChildFailed(why)
+
+
+def wait_for_port(host: str, port: int, timeout: float = 60.0, alive: Alive | None = None) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        _check(alive)
         with socket.socket() as sock:
             sock.settimeout(0.5)
             if sock.connect_ex((host, port)) == 0:
@@ -24,12 +37,12 @@ def wait_for_port(host: str, port: int, timeout: float = 60.0) -> None:
     raise TimeoutError(f"nothing listens on {host}:{port} after {timeout:.0f}s")
 
 
-def wait_for_http(url: str, timeout: float = 60.0,
-                  ok: Callable[[httpx.Response], bool] = lambda r: r.status_code == 200) -> None:
+def wait_for_http(url: str, timeout: float = 60.0, alive: Alive | None = None) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        _check(alive)
         try:
-            if ok(httpx.get(url, timeout=2)):
+            if httpx.get(url, timeout=2).status_code == 200:
                 return
         except httpx.HTTPError:
             pass
@@ -45,14 +58,15 @@ def port_free(host: str, port: int) -> bool:
 class ProcessGroup:
     """Children started in order, stopped in reverse; logs go to files under ``log_dir``."""
 
-    def __init__(self, log_dir: Path) -> None:
+    def __init__(self, log_dir: Path, cwd: Path) -> None:
         self.log_dir = log_dir
+        self.cwd = cwd
         log_dir.mkdir(parents=True, exist_ok=True)
         self.children: list[tuple[str, subprocess.Popen[bytes]]] = []
 
     def start(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> None:
         log = (self.log_dir / f"{name}.log").open("ab")
-        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
+        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, cwd=self.cwd,
                                 env={**os.environ, **(env or {})}, start_new_session=True)
         self.children.append((name, proc))
 
