@@ -7,6 +7,7 @@ and stops everything on Ctrl-C.
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import sys
 import time
@@ -25,7 +26,9 @@ from devstack.processes import (
     wait_for_http,
     wait_for_port,
 )
+from workflows.client import connect
 from workflows.search_attributes import cli_flags
+from workflows.setup import register_search_attributes
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -45,6 +48,20 @@ def seed() -> None:
     upgrade(settings.database_url)
     loaded = demo_network.seed(settings.database_url)
     typer.echo("demo network loaded" if loaded else "database already has a network; kept it")
+
+
+@cli.command()
+def prepare() -> None:
+    """Production start-up step: migrate the database, register Temporal search attributes."""
+    settings = get_settings()
+    upgrade(settings.database_url)
+
+    async def _register() -> list[str]:
+        return await register_search_attributes(await connect(settings),
+                                                settings.temporal_namespace)
+
+    added = asyncio.run(_register())
+    typer.echo(f"database migrated; search attributes added: {', '.join(added) or 'none'}")
 
 
 @cli.command()

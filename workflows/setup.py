@@ -1,0 +1,28 @@
+"""Registers the OMS's custom search attributes on a Temporal namespace (idempotent).
+
+The dev server gets them on its command line; a production cluster gets them from this, run
+once at deployment (``python -m devstack prepare``).
+"""
+
+from __future__ import annotations
+
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import (
+    AddSearchAttributesRequest,
+    ListSearchAttributesRequest,
+)
+from temporalio.client import Client
+
+from workflows.search_attributes import ALL
+
+
+async def register_search_attributes(client: Client, namespace: str) -> list[str]:
+    """Add the attributes the namespace lacks; returns the names it added."""
+    existing = await client.operator_service.list_search_attributes(
+        ListSearchAttributesRequest(namespace=namespace))
+    missing = {key.name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD for key in ALL
+               if key.name not in existing.custom_attributes}
+    if missing:
+        await client.operator_service.add_search_attributes(
+            AddSearchAttributesRequest(namespace=namespace, search_attributes=missing))
+    return sorted(missing)
