@@ -24,7 +24,8 @@ from api.intake import price_order
 from api.schemas import EventView, OrderAccepted, OrderList, OrderSummary, OrderView, ShipmentView
 from core.db.engine import session_scope
 from core.db.schema import OrderEvent, OrderRecord, ShipmentRecord
-from core.models import OrderInput, OrderPolicy, OrderRequest
+from core.models import OrderInput, OrderRequest
+from core.policy import load_policy
 from core.settings import Settings
 from workflows.order import OrderWorkflow
 from workflows.search_attributes import CHANNEL, CUSTOMER_ID, ORDER_STATUS
@@ -36,7 +37,7 @@ def _accept(settings: Settings, req: OrderRequest) -> OrderInput:
     """Price and record the order; the same order id with another body is a conflict."""
     digest = request_hash(req)
     with session_scope(settings.database_url) as s:
-        order = price_order(s, req, OrderPolicy())
+        order = price_order(s, req, load_policy(settings.policy_file))
     try:
         with session_scope(settings.database_url) as s:
             s.add(order_record_for(order, digest))

@@ -96,7 +96,11 @@ class OrderLine(BaseModel):
         return self.unit_price_cents * self.quantity
 
 
-class RiskPolicy(BaseModel):
+class _Policy(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class RiskPolicy(_Policy):
     """Thresholds of the first risk rule set; scores add up, outcome by score bands."""
 
     max_quantity_per_line: int = 20
@@ -105,7 +109,7 @@ class RiskPolicy(BaseModel):
     review_score: int = 50
 
 
-class OrderPolicy(BaseModel):
+class OrderPolicy(_Policy):
     """Per-order policy, frozen into the workflow input so a running order never changes rules."""
 
     risk: RiskPolicy = RiskPolicy()

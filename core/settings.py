@@ -49,6 +49,7 @@ class Settings(BaseSettings):
     payment_sim_latency_ms: int = Field(
         default=0, ge=0, description="Simulated payment provider latency, for tests and benches"
     )
+    policy_file: str = Field(default="", description="TOML order policy; empty = defaults")
     routing_strategy: str = Field(default="optimiser", description="optimiser or a baseline")
     routing_time_limit_s: float = Field(default=0.5, gt=0)
     worker_max_concurrent_activities: int = 50
