@@ -1,0 +1,46 @@
+"""Order routing: which locations ship which lines, by CP-SAT optimiser or greedy baselines.
+
+A pure package: no Temporal, no database, only pydantic models in and out.
+"""
+
+from routing.model import (
+    CandidateLocation,
+    Carrier,
+    Destination,
+    DistanceBand,
+    OrderLine,
+    PlannedLine,
+    PlannedShipment,
+    RoutingPlan,
+    RoutingProblem,
+    RuleProfile,
+    Speed,
+    WeightBand,
+)
+from routing.objective import score
+from routing.profiles import ProfileError, default_profile, load_profiles, profile_for
+from routing.strategies import STRATEGIES, solve
+from routing.validate import violations
+
+__all__ = [
+    "STRATEGIES",
+    "CandidateLocation",
+    "Carrier",
+    "Destination",
+    "DistanceBand",
+    "OrderLine",
+    "PlannedLine",
+    "PlannedShipment",
+    "ProfileError",
+    "RoutingPlan",
+    "RoutingProblem",
+    "RuleProfile",
+    "Speed",
+    "WeightBand",
+    "default_profile",
+    "load_profiles",
+    "profile_for",
+    "score",
+    "solve",
+    "violations",
+]

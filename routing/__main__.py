@@ -1,0 +1,5 @@
+"""Allow `python -m routing ...`."""
+
+from routing.cli import main
+
+raise SystemExit(main())
