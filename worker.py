@@ -17,6 +17,7 @@ from temporalio.worker import Worker
 
 from activities.email import EmailActivities
 from activities.fulfilment import FulfilmentActivities
+from activities.locations import LocationActivities
 from activities.order_log import OrderLogActivities
 from activities.payments.activities import PaymentActivities
 from activities.planning import PlanningActivities
@@ -24,9 +25,10 @@ from activities.risk import RiskActivities
 from activities.stock import StockActivities
 from core.settings import Settings, get_settings
 from workflows.client import connect
+from workflows.location_outage import LocationOutageWorkflow
 from workflows.order import OrderWorkflow
 
-WORKFLOWS = [OrderWorkflow]
+WORKFLOWS = [OrderWorkflow, LocationOutageWorkflow]
 
 
 def activities_for(settings: Settings) -> list[object]:
@@ -38,11 +40,14 @@ def activities_for(settings: Settings) -> list[object]:
     fulfilment = FulfilmentActivities(settings)
     log = OrderLogActivities(settings)
     email = EmailActivities(settings)
+    locations = LocationActivities(settings)
     return [
         risk.assess_risk, planning.plan_route, stock.reserve_stock, stock.release_stock,
         payments.authorise_payment, payments.capture_payment, payments.void_payment,
         fulfilment.release_shipment, fulfilment.record_shipment_event,
+        fulfilment.withdraw_shipment,
         log.register_order, log.record_progress, email.send_email,
+        locations.set_location_online,
     ]
 
 

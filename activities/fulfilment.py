@@ -50,3 +50,13 @@ class FulfilmentActivities:
             elif event.kind == "delivered":
                 rec.delivered_at = rec.delivered_at or now
             return rec.tracking_url
+
+    @activity.defn
+    def withdraw_shipment(self, order_id: str, shipment_id: str, reason: str) -> None:
+        """Take a shipment back from its location (offline or refused): its stock is freed and
+        its queue entry disappears; the location's system would be told here."""
+        inventory.release(self.url, order_id, shipment_id)
+        with session_scope(self.url) as s:
+            rec = s.get(ShipmentRecord, shipment_id)
+            if rec is not None and rec.status != "rerouted":
+                rec.status = "rerouted"

@@ -70,7 +70,8 @@ class ShipmentEventIn(BaseModel):
     """A warehouse system's or carrier's report about one shipment."""
 
     shipment_id: str = Field(min_length=1, max_length=100)
-    event: Literal["accepted", "shipped", "delivered"]
+    event: Literal["accepted", "rejected", "shipped", "delivered"]
     carrier: str | None = Field(default=None, max_length=50)
     tracking_number: str | None = Field(default=None, min_length=1, max_length=100)
+    reason: str | None = Field(default=None, max_length=200, description="why it was rejected")
     at: datetime | None = None

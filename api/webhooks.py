@@ -29,5 +29,5 @@ async def shipment_event(body: ShipmentEventIn, s: Annotated[Session, Depends(de
     await client.get_workflow_handle(workflow_id_for(rec.order_id)).signal(
         OrderWorkflow.shipment_event,
         ShipmentEvent(shipment_id=body.shipment_id, kind=body.event, carrier=body.carrier,
-                      tracking_number=body.tracking_number, at=body.at))
+                      tracking_number=body.tracking_number, reason=body.reason, at=body.at))
     return {"status": "accepted", "order_id": rec.order_id}

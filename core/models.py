@@ -193,7 +193,7 @@ class PaymentResult(BaseModel):
     reason: str = ""
 
 
-ShipmentEventKind = Literal["accepted", "shipped", "delivered"]
+ShipmentEventKind = Literal["accepted", "rejected", "shipped", "delivered"]
 
 
 class ShipmentEvent(BaseModel):
@@ -203,7 +203,16 @@ class ShipmentEvent(BaseModel):
     kind: ShipmentEventKind
     carrier: str | None = None
     tracking_number: str | None = None
+    reason: str | None = None
     at: datetime | None = None
+
+
+class RerouteRequest(BaseModel):
+    """Move a location's unshipped shipments of an order (all, or the ones named) elsewhere."""
+
+    location_id: str
+    reason: str
+    shipment_ids: list[str] | None = None
 
 
 class ProgressEvent(BaseModel):

@@ -12,6 +12,7 @@ CONTEXT = {
     "shipping_cents": 495, "total_cents": 4493, "address": "Weg 1, 10115 Berlin",
     "promised_delivery": "2026-11-25", "carrier": "DHL", "tracking_number": "123",
     "tracking_url": "http://t/123", "reason": "out of stock",
+    "old_promise": "2026-11-25", "new_promise": "2026-11-26",
 }
 TEMPLATES = sorted({p.name.split(".")[0] for p in DEFAULT_DIR.glob("*.txt")})
 

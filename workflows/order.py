@@ -7,6 +7,7 @@ step, so a replay or retry never repeats a reservation, a charge or an e-mail.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from datetime import timedelta
 
 from temporalio import workflow
@@ -29,6 +30,7 @@ with workflow.unsafe.imports_passed_through():
         OrderStatus,
         PaymentResult,
         ProgressEvent,
+        RerouteRequest,
         ReservationResult,
         RiskAssessment,
         RoutingResult,
@@ -36,6 +38,7 @@ with workflow.unsafe.imports_passed_through():
         ShipmentPlan,
     )
     from workflows.search_attributes import ORDER_STATUS
+    from workflows.shipment_book import ShipmentBook, lines_summary, merged_lines
 
 SHORT = {"start_to_close_timeout": timedelta(seconds=15),
          "retry_policy": RetryPolicy(maximum_interval=timedelta(seconds=10))}
@@ -45,17 +48,28 @@ EMAIL = {"start_to_close_timeout": timedelta(seconds=30),
          "retry_policy": RetryPolicy(maximum_interval=timedelta(minutes=1))}
 
 
+class OrderAborted(Exception):
+    """The order cannot go on (e.g. a re-route found no stock); compensation already ran."""
+
+
 @workflow.defn
 class OrderWorkflow:
     def __init__(self) -> None:
         self._state: OrderState | None = None
-        self._inbox: list[ShipmentEvent] = []
         self._order: OrderInput | None = None
+        self._book = ShipmentBook()
+        self._inbox: list[ShipmentEvent] = []
+        self._reroutes: list[RerouteRequest] = []
+        self._released = False
+        self._auth: PaymentResult | None = None
+        self._reroute_no = 0
 
     # ---- what the outside world sees -------------------------------------------------------
     @workflow.query
     def state(self) -> OrderState:
         assert self._state is not None
+        self._state.shipments = self._book.live()
+        self._state.shipment_status = dict(self._book.status)
         return self._state
 
     @workflow.signal
@@ -63,11 +77,22 @@ class OrderWorkflow:
         """Warehouse systems and carriers report progress; handled in order in ``run``."""
         self._inbox.append(event)
 
+    @workflow.signal
+    def reroute(self, request: RerouteRequest) -> None:
+        """A location went offline or refused: move its unshipped shipments elsewhere."""
+        self._reroutes.append(request)
+
     # ---- the lifecycle -----------------------------------------------------------------------
     @workflow.run
     async def run(self, order: OrderInput) -> OrderState:
         self._order = order
         self._state = OrderState(order_id=order.order_id, status=OrderStatus.RECEIVED)
+        with contextlib.suppress(OrderAborted):  # compensation ran; the state says why
+            await self._lifecycle(order)
+        return self.state()
+
+    async def _lifecycle(self, order: OrderInput) -> None:
+        assert self._state is not None
         await workflow.execute_activity_method(OrderLogActivities.register_order, order, **SHORT)
         await self._progress("placed", OrderStatus.RECEIVED,
                              {"channel": order.channel, "total_cents": order.total_cents})
@@ -78,14 +103,15 @@ class OrderWorkflow:
         await self._progress("risk_assessed", None, {"score": risk.score, "outcome": risk.outcome,
                                                      "reasons": "; ".join(risk.reasons)})
         if risk.outcome == "reject":
-            return await self._end_unfulfilled(OrderStatus.REJECTED, "risk check failed")
+            await self._end_unfulfilled(OrderStatus.REJECTED, "risk check failed")
+            return
 
         await self._set_status(OrderStatus.RESERVING, "stock reservation")
         plan = await self._plan_and_reserve(order)
         if plan is None:
-            return await self._end_unfulfilled(OrderStatus.FAILED, "items not in stock")
-        self._state.shipments = plan.shipments
-        self._state.shipment_status = {s.shipment_id: "reserved" for s in plan.shipments}
+            await self._end_unfulfilled(OrderStatus.FAILED, "items not in stock")
+            return
+        self._book.add(plan.shipments, "reserved")
         await self._progress("reserved", OrderStatus.CONFIRMED, {
             "shipments": len(plan.shipments), "strategy": plan.strategy,
             "optimal": plan.optimal,
@@ -97,7 +123,7 @@ class OrderWorkflow:
             "address": ", ".join([order.delivery_address.name, order.delivery_address.street,
                                   f"{order.delivery_address.postcode} "
                                   f"{order.delivery_address.city}"]),
-            "promised_delivery": max(s.promised_delivery for s in plan.shipments).isoformat()})
+            "promised_delivery": self._book.latest_promise()})
 
         self._state.waiting_for = "payment authorisation"
         auth: PaymentResult = await workflow.execute_activity_method(
@@ -106,54 +132,71 @@ class OrderWorkflow:
         if not auth.ok:
             await workflow.execute_activity_method(
                 StockActivities.release_stock, order.order_id, **SHORT)
-            return await self._end_unfulfilled(OrderStatus.CANCELLED,
-                                               f"payment declined ({auth.reason})")
+            await self._end_unfulfilled(OrderStatus.CANCELLED, f"payment declined ({auth.reason})")
+            return
+        self._auth = auth
         await self._progress("payment_authorised", OrderStatus.PAYMENT_AUTHORISED,
                              {"transaction_id": auth.transaction_id,
                               "amount_cents": auth.amount_cents})
 
-        await asyncio.gather(*(
-            workflow.execute_activity_method(FulfilmentActivities.release_shipment,
-                                             args=[order.order_id, s], **SHORT)
-            for s in plan.shipments))
-        for s in plan.shipments:
-            self._state.shipment_status[s.shipment_id] = "released"
+        await self._apply_reroutes(order)  # locations that failed before we released to them
+        to_release = self._book.live()
+        await self._release(order, to_release)
+        self._released = True
         await self._progress("released", OrderStatus.IN_FULFILMENT,
-                             {"shipments": ",".join(s.shipment_id for s in plan.shipments)})
-        await self._fulfil(order, plan.shipments, auth)
+                             {"shipments": ",".join(s.shipment_id for s in to_release)})
+        await self._fulfil(order, auth)
         await self._progress("completed", OrderStatus.COMPLETED, {})
         self._state.waiting_for = ""
-        return self._state
 
     async def _plan_and_reserve(self, order: OrderInput) -> RoutingResult | None:
         """Plan, then reserve exactly the plan; a lost race re-plans on fresh stock."""
         for attempt in range(order.policy.reservation_attempts):
             plan: RoutingResult = await workflow.execute_activity_method(
-                PlanningActivities.plan_route, args=[order, []], **ROUTING)
+                PlanningActivities.plan_route,
+                args=[order, sorted(self._book.excluded_locations)], **ROUTING)
             if plan.uncovered or not plan.shipments:
                 return None
+            shipments = self._book.numbered(order.order_id, plan.shipments)
             result: ReservationResult = await workflow.execute_activity_method(
-                StockActivities.reserve_stock, args=[order.order_id, plan.shipments], **SHORT)
+                StockActivities.reserve_stock, args=[order.order_id, shipments], **SHORT)
             if result.ok:
-                return plan
-            await self._progress(f"reservation_race_{attempt}", None,
+                return plan.model_copy(update={"shipments": shipments})
+            await self._progress(f"reservation_race_{self._reroute_no}_{attempt}", None,
                                  {"conflicts": ",".join(result.conflicts)})
         return None
 
-    async def _fulfil(self, order: OrderInput, shipments: list[ShipmentPlan],
-                      auth: PaymentResult) -> None:
-        """Handle shipment events, in arrival order, until every shipment is delivered."""
+    async def _release(self, order: OrderInput, shipments: list[ShipmentPlan]) -> None:
+        await asyncio.gather(*(
+            workflow.execute_activity_method(FulfilmentActivities.release_shipment,
+                                             args=[order.order_id, s], **SHORT)
+            for s in shipments))
+        for s in shipments:
+            self._book.status[s.shipment_id] = "released"
+
+    async def _fulfil(self, order: OrderInput, auth: PaymentResult) -> None:
+        """Handle shipment events and re-routes, in arrival order, until every parcel arrived."""
         assert self._state is not None
-        by_id = {s.shipment_id: s for s in shipments}
-        status = self._state.shipment_status
-        while any(v != "delivered" for v in status.values()):
+        book = self._book
+        while not book.all_done():
             self._state.waiting_for = "shipment events"
-            await workflow.wait_condition(lambda: bool(self._inbox))
-            event = self._inbox.pop(0)
-            shipment = by_id.get(event.shipment_id)
-            if shipment is None or not _advances(status[shipment.shipment_id], event.kind):
+            await workflow.wait_condition(lambda: bool(self._inbox or self._reroutes))
+            await self._apply_reroutes(order)
+            if not self._inbox:
                 continue
-            if event.kind == "delivered" and status[shipment.shipment_id] != "shipped":
+            event = self._inbox.pop(0)
+            shipment = book.plans.get(event.shipment_id)
+            if shipment is None:
+                continue
+            if event.kind == "rejected":
+                if book.status[shipment.shipment_id] in ("released", "accepted"):
+                    self._reroutes.append(RerouteRequest(
+                        location_id=shipment.location_id, shipment_ids=[shipment.shipment_id],
+                        reason=f"rejected by location: {event.reason or 'no reason given'}"))
+                continue
+            if not book.advances(shipment.shipment_id, event.kind):
+                continue
+            if event.kind == "delivered" and book.status[shipment.shipment_id] != "shipped":
                 # The carrier's scan came first: the parcel evidently left, so settle that too.
                 await self._on_shipped(order, shipment, event.model_copy(
                     update={"kind": "shipped"}), auth)
@@ -163,7 +206,7 @@ class OrderWorkflow:
                 await workflow.execute_activity_method(
                     FulfilmentActivities.record_shipment_event, args=[order.order_id, event],
                     **SHORT)
-                status[shipment.shipment_id] = event.kind
+                book.status[shipment.shipment_id] = event.kind
                 if event.kind == "delivered":
                     await self._progress(f"delivered_{shipment.shipment_id}", None,
                                          {"shipment_id": shipment.shipment_id})
@@ -172,21 +215,19 @@ class OrderWorkflow:
                           event: ShipmentEvent, auth: PaymentResult) -> None:
         """Consume stock, capture this parcel's money, tell the customer how to track it."""
         assert self._state is not None
-        status = self._state.shipment_status
-        first_to_ship = not any(v in ("shipped", "delivered") for v in status.values())
+        first_to_ship = self._book.none_shipped()
         tracking_url: str = await workflow.execute_activity_method(
             FulfilmentActivities.record_shipment_event, args=[order.order_id, event], **SHORT)
-        status[shipment.shipment_id] = "shipped"
+        self._book.status[shipment.shipment_id] = "shipped"
         self._state.tracking[shipment.shipment_id] = tracking_url
         # Goods are captured per parcel; the shipping fee with the first parcel that ships.
         amount = shipment.goods_cents + (order.shipping_cents if first_to_ship else 0)
         capture: PaymentResult = await workflow.execute_activity_method(
             PaymentActivities.capture_payment,
             args=[order.order_id, shipment.shipment_id, auth.transaction_id, amount], **SHORT)
-        shipped_all = all(v in ("shipped", "delivered") for v in status.values())
         await self._progress(
             f"shipped_{shipment.shipment_id}",
-            OrderStatus.SHIPPED if shipped_all else OrderStatus.PARTIALLY_SHIPPED,
+            OrderStatus.SHIPPED if self._book.all_shipped() else OrderStatus.PARTIALLY_SHIPPED,
             {"shipment_id": shipment.shipment_id, "tracking_number": event.tracking_number,
              "captured_cents": capture.amount_cents if capture.ok else 0,
              "capture_ok": capture.ok})
@@ -196,13 +237,66 @@ class OrderWorkflow:
             "tracking_url": tracking_url,
             "lines": [ln.model_dump() for ln in shipment.lines]})
 
+    # ---- re-routing --------------------------------------------------------------------------
+    async def _apply_reroutes(self, order: OrderInput) -> None:
+        while self._reroutes:
+            request = self._reroutes.pop(0)
+            self._book.excluded_locations.add(request.location_id)
+            moving = self._book.open_at(request.location_id, request.shipment_ids)
+            if moving:
+                await self._reroute(order, moving, request)
+
+    async def _reroute(self, order: OrderInput, moving: list[ShipmentPlan],
+                       request: RerouteRequest) -> None:
+        """Withdraw the shipments, re-plan their lines elsewhere, reserve, release if due."""
+        self._reroute_no += 1
+        step = f"reroute_{self._reroute_no}"
+        old_promise = self._book.latest_promise()
+        for s in moving:
+            await workflow.execute_activity_method(
+                FulfilmentActivities.withdraw_shipment,
+                args=[order.order_id, s.shipment_id, request.reason], **SHORT)
+            self._book.status[s.shipment_id] = "rerouted"
+        quantities = merged_lines(moving)
+        part = order.model_copy(update={"lines": [
+            ln.model_copy(update={"quantity": quantities[ln.line_id]})
+            for ln in order.lines if ln.line_id in quantities]})
+        plan = await self._plan_and_reserve(part)
+        if plan is None:
+            await self._abort(f"could not re-route from {request.location_id}: not in stock")
+        assert plan is not None
+        new = self._book.add(plan.shipments, "reserved")
+        if self._released:
+            await self._release(order, new)
+        await self._progress(step, None, {
+            "from": request.location_id, "reason": request.reason,
+            "moved": ",".join(s.shipment_id for s in moving),
+            "to": ",".join(f"{s.shipment_id}@{s.location_id}" for s in new)})
+        new_promise = self._book.latest_promise()
+        if new_promise > old_promise:
+            await self._email(step, "delivery_update", {
+                "old_promise": old_promise, "new_promise": new_promise,
+                "lines": lines_summary([ln for s in new for ln in s.lines])})
+
+    async def _abort(self, reason: str) -> None:
+        """Saga compensation: void the authorisation, free the stock, tell the customer."""
+        assert self._order is not None
+        order = self._order
+        if self._auth is not None and self._book.none_shipped():
+            await workflow.execute_activity_method(
+                PaymentActivities.void_payment,
+                args=[order.order_id, self._auth.transaction_id], **SHORT)
+        await workflow.execute_activity_method(
+            StockActivities.release_stock, order.order_id, **SHORT)
+        await self._end_unfulfilled(OrderStatus.CANCELLED, reason)
+        raise OrderAborted(reason)
+
     # ---- helpers -----------------------------------------------------------------------------
-    async def _end_unfulfilled(self, status: OrderStatus, reason: str) -> OrderState:
+    async def _end_unfulfilled(self, status: OrderStatus, reason: str) -> None:
         assert self._state is not None
         await self._progress(status.value, status, {"reason": reason})
         await self._email(status.value, "order_cancelled", {"reason": reason})
         self._state.waiting_for = ""
-        return self._state
 
     async def _set_status(self, status: OrderStatus, waiting_for: str) -> None:
         assert self._state is not None
@@ -233,11 +327,3 @@ class OrderWorkflow:
                          context={"order_id": order.order_id,
                                   "customer_name": order.customer.name, **context}),
             **EMAIL)
-
-
-_ORDER = ["reserved", "released", "accepted", "shipped", "delivered"]
-
-
-def _advances(current: str, kind: str) -> bool:
-    """Only forward moves count; duplicates and stale events are ignored."""
-    return kind in _ORDER and _ORDER.index(kind) > _ORDER.index(current)
