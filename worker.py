@@ -21,6 +21,7 @@ from activities.locations import LocationActivities
 from activities.order_log import OrderLogActivities
 from activities.payments.activities import PaymentActivities
 from activities.planning import PlanningActivities
+from activities.pricing import PricingActivities
 from activities.risk import RiskActivities
 from activities.stock import StockActivities
 from core.settings import Settings, get_settings
@@ -44,8 +45,10 @@ def activities_for(settings: Settings) -> list[object]:
     return [
         risk.assess_risk, planning.plan_route, stock.reserve_stock, stock.release_stock,
         payments.authorise_payment, payments.capture_payment, payments.void_payment,
+        payments.refund_payment, payments.record_incoming_payment,
+        PricingActivities(settings).reprice_modification,
         fulfilment.release_shipment, fulfilment.record_shipment_event,
-        fulfilment.withdraw_shipment,
+        fulfilment.withdraw_shipment, fulfilment.resize_shipment,
         log.register_order, log.record_progress, email.send_email,
         locations.set_location_online,
     ]

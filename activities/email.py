@@ -31,7 +31,8 @@ class EmailActivities:
         """Render and send one e-mail unless the outbox says this key was already sent."""
         context = {"status_url": f"{self.settings.base_url}/orders/{req.order_id}",
                    **req.context}
-        rendered = render(req.template, req.locale, context)
+        rendered = render(req.template, req.locale, context,
+                          self.settings.email_template_dir or None)
         already_sent = await asyncio.to_thread(self._claim, req, rendered.subject)
         if already_sent:
             return "already-sent"

@@ -1,7 +1,8 @@
 """Renders e-mails from jinja2 templates (plain text and HTML, German and English).
 
 Templates live in ``activities/templates/email`` (or ``OMS_EMAIL_TEMPLATE_DIR``), one set per
-e-mail: ``<name>.<locale>.subject.txt``, ``<name>.<locale>.txt``, ``<name>.<locale>.html``.
+e-mail: ``<name>.<locale>.subject.txt``, ``<name>.<locale>.txt`` and optionally
+``<name>.<locale>.html`` (without it, the text is set in the HTML layout ``_text.html``).
 """
 
 from __future__ import annotations
@@ -40,7 +41,11 @@ def render(template: str, locale: str, context: dict[str, Any],
     ctx = {"euro": euro, **context}
     subject = env.get_template(f"{template}.{locale}.subject.txt").render(ctx).strip()
     text = env.get_template(f"{template}.{locale}.txt").render(ctx)
-    html = env.get_template(f"{template}.{locale}.html").render(ctx)
+    html_name = f"{template}.{locale}.html"
+    if html_name in env.list_templates(extensions=["html"]):
+        html = env.get_template(html_name).render(ctx)
+    else:  # no hand-made HTML: the text, paragraph by paragraph, in the house layout
+        html = env.get_template("_text.html").render(ctx, subject=subject, text=text)
     return RenderedEmail(subject=subject, text=text, html=html)
 
 

@@ -52,11 +52,27 @@ class FulfilmentActivities:
             return rec.tracking_url
 
     @activity.defn
-    def withdraw_shipment(self, order_id: str, shipment_id: str, reason: str) -> None:
-        """Take a shipment back from its location (offline or refused): its stock is freed and
-        its queue entry disappears; the location's system would be told here."""
+    def withdraw_shipment(self, order_id: str, shipment_id: str, reason: str,
+                          status: str = "rerouted") -> None:
+        """Take a shipment back from its location (offline, refused, cancelled, replaced): its
+        stock is freed and its queue entry disappears; the location's system is told here."""
         inventory.release(self.url, order_id, shipment_id)
         with session_scope(self.url) as s:
             rec = s.get(ShipmentRecord, shipment_id)
-            if rec is not None and rec.status != "rerouted":
-                rec.status = "rerouted"
+            if rec is not None and rec.status not in ("rerouted", "cancelled"):
+                rec.status = status
+
+    @activity.defn
+    def resize_shipment(self, order_id: str, shipment: ShipmentPlan) -> int:
+        """A partial cancel took lines out of an unshipped shipment: give back their stock and
+        update what the location sees. No lines left: the shipment is cancelled."""
+        keep = {ln.line_id: ln.quantity for ln in shipment.lines}
+        freed = inventory.shrink(self.url, order_id, shipment.shipment_id, keep)
+        with session_scope(self.url) as s:
+            rec = s.get(ShipmentRecord, shipment.shipment_id)
+            if rec is not None:
+                rec.lines = [ln.model_dump() for ln in shipment.lines]
+                rec.goods_cents = shipment.goods_cents
+                if not shipment.lines:
+                    rec.status = "cancelled"
+        return freed

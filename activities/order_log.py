@@ -49,8 +49,20 @@ class OrderLogActivities:
                 return
             s.add(OrderEvent(key=ev.key, order_id=ev.order_id, type=ev.type, detail=ev.detail,
                              actor=ev.actor, at=ev.at))
+            rec = s.get(OrderRecord, ev.order_id)
+            if rec is None:
+                return
             if ev.status is not None:
-                rec = s.get(OrderRecord, ev.order_id)
-                if rec is not None:
-                    rec.status = ev.status.value
-                    rec.updated_at = datetime.now(UTC)
+                rec.status = ev.status.value
+            if ev.snapshot is not None:
+                _apply_snapshot(rec, ev.snapshot)
+            rec.updated_at = datetime.now(UTC)
+
+
+def _apply_snapshot(rec: OrderRecord, order: OrderInput) -> None:
+    """The order changed (modified, partly cancelled, payment method switched)."""
+    rec.payload = order.model_dump(mode="json")
+    rec.total_cents = order.total_cents
+    rec.payment_method = order.payment_method
+    rec.shipping_speed = order.shipping_speed
+    rec.postcode = order.delivery_address.postcode

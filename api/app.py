@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from temporalio.client import Client
 
-from api import ops, orders, webhooks
+from api import customer_service, ops, orders, webhooks
 from core.db.engine import get_engine
 from core.settings import Settings, get_settings
 from workflows.client import connect
@@ -34,6 +34,7 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
     app.include_router(orders.router)
     app.include_router(webhooks.router)
     app.include_router(ops.router)
+    app.include_router(customer_service.router)
 
     @app.get("/health", tags=["ops"], summary="Database and Temporal reachable")
     async def health() -> JSONResponse:

@@ -33,11 +33,11 @@ from workflows.search_attributes import CHANNEL, CUSTOMER_ID, ORDER_STATUS
 router = APIRouter(tags=["orders"])
 
 
-def _accept(settings: Settings, req: OrderRequest) -> OrderInput:
+def _accept(settings: Settings, req: OrderRequest, placed_by: str | None) -> OrderInput:
     """Price and record the order; the same order id with another body is a conflict."""
     digest = request_hash(req)
     with session_scope(settings.database_url) as s:
-        order = price_order(s, req, load_policy(settings.policy_file))
+        order = price_order(s, req, load_policy(settings.policy_file), placed_by=placed_by)
     try:
         with session_scope(settings.database_url) as s:
             s.add(order_record_for(order, digest))
@@ -56,7 +56,13 @@ def _accept(settings: Settings, req: OrderRequest) -> OrderInput:
 async def place_order(req: OrderRequest, response: Response,
                       settings: Annotated[Settings, Depends(deps.settings)],
                       client: Annotated[Client, Depends(deps.temporal)]) -> OrderAccepted:
-    order = await run_in_threadpool(_accept, settings, req)
+    return await start_order(req, response, settings, client)
+
+
+async def start_order(req: OrderRequest, response: Response, settings: Settings,
+                      client: Client, placed_by: str | None = None) -> OrderAccepted:
+    """Record the order and start its workflow; safe to repeat with the same request."""
+    order = await run_in_threadpool(_accept, settings, req, placed_by)
     # USE_EXISTING: a repeat while it runs joins it; after it ended, the id is taken for good.
     with contextlib.suppress(WorkflowAlreadyStartedError):
         await client.start_workflow(

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException
+from pydantic import BaseModel, Field
 from sqlmodel import Session
 from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
 
 from api import deps
 from api.schemas import ShipmentEventIn
-from core.db.schema import ShipmentRecord
-from core.models import ShipmentEvent, workflow_id_for
+from core.db.schema import OrderRecord, ShipmentRecord
+from core.models import PaymentNotice, ShipmentEvent, workflow_id_for
 from workflows.order import OrderWorkflow
 
 router = APIRouter(tags=["webhooks"])
@@ -31,3 +34,34 @@ async def shipment_event(body: ShipmentEventIn, s: Annotated[Session, Depends(de
         ShipmentEvent(shipment_id=body.shipment_id, kind=body.event, carrier=body.carrier,
                       tracking_number=body.tracking_number, reason=body.reason, at=body.at))
     return {"status": "accepted", "order_id": rec.order_id}
+
+
+class PaymentIn(BaseModel):
+    """A payment provider's or bank's notice that money for an order arrived."""
+
+    order_id: str = Field(min_length=1, max_length=64)
+    payment_id: str = Field(min_length=1, max_length=100, description="unique per payment")
+    amount_cents: int = Field(gt=0, le=100_000_000)
+    reference: str = Field(default="", max_length=140)
+    received_at: datetime | None = None
+
+
+@router.post("/webhooks/payments", status_code=202, summary="Money received (bank transfer)")
+async def payment_received(body: PaymentIn, s: Annotated[Session, Depends(deps.db)],
+                           client: Annotated[Client, Depends(deps.temporal)]) -> dict[str, str]:
+    """Delivered to the order, which books it once per payment id. Money for an order whose
+    workflow is gone entirely is answered 409, so the sender keeps it and retries or escalates:
+    it is never silently dropped."""
+    if s.get(OrderRecord, body.order_id) is None:
+        raise HTTPException(404, detail=f"order {body.order_id} not found")
+    try:
+        await client.get_workflow_handle(workflow_id_for(body.order_id)).signal(
+            OrderWorkflow.payment_received,
+            PaymentNotice(payment_id=body.payment_id, amount_cents=body.amount_cents,
+                          reference=body.reference, received_at=body.received_at))
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            raise HTTPException(409, detail=f"order {body.order_id} no longer takes payments; "
+                                "refund it manually") from exc
+        raise
+    return {"status": "accepted", "order_id": body.order_id}

@@ -12,6 +12,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
+from core.policy import OrderPolicy
+
 Channel = Literal["web", "app", "store", "phone"]
 Speed = Literal["standard", "express", "same_day"]
 PaymentMethod = Literal["card", "wallet", "invoice", "prepayment", "cash_on_pickup"]
@@ -27,8 +29,10 @@ class OrderStatus(StrEnum):
     RECEIVED = "received"
     RISK_CHECK = "risk_check"
     REJECTED = "rejected"
+    ON_HOLD = "on_hold"
     RESERVING = "reserving"
     CONFIRMED = "confirmed"
+    AWAITING_PAYMENT = "awaiting_payment"
     PAYMENT_AUTHORISED = "payment_authorised"
     IN_FULFILMENT = "in_fulfilment"
     PARTIALLY_SHIPPED = "partially_shipped"
@@ -60,6 +64,7 @@ class Customer(_Strict):
     email: EmailStr
     name: str = Field(min_length=1, max_length=200)
     locale: Locale = "de"
+    group: str = Field(default="default", max_length=32, description="routing rule profile")
 
 
 class OrderLineRequest(_Strict):
@@ -77,6 +82,7 @@ class OrderRequest(_Strict):
     lines: list[OrderLineRequest] = Field(min_length=1, max_length=100)
     shipping_speed: Speed = "standard"
     payment_method: PaymentMethod = "card"
+    billing_address: Address | None = Field(default=None, description="if not the delivery one")
 
 
 class OrderLine(BaseModel):
@@ -96,27 +102,6 @@ class OrderLine(BaseModel):
         return self.unit_price_cents * self.quantity
 
 
-class _Policy(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class RiskPolicy(_Policy):
-    """Thresholds of the first risk rule set; scores add up, outcome by score bands."""
-
-    max_quantity_per_line: int = 20
-    high_order_value_cents: int = 500_000
-    reject_score: int = 100
-    review_score: int = 50
-
-
-class OrderPolicy(_Policy):
-    """Per-order policy, frozen into the workflow input so a running order never changes rules."""
-
-    risk: RiskPolicy = RiskPolicy()
-    reservation_attempts: int = 3
-    shipping_fee_cents: dict[str, int] = {"standard": 495, "express": 995, "same_day": 1495}
-
-
 class OrderInput(BaseModel):
     """The workflow's input: a validated, priced order."""
 
@@ -130,6 +115,9 @@ class OrderInput(BaseModel):
     shipping_cents: int
     placed_at: datetime
     policy: OrderPolicy = OrderPolicy()
+    billing_address: Address | None = None
+    placed_by: str | None = Field(default=None, description="agent who placed it for the "
+                                  "customer (phone or store channel)")
 
     @property
     def goods_cents(self) -> int:
@@ -225,6 +213,8 @@ class ProgressEvent(BaseModel):
     detail: dict[str, str | int | float | bool | None] = {}
     actor: str = "system"
     at: datetime
+    snapshot: OrderInput | None = Field(
+        default=None, description="the order as it now stands, when it changed (read model)")
 
 
 class EmailRequest(BaseModel):
@@ -247,3 +237,55 @@ class OrderState(BaseModel):
     shipments: list[ShipmentPlan] = []
     shipment_status: dict[str, str] = {}
     tracking: dict[str, str] = {}
+
+
+class PaymentNotice(BaseModel):
+    """Money received for a prepayment order (bank transfer), from the payment webhook."""
+
+    payment_id: str
+    amount_cents: int
+    reference: str = ""
+    received_at: datetime | None = None
+
+
+class LineQuantity(_Strict):
+    line_id: str = Field(min_length=1, max_length=16)
+    quantity: int = Field(gt=0, le=10_000)
+
+
+class AgentAction(_Strict):
+    """Who acts on an order (customer service agent, store staff) and why."""
+
+    agent: str = Field(min_length=1, max_length=64)
+    reason: str = Field(default="", max_length=500)
+
+
+class CancelRequest(AgentAction):
+    pass
+
+
+class CancelLinesRequest(AgentAction):
+    lines: list[LineQuantity] = Field(min_length=1, max_length=100)
+
+
+class ModifyRequest(AgentAction):
+    """Changes before release; fields left out stay as they are. ``lines`` replaces all."""
+
+    delivery_address: Address | None = None
+    shipping_speed: Speed | None = None
+    lines: list[OrderLineRequest] | None = Field(default=None, min_length=1, max_length=100)
+
+
+class ReviewDecision(AgentAction):
+    approve: bool
+
+
+class ActionResult(BaseModel):
+    """What a customer-service action did; amounts in cents."""
+
+    ok: bool = True
+    message: str = ""
+    status: str = ""
+    total_cents: int = 0
+    voided_cents: int = 0
+    refunded_cents: int = 0

@@ -1,18 +1,86 @@
-"""Order policy from a TOML file the retailer edits (``OMS_POLICY_FILE``), validated on load.
+"""Order policy: risk rules, payment and dunning, review, fees. Configuration, not code.
 
-The policy is frozen into each order's workflow input at placement, so editing the file
-changes new orders only; running orders keep the rules they started with.
+Read from a TOML file the retailer edits (``OMS_POLICY_FILE``) and validated on load. The
+policy is frozen into each order's workflow input at placement, so editing the file changes
+new orders only; running orders keep the rules they started with. Durations are ISO 8601
+(``"P3D"``, ``"PT12H"``) or seconds.
 """
 
 from __future__ import annotations
 
 import tomllib
+from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from core.models import OrderPolicy
+
+class _Policy(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class RiskPolicy(_Policy):
+    """Rules score an order; the score's band decides the outcome (highest band first)."""
+
+    max_quantity_per_line: int = Field(default=20, gt=0, description="default for any SKU")
+    sku_max_quantity: dict[str, int] = Field(default={}, description="per-SKU overrides")
+    unusual_quantity_score: int = 40
+    high_order_value_cents: int = 500_000
+    high_value_score: int = 40
+    new_customer_score: int = 10
+    address_mismatch_score: int = 20
+    velocity_orders: int = Field(default=3, gt=0, description="this many earlier orders ...")
+    velocity_window: timedelta = Field(default=timedelta(hours=1), description="... within this")
+    velocity_score: int = 30
+    reject_score: int = 100
+    review_score: int = 60
+    force_prepayment_score: int = 40
+
+    @model_validator(mode="after")
+    def _bands_ordered(self) -> RiskPolicy:
+        if not self.force_prepayment_score <= self.review_score <= self.reject_score:
+            raise ValueError("bands must satisfy force_prepayment_score <= review_score <= "
+                             "reject_score")
+        return self
+
+
+class ReviewPolicy(_Policy):
+    """Orders held for manual review: how long customer service has, and what happens then."""
+
+    timeout: timedelta = timedelta(hours=24)
+    on_timeout: Literal["approve", "reject"] = "reject"
+
+
+class PaymentPolicy(_Policy):
+    """Prepayment dunning: instructions at once, reminders, auto-cancel, late-money refunds."""
+
+    prepayment_reminders: list[timedelta] = [timedelta(days=3), timedelta(days=6)]
+    prepayment_deadline: timedelta = timedelta(days=10)
+    late_payment_window: timedelta = Field(
+        default=timedelta(days=30), description="after auto-cancel, late money is refunded")
+    bank_account_holder: str = "OMS Shop GmbH"
+    bank_iban: str = "DE02120300000000202051"
+    bank_bic: str = "BYLADEM1001"
+
+    @model_validator(mode="after")
+    def _reminders_before_deadline(self) -> PaymentPolicy:
+        if any(r >= self.prepayment_deadline for r in self.prepayment_reminders):
+            raise ValueError("every prepayment reminder must come before prepayment_deadline")
+        if self.prepayment_reminders != sorted(self.prepayment_reminders):
+            raise ValueError("prepayment_reminders must be in ascending order")
+        return self
+
+
+class OrderPolicy(_Policy):
+    """Per-order policy, frozen into the workflow input so a running order never changes rules."""
+
+    risk: RiskPolicy = RiskPolicy()
+    review: ReviewPolicy = ReviewPolicy()
+    payment: PaymentPolicy = PaymentPolicy()
+    reservation_attempts: int = Field(default=3, gt=0)
+    shipping_fee_cents: dict[str, int] = {"standard": 495, "express": 995, "same_day": 1495}
 
 
 class PolicyError(ValueError):
@@ -33,5 +101,6 @@ def load_policy(path: str | None) -> OrderPolicy:
     try:
         return OrderPolicy.model_validate(data)
     except ValidationError as exc:
-        fields = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        fields = "; ".join(f"{'.'.join(map(str, e['loc'])) or '(file)'}: {e['msg']}"
+                           for e in exc.errors())
         raise PolicyError(f"{file}: {fields}") from exc

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from activities.email_templates import DEFAULT_DIR, euro, render
@@ -12,9 +14,12 @@ CONTEXT = {
     "shipping_cents": 495, "total_cents": 4493, "address": "Weg 1, 10115 Berlin",
     "promised_delivery": "2026-11-25", "carrier": "DHL", "tracking_number": "123",
     "tracking_url": "http://t/123", "reason": "out of stock",
-    "old_promise": "2026-11-25", "new_promise": "2026-11-26",
+    "old_promise": "2026-11-25", "new_promise": "2026-11-26", "amount_cents": 1234,
+    "holder": "OMS Shop GmbH", "iban": "DE02120300000000202051", "bic": "BYLADEM1001",
+    "reference": "A-1", "deadline": "2026-12-03", "reminder": 1, "previous_method": "card",
 }
-TEMPLATES = sorted({p.name.split(".")[0] for p in DEFAULT_DIR.glob("*.txt")})
+TEMPLATES = sorted({p.name.split(".")[0] for p in DEFAULT_DIR.glob("*.txt")
+                    if not p.name.startswith("_")})
 
 
 @pytest.mark.parametrize("template", TEMPLATES)
@@ -24,6 +29,14 @@ def test_renders(template: str, locale: str) -> None:
     assert "A-1" in mail.subject
     assert "Erika <b>" in mail.text
     assert "Erika &lt;b&gt;" in mail.html  # HTML is escaped, text is not
+    assert mail.html.startswith("<!doctype html>")
+
+
+def test_a_retailers_own_template_wins(tmp_path: Path) -> None:
+    (tmp_path / "refund_issued.en.subject.txt").write_text("Money back: {{ order_id }}")
+    mail = render("refund_issued", "en", CONTEXT, str(tmp_path))
+    assert mail.subject == "Money back: A-1"
+    assert "refunding" in mail.text  # the text still comes from the built-in template
 
 
 def test_euro_formatting() -> None:

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from core.models import ShipmentLine, ShipmentPlan
+from core.models import OrderLine, ShipmentLine, ShipmentPlan
 
-# Forward order of a shipment's states; "rerouted" and "delivered" are terminal.
+# Forward order of a shipment's states; "rerouted", "cancelled" and "delivered" are terminal.
 PROGRESS = ["reserved", "released", "accepted", "shipped", "delivered"]
-OPEN = {"reserved", "released", "accepted"}  # not yet shipped: may still be re-routed
-DONE = {"delivered", "rerouted"}
+OPEN = {"reserved", "released", "accepted"}  # not yet shipped: may still be moved or cancelled
+GONE = {"rerouted", "cancelled"}
+DONE = {"delivered"} | GONE
 
 
 class ShipmentBook:
@@ -41,26 +42,67 @@ class ShipmentBook:
             return False
         return PROGRESS.index(kind) > PROGRESS.index(current)
 
+    def open(self) -> list[ShipmentPlan]:
+        return [p for sid, p in self.plans.items() if self.status[sid] in OPEN]
+
     def open_at(self, location_id: str, only: list[str] | None = None) -> list[ShipmentPlan]:
-        return [p for sid, p in self.plans.items()
-                if p.location_id == location_id and self.status[sid] in OPEN
-                and (only is None or sid in only)]
+        return [p for p in self.open()
+                if p.location_id == location_id and (only is None or p.shipment_id in only)]
+
+    def shipped(self) -> list[ShipmentPlan]:
+        return [p for sid, p in self.plans.items() if self.status[sid] in ("shipped",
+                                                                            "delivered")]
 
     def live(self) -> list[ShipmentPlan]:
-        return [p for sid, p in self.plans.items() if self.status[sid] != "rerouted"]
+        return [p for sid, p in self.plans.items() if self.status[sid] not in GONE]
 
     def all_done(self) -> bool:
         return all(s in DONE for s in self.status.values())
 
     def none_shipped(self) -> bool:
-        return not any(s in ("shipped", "delivered") for s in self.status.values())
+        return not self.shipped()
 
     def all_shipped(self) -> bool:
-        return all(s in ("shipped", "delivered", "rerouted") for s in self.status.values())
+        return all(s in ("shipped", "delivered") or s in GONE for s in self.status.values())
+
+    def any_released(self) -> bool:
+        return any(s != "reserved" for s in self.status.values() if s not in GONE)
 
     def latest_promise(self) -> str:
         live = self.live()
         return max(p.promised_delivery for p in live).isoformat() if live else ""
+
+    def cancellable(self) -> dict[str, int]:
+        """Units per order line that have not shipped and can still be cancelled."""
+        return merged_lines(self.open())
+
+    def take_out(self, line_id: str, quantity: int,
+                 prices: dict[str, int]) -> list[ShipmentPlan]:
+        """Remove units of a line from open shipments, latest first; returns the shipments
+        changed (in their new form; a shipment without lines is marked cancelled)."""
+        changed: dict[str, ShipmentPlan] = {}
+        for plan in reversed(self.open()):
+            if quantity == 0:
+                break
+            current = changed.get(plan.shipment_id, plan)
+            lines = []
+            for ln in current.lines:
+                if ln.line_id == line_id and quantity:
+                    taken = min(quantity, ln.quantity)
+                    quantity -= taken
+                    if ln.quantity > taken:
+                        lines.append(ln.model_copy(update={"quantity": ln.quantity - taken}))
+                else:
+                    lines.append(ln)
+            if lines != current.lines:
+                changed[plan.shipment_id] = current.model_copy(update={
+                    "lines": lines,
+                    "goods_cents": sum(prices[ln.line_id] * ln.quantity for ln in lines)})
+        for sid, plan in changed.items():
+            self.plans[sid] = plan
+            if not plan.lines:
+                self.status[sid] = "cancelled"
+        return list(changed.values())
 
 
 def merged_lines(shipments: list[ShipmentPlan]) -> dict[str, int]:
@@ -70,6 +112,16 @@ def merged_lines(shipments: list[ShipmentPlan]) -> dict[str, int]:
         for ln in s.lines:
             qty[ln.line_id] += ln.quantity
     return dict(qty)
+
+
+def reduce_lines(lines: list[OrderLine], cancel: dict[str, int]) -> list[OrderLine]:
+    """Order lines less the cancelled units; lines that reach zero disappear."""
+    out = []
+    for ln in lines:
+        left = ln.quantity - cancel.get(ln.line_id, 0)
+        if left > 0:
+            out.append(ln.model_copy(update={"quantity": left}))
+    return out
 
 
 def lines_summary(lines: list[ShipmentLine]) -> str:

@@ -1,10 +1,10 @@
-"""Payment activities: authorise at order, capture per shipment, void what is not needed."""
+"""Payment activities. Each takes the step name that makes its idempotency key unique."""
 
 from __future__ import annotations
 
 from temporalio import activity
 
-from activities.payments.provider import PaymentProvider
+from activities.payments.provider import PaymentProvider, Transaction
 from activities.payments.simulated import SimulatedProvider
 from core.models import PaymentResult
 from core.settings import Settings
@@ -15,25 +15,41 @@ def provider_from_settings(settings: Settings) -> PaymentProvider:
     return SimulatedProvider(settings.database_url, settings.payment_sim_latency_ms)
 
 
+def _result(tx: Transaction) -> PaymentResult:
+    return PaymentResult(ok=tx.succeeded, transaction_id=tx.id, amount_cents=tx.amount_cents,
+                         reason=tx.reason)
+
+
 class PaymentActivities:
     def __init__(self, settings: Settings, provider: PaymentProvider | None = None) -> None:
         self.provider = provider or provider_from_settings(settings)
 
     @activity.defn
-    def authorise_payment(self, order_id: str, amount_cents: int, method: str) -> PaymentResult:
-        tx = self.provider.authorise(f"{order_id}:authorise", order_id, amount_cents, method)
-        return PaymentResult(ok=tx.succeeded, transaction_id=tx.id, amount_cents=tx.amount_cents,
-                             reason=tx.reason)
+    def authorise_payment(self, order_id: str, amount_cents: int, method: str,
+                          step: str = "authorise") -> PaymentResult:
+        return _result(self.provider.authorise(f"{order_id}:{step}", order_id, amount_cents,
+                                               method))
 
     @activity.defn
     def capture_payment(self, order_id: str, shipment_id: str, authorisation_id: str,
                         amount_cents: int) -> PaymentResult:
-        tx = self.provider.capture(f"{order_id}:capture:{shipment_id}", order_id,
-                                   authorisation_id, amount_cents)
-        return PaymentResult(ok=tx.succeeded, transaction_id=tx.id, amount_cents=tx.amount_cents,
-                             reason=tx.reason)
+        return _result(self.provider.capture(f"{order_id}:capture:{shipment_id}", order_id,
+                                             authorisation_id, amount_cents))
 
     @activity.defn
-    def void_payment(self, order_id: str, authorisation_id: str) -> PaymentResult:
-        tx = self.provider.void(f"{order_id}:void", order_id, authorisation_id)
-        return PaymentResult(ok=tx.succeeded, transaction_id=tx.id, reason=tx.reason)
+    def void_payment(self, order_id: str, authorisation_id: str, amount_cents: int,
+                     step: str = "void") -> PaymentResult:
+        return _result(self.provider.void(f"{order_id}:{step}", order_id, authorisation_id,
+                                          amount_cents))
+
+    @activity.defn
+    def refund_payment(self, order_id: str, amount_cents: int, parent_id: str | None,
+                       step: str) -> PaymentResult:
+        return _result(self.provider.refund(f"{order_id}:{step}", order_id, amount_cents,
+                                            parent_id))
+
+    @activity.defn
+    def record_incoming_payment(self, order_id: str, payment_id: str, amount_cents: int,
+                                reference: str) -> PaymentResult:
+        return _result(self.provider.record_incoming(f"{order_id}:incoming:{payment_id}",
+                                                     order_id, amount_cents, reference))

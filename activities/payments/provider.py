@@ -20,19 +20,29 @@ class Transaction:
     reason: str = ""
 
 
-class PaymentDeclined(Exception):
-    """The provider said no (as opposed to being unreachable, which is retried)."""
-
-
 class PaymentProvider(Protocol):
     name: str
 
     def authorise(self, key: str, order_id: str, amount_cents: int, method: str) -> Transaction:
+        """Reserve money on a card/wallet; invoices are 'authorised' by accepting them."""
         ...
 
     def capture(self, key: str, order_id: str, authorisation_id: str,
                 amount_cents: int) -> Transaction:
+        """Take part of an authorisation (one parcel's worth)."""
         ...
 
-    def void(self, key: str, order_id: str, authorisation_id: str) -> Transaction:
+    def void(self, key: str, order_id: str, authorisation_id: str,
+             amount_cents: int) -> Transaction:
+        """Give back part of an authorisation that will never be captured."""
+        ...
+
+    def refund(self, key: str, order_id: str, amount_cents: int,
+               parent_id: str | None) -> Transaction:
+        """Pay money back (after a capture, or a bank transfer received)."""
+        ...
+
+    def record_incoming(self, key: str, order_id: str, amount_cents: int,
+                        reference: str) -> Transaction:
+        """Book money that arrived by bank transfer (prepayment)."""
         ...

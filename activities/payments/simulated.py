@@ -1,8 +1,8 @@
 """A simulated payment provider with its own ledger table, latency and decline rules.
 
 It behaves like a real one where it matters to the OMS: idempotency keys, authorise then
-capture up to the authorised amount, voids, latency. Amounts ending in 13 cents are declined,
-so tests and demos can provoke a decline on purpose.
+capture or void up to the authorised amount, refunds, latency. Amounts ending in 13 cents are
+declined, so tests and demos can provoke a decline on purpose.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 import uuid
 
-from sqlmodel import func, select
+from sqlmodel import Session, func, select
 
 from activities.payments.provider import Transaction
 from core.db.engine import session_scope
@@ -27,28 +27,39 @@ class SimulatedProvider:
         self.latency_s = latency_ms / 1000
 
     def authorise(self, key: str, order_id: str, amount_cents: int, method: str) -> Transaction:
-        declined = amount_cents % 100 == DECLINE_CENTS
+        declined = method in ("card", "wallet") and amount_cents % 100 == DECLINE_CENTS
         return self._transact(key, order_id, "authorise", amount_cents, None,
                               "declined by issuer" if declined else "")
 
     def capture(self, key: str, order_id: str, authorisation_id: str,
                 amount_cents: int) -> Transaction:
+        return self._against_authorisation(key, order_id, "capture", authorisation_id,
+                                           amount_cents)
+
+    def void(self, key: str, order_id: str, authorisation_id: str,
+             amount_cents: int) -> Transaction:
+        return self._against_authorisation(key, order_id, "void", authorisation_id, amount_cents)
+
+    def refund(self, key: str, order_id: str, amount_cents: int,
+               parent_id: str | None) -> Transaction:
+        return self._transact(key, order_id, "refund", amount_cents, parent_id, "")
+
+    def record_incoming(self, key: str, order_id: str, amount_cents: int,
+                        reference: str) -> Transaction:
+        return self._transact(key, order_id, "incoming", amount_cents, None, "")
+
+    def _against_authorisation(self, key: str, order_id: str, kind: str, auth_id: str,
+                               amount: int) -> Transaction:
+        """Captures and voids together never exceed what was authorised."""
         with session_scope(self.url) as s:
-            auth = s.get(PaymentTransaction, authorisation_id)
-            captured = s.exec(select(func.coalesce(func.sum(PaymentTransaction.amount_cents), 0))
-                              .where(PaymentTransaction.parent_id == authorisation_id,
-                                     PaymentTransaction.kind == "capture",
-                                     PaymentTransaction.status == "succeeded",
-                                     PaymentTransaction.idempotency_key != key)).one()
+            auth = s.get(PaymentTransaction, auth_id)
+            used = _used(s, auth_id, key)
         reason = ""
         if auth is None or auth.status != "succeeded":
             reason = "no valid authorisation"
-        elif captured + amount_cents > auth.amount_cents:
-            reason = "capture exceeds authorised amount"
-        return self._transact(key, order_id, "capture", amount_cents, authorisation_id, reason)
-
-    def void(self, key: str, order_id: str, authorisation_id: str) -> Transaction:
-        return self._transact(key, order_id, "void", 0, authorisation_id, "")
+        elif used + amount > auth.amount_cents:
+            reason = f"{kind} exceeds what is left of the authorisation"
+        return self._transact(key, order_id, kind, amount, auth_id, reason)
 
     def _transact(self, key: str, order_id: str, kind: str, amount: int, parent: str | None,
                   reason: str) -> Transaction:
@@ -73,6 +84,14 @@ class SimulatedProvider:
             if row.status == "pending":
                 row.status = "failed" if reason else "succeeded"
             return _to_tx(row, reason)
+
+
+def _used(s: Session, auth_id: str, except_key: str) -> int:
+    return int(s.exec(select(func.coalesce(func.sum(PaymentTransaction.amount_cents), 0)).where(
+        PaymentTransaction.parent_id == auth_id,
+        PaymentTransaction.kind.in_(["capture", "void"]),  # type: ignore[attr-defined]
+        PaymentTransaction.status == "succeeded",
+        PaymentTransaction.idempotency_key != except_key)).one())
 
 
 def _to_tx(row: PaymentTransaction, reason: str = "") -> Transaction:

@@ -1,0 +1,115 @@
+"""Customer-service actions on running orders, and orders placed on a customer's behalf.
+
+Each action is a Temporal Update: the workflow's validator answers at once. A refusal is 409
+with the workflow's reason and changes nothing; malformed requests are 422 as everywhere.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Response
+from pydantic import Field
+from sqlmodel import Session
+from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from activities.pricing import InvalidOrder, price_lines
+from api import deps
+from api.errors import field_error, invalid
+from api.orders import start_order
+from api.schemas import OrderAccepted
+from core.db.schema import OrderRecord
+from core.models import (
+    ActionResult,
+    Address,
+    CancelLinesRequest,
+    CancelRequest,
+    ModifyRequest,
+    OrderRequest,
+    ReviewDecision,
+    workflow_id_for,
+)
+from core.settings import Settings
+from workflows.order import OrderWorkflow
+
+router = APIRouter(tags=["customer service"])
+
+
+class AssistedOrder(OrderRequest):
+    """An order a customer-service agent or store clerk places for a customer."""
+
+    agent: str = Field(min_length=1, max_length=64)
+
+
+async def _update(client: Client, order_id: str, update: Any, arg: object) -> ActionResult:
+    handle = client.get_workflow_handle(workflow_id_for(order_id))
+    try:
+        return await handle.execute_update(update, arg, result_type=ActionResult)
+    except WorkflowUpdateFailedError as exc:
+        cause = exc.cause
+        raise HTTPException(409, detail=getattr(cause, "message", None) or str(cause)) from exc
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            raise HTTPException(409, detail=f"order {order_id} is closed") from exc
+        raise
+
+
+def _known(s: Session, order_id: str) -> OrderRecord:
+    rec = s.get(OrderRecord, order_id)
+    if rec is None:
+        raise HTTPException(404, detail=f"order {order_id} not found")
+    return rec
+
+
+@router.post("/orders/{order_id}/cancel", response_model=ActionResult,
+             summary="Cancel the whole order (refused once anything has shipped)")
+async def cancel(order_id: str, body: CancelRequest, s: Annotated[Session, Depends(deps.db)],
+                 client: Annotated[Client, Depends(deps.temporal)]) -> ActionResult:
+    _known(s, order_id)
+    return await _update(client, order_id, OrderWorkflow.cancel, body)
+
+
+@router.post("/orders/{order_id}/cancel-lines", response_model=ActionResult,
+             summary="Cancel some lines or quantities that have not shipped")
+async def cancel_lines(order_id: str, body: CancelLinesRequest,
+                       s: Annotated[Session, Depends(deps.db)],
+                       client: Annotated[Client, Depends(deps.temporal)]) -> ActionResult:
+    _known(s, order_id)
+    return await _update(client, order_id, OrderWorkflow.cancel_lines, body)
+
+
+@router.post("/orders/{order_id}/modify", response_model=ActionResult,
+             summary="Change address, shipping speed or lines before release")
+async def modify(order_id: str, body: ModifyRequest, s: Annotated[Session, Depends(deps.db)],
+                 client: Annotated[Client, Depends(deps.temporal)]) -> ActionResult:
+    rec = _known(s, order_id)
+    if body.lines is not None or body.delivery_address is not None:
+        address = body.delivery_address or Address.model_validate(
+            rec.payload["delivery_address"])
+        try:
+            price_lines(s, body.lines or [], address)
+        except InvalidOrder as exc:
+            raise invalid([field_error(loc, msg, kind) for loc, msg, kind in exc.errors]) \
+                from exc
+    return await _update(client, order_id, OrderWorkflow.modify, body)
+
+
+@router.post("/orders/{order_id}/review", response_model=ActionResult,
+             summary="Approve or reject an order held for review")
+async def review(order_id: str, body: ReviewDecision, s: Annotated[Session, Depends(deps.db)],
+                 client: Annotated[Client, Depends(deps.temporal)]) -> ActionResult:
+    _known(s, order_id)
+    return await _update(client, order_id, OrderWorkflow.decide_review, body)
+
+
+@router.post("/cs/orders", status_code=202, response_model=OrderAccepted,
+             summary="Place an order on a customer's behalf (phone or store)")
+async def place_for_customer(body: AssistedOrder, response: Response,
+                             settings: Annotated[Settings, Depends(deps.settings)],
+                             client: Annotated[Client, Depends(deps.temporal)]) -> OrderAccepted:
+    if body.channel not in ("phone", "store"):
+        raise invalid([field_error(("channel",), "orders placed by an agent come by phone "
+                                   "or in a store", "channel")])
+    req = OrderRequest.model_validate(body.model_dump(exclude={"agent"}))
+    return await start_order(req, response, settings, client, placed_by=body.agent)
