@@ -7,7 +7,6 @@ deliberate, versioned change, and keep the old files: running orders still have 
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import httpx
@@ -16,10 +15,9 @@ from temporalio.client import Client, WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
+from tests.support.histories import HISTORIES, keep
 from tests.support.orders import order_request, wait_for_status
 from workflows.order import OrderWorkflow
-
-HISTORIES = Path(__file__).resolve().parent / "histories"
 
 
 def _replayer() -> Replayer:
@@ -72,7 +70,5 @@ async def test_fresh_history_replays(scenario: str, api: httpx.AsyncClient,
     await finish(api, body["order_id"])
     handle = temporal_client.get_workflow_handle(f"order-{body['order_id']}")
     await handle.result()
-    history = await handle.fetch_history()
-    await _replayer().replay_workflow(history)
-    if os.environ.get("OMS_RECORD_HISTORIES") == "1":
-        (HISTORIES / f"{scenario}.json").write_text(history.to_json())
+    await _replayer().replay_workflow(await handle.fetch_history())
+    await keep(temporal_client, handle.id, scenario)

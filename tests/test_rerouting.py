@@ -16,6 +16,7 @@ from api.app import create_app
 from core.db.engine import session_scope
 from core.db.schema import Location, PaymentTransaction, Reservation, Sku, Stock
 from core.settings import Settings
+from tests.support.histories import keep
 from tests.support.orders import order_request, wait_for_status
 from tests.support.smtp import Inbox
 from worker import build_worker
@@ -51,7 +52,8 @@ def _reservations(url: str, order_id: str) -> list[Reservation]:
 
 
 async def test_location_offline_after_routing_reroutes_unreleased_shipment(
-        slow_api: httpx.AsyncClient, settings: Settings, inbox: Inbox) -> None:
+        slow_api: httpx.AsyncClient, settings: Settings, inbox: Inbox,
+        temporal_client: Client) -> None:
     body = order_request(lines=[("TS-0024", 1)])
     order_id = body["order_id"]
     assert (await slow_api.post("/orders", json=body)).status_code == 202
@@ -79,6 +81,7 @@ async def test_location_offline_after_routing_reroutes_unreleased_shipment(
 
         await _ship_all(slow_api, order)
         done = await wait_for_status(slow_api, order_id, {"completed"})
+        await keep(temporal_client, f"order-{order_id}", "rerouted_location_offline")
     finally:
         await slow_api.post(f"/ops/locations/{offline}/online")
     with session_scope(settings.database_url) as s:
