@@ -17,7 +17,7 @@ from routing.model import (
     Speed,
     WeightBand,
 )
-from routing.objective import score
+from routing.objective import exact_score, score
 from routing.profiles import ProfileError, default_profile, load_profiles, profile_for
 from routing.strategies import STRATEGIES, solve
 from routing.validate import violations
@@ -38,6 +38,7 @@ __all__ = [
     "Speed",
     "WeightBand",
     "default_profile",
+    "exact_score",
     "load_profiles",
     "profile_for",
     "score",

@@ -7,7 +7,6 @@ any plan keeps it valid and makes no criterion worse, so removing c keeps an opt
 
 from __future__ import annotations
 
-from routing import carriers as tariffs
 from routing.model import PICKUP_CARRIER
 from routing.options import Context
 
@@ -16,7 +15,7 @@ def _breakpoints(ctx: Context, names: list[str], max_weight_g: int) -> list[int]
     """Weights at which some carrier's price can change, up to the heaviest possible parcel."""
     points = {0}
     for name in names:
-        for limit in tariffs.band_limits_g(ctx.carriers[name]):
+        for limit in ctx.limits[name]:
             if limit is not None and limit + 1 <= max_weight_g:
                 points.add(limit + 1)
     return sorted(points)
@@ -56,3 +55,15 @@ def useful_carriers(ctx: Context, loc: str, lines: list[str], max_weight_g: int)
         if not dominated:
             kept.append(name)
     return kept
+
+
+def beats_for(ctx: Context, loc: str, pruned: str, kept: list[str], lines: list[str],
+              max_weight_g: int) -> str:
+    """The kept carrier that dominates a pruned one (to translate a plan into the model)."""
+    names = sorted({pruned, *kept})
+    points = _breakpoints(ctx, names, max_weight_g)
+    bulky_options = sorted({ctx.lines[lid].bulky for lid in lines})
+    for name in kept:
+        if _beats(ctx, loc, name, pruned, lines, points, bulky_options):
+            return name
+    raise ValueError(f"no kept carrier at {loc} dominates {pruned}")  # pruning guarantees one

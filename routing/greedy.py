@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from routing.assemble import Assignment, build_plan
 from routing.model import RoutingPlan
-from routing.objective import objective_spec, plan_criteria
+from routing.objective import assignment_criteria, objective_spec
 from routing.options import Context
 
 
@@ -22,12 +22,9 @@ class _Filler:
         self.ctx = ctx
         self.remaining = {x.line_id: x.quantity for x in ctx.problem.lines}
         skus = {x.sku for x in ctx.problem.lines}
-        self.stock = {
-            (loc.id, sku): loc.stock.get(sku, 0)
-            for loc in ctx.problem.locations
-            for sku in skus
-        }
-        self.capacity = {loc.id: loc.capacity_left for loc in ctx.problem.locations}
+        usable = [ctx.locations[loc] for loc in _usable(ctx)]
+        self.stock = {(loc.id, sku): loc.stock.get(sku, 0) for loc in usable for sku in skus}
+        self.capacity = {loc.id: loc.capacity_left for loc in usable}
         self.assignment: Assignment = {}
         self.carriers = {loc: frozenset(opts) for loc, opts in ctx.options.items()}
         self.split = ctx.profile.allow_line_split
@@ -96,7 +93,11 @@ class _Filler:
 
 
 def _usable(ctx: Context) -> list[str]:
-    return sorted({loc for (_, loc) in ctx.allowed})
+    cached = ctx.cache.get("usable")
+    if not isinstance(cached, list):
+        cached = sorted({loc for (_, loc) in ctx.allowed})
+        ctx.cache["usable"] = cached
+    return cached
 
 
 def _by_distance(ctx: Context) -> list[str]:
@@ -145,14 +146,23 @@ def most_stock(ctx: Context) -> Assignment:
     return filler.assignment
 
 
+def _covers_all(ctx: Context, loc: str) -> bool:
+    location = ctx.locations[loc]
+    carriers = frozenset(ctx.options.get(loc, {}))
+    need: dict[str, int] = {}
+    for line in ctx.problem.lines:
+        carriers &= ctx.allowed.get((line.line_id, loc), frozenset())
+        if not carriers:
+            return False
+        need[line.sku] = need.get(line.sku, 0) + line.quantity
+    return ctx.total_units <= location.capacity_left and all(
+        units <= location.stock.get(sku, 0) for sku, units in need.items()
+    )
+
+
 def single_location_covers(ctx: Context) -> bool:
-    """Whether some one location can serve the whole order (ignoring click & collect)."""
-    key = "single_location_covers"
-    if key not in ctx.cache:
-        ctx.cache[key] = any(
-            _Filler(ctx).fill_from(loc) == ctx.total_units for loc in _usable(ctx)
-        )
-    return bool(ctx.cache[key])
+    """Whether some one location can serve the whole order with one carrier."""
+    return any(_covers_all(ctx, loc) for loc in _usable(ctx))
 
 
 def fewest_locations(ctx: Context) -> Assignment:
@@ -204,8 +214,7 @@ def choose_carriers(ctx: Context, assignment: Assignment) -> dict[str, str]:
     pick = {loc: choices[loc][0] for loc in used}
 
     def value(candidate: dict[str, str]) -> int:
-        plan = build_plan(ctx, assignment, candidate, "probe")
-        return spec.value(plan_criteria(ctx, plan))
+        return spec.value(assignment_criteria(ctx, assignment, candidate))
 
     for loc in used:
         if len(choices[loc]) < 2:

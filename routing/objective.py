@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from routing.carriers import band_limits_g, surcharge_cents
+from routing.carriers import surcharge_cents
 from routing.model import PICKUP_CARRIER, RoutingPlan, RoutingProblem
 from routing.options import Context, build_context
 
@@ -71,7 +71,7 @@ def max_parcel_cost(ctx: Context, location_id: str) -> int:
         if name == PICKUP_CARRIER:
             continue
         carrier = ctx.carriers[name]
-        limits = band_limits_g(carrier)
+        limits = ctx.limits[name]
         reachable = [carrier.weight_bands[0].cost_cents] + [
             band.cost_cents
             for band, below in zip(carrier.weight_bands[1:], limits[:-1], strict=True)
@@ -148,11 +148,52 @@ def plan_criteria(ctx: Context, plan: RoutingPlan) -> dict[str, int]:
     }
 
 
+def assignment_criteria(
+    ctx: Context, assignment: dict[str, dict[str, int]], carrier_of: dict[str, str]
+) -> dict[str, int]:
+    """Criterion values of an assignment before it is turned into a plan (same numbers as
+    `plan_criteria` of the plan `assemble.build_plan` would make, only faster)."""
+    parcels = transfer = backlog = cost = days = 0
+    served: dict[str, int] = {}
+    for loc, units in assignment.items():
+        total = sum(q for q in units.values() if q > 0)
+        if total == 0:
+            continue
+        parcels += 1
+        carrier = carrier_of[loc]
+        weight = sum(ctx.line_weight_g(lid) * q for lid, q in units.items() if q > 0)
+        bulky = any(ctx.lines[lid].bulky for lid, q in units.items() if q > 0)
+        cost += ctx.parcel_cost(loc, carrier, weight, bulky)
+        days = max(days, ctx.options[loc][carrier].days)
+        backlog += total * ctx.excess_backlog.get(loc, 0)
+        if loc != ctx.pickup_id:
+            transfer += total
+        for lid, q in units.items():
+            served[lid] = served.get(lid, 0) + max(0, q)
+    uncovered = sum(max(0, x.quantity - served.get(x.line_id, 0)) for x in ctx.problem.lines)
+    return {
+        UNCOVERED: uncovered,
+        TRANSFER_UNITS: transfer if ctx.pickup_id is not None else 0,
+        "parcels": parcels,
+        "delivery_days": days,
+        "cost": cost,
+        "backlog": backlog,
+    }
+
+
 def score_context(ctx: Context, plan: RoutingPlan) -> int:
     """Exact integer objective of a plan (lower is better)."""
     return objective_spec(ctx).value(plan_criteria(ctx, plan))
 
 
 def score(problem: RoutingProblem, plan: RoutingPlan) -> float:
-    """The objective of any plan, optimiser or baseline, so that plans are comparable."""
+    """The objective of any plan, optimiser or baseline, so that plans are comparable.
+
+    Exact as long as it stays below 2**53; `exact_score` gives the integer itself.
+    """
     return float(score_context(build_context(problem), plan))
+
+
+def exact_score(problem: RoutingProblem, plan: RoutingPlan) -> int:
+    """The objective as an exact integer, for comparisons that must never round."""
+    return score_context(build_context(problem), plan)

@@ -54,6 +54,7 @@ class Context:
     options: dict[str, dict[str, Option]] = field(default_factory=dict)
     allowed: dict[tuple[str, str], frozenset[str]] = field(default_factory=dict)
     cache: dict[str, object] = field(default_factory=dict)
+    limits: dict[str, list[int | None]] = field(default_factory=dict)
 
     @property
     def total_units(self) -> int:
@@ -68,8 +69,12 @@ class Context:
         """Price of a parcel from a location; the pickup store's own shelf costs nothing."""
         if carrier == PICKUP_CARRIER:
             return 0
-        return tariffs.parcel_cost_cents(
-            self.carriers[carrier], weight_g, self.problem.speed, bulky
+        tariff = self.carriers[carrier]
+        band = next(
+            i for i, limit in enumerate(self.limits[carrier]) if limit is None or weight_g <= limit
+        )
+        return tariff.weight_bands[band].cost_cents + tariffs.surcharge_cents(
+            tariff, self.problem.speed, bulky
         )
 
     def locations_for(self, line_id: str) -> list[str]:
@@ -184,6 +189,7 @@ def build_context(problem: RoutingProblem) -> Context:
             for x in problem.locations
         },
         excess_backlog=_excess_backlog(problem.locations),
+        limits={c.name: tariffs.band_limits_g(c) for c in problem.carriers},
     )
     for loc in problem.locations:
         opts = _location_options(ctx, loc)

@@ -6,6 +6,7 @@ import time
 
 from routing.greedy import GREEDY, run_greedy
 from routing.model import RoutingPlan, RoutingProblem
+from routing.optimiser import optimise
 from routing.options import build_context
 
 STRATEGIES: tuple[str, ...] = ("optimiser", "nearest", "priority", "most_stock", "fewest_locations")
@@ -19,12 +20,7 @@ def solve(
         raise ValueError(f"unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
     started = time.perf_counter()
     ctx = build_context(problem)
-    if strategy == "optimiser":
-        from routing.optimiser import optimise
-
-        plan = optimise(ctx, time_limit_s)
-    else:
-        plan = run_greedy(ctx, strategy)
+    plan = optimise(ctx, time_limit_s) if strategy == "optimiser" else run_greedy(ctx, strategy)
     plan.solve_ms = (time.perf_counter() - started) * 1000
     return plan
 

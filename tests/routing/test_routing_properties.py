@@ -14,7 +14,7 @@ from routing.optimiser import optimise_detailed
 from routing.options import build_context
 from tests.routing.factories import exhaustive_best, problems
 
-FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FAST = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @FAST
@@ -39,7 +39,7 @@ def test_optimiser_never_worse_than_a_baseline_and_reports_its_score(
         assert plan.objective <= solve(problem, name).objective, name
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(problems(max_lines=3, max_locations=4, max_quantity=2))
 def test_optimiser_matches_exhaustive_search_on_small_problems(problem: RoutingProblem) -> None:
     ctx = build_context(problem)
@@ -72,7 +72,7 @@ def test_fast_criteria_agree_with_plan_criteria(problem: RoutingProblem) -> None
         assert assignment_criteria(ctx, assignment, carriers) == plan_criteria(ctx, plan)
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(problems(max_lines=2, max_locations=4))
 def test_rule_table_agrees_with_the_independent_validator(problem: RoutingProblem) -> None:
     """options.py (used by all strategies) and validate.py derive the rules separately: a
