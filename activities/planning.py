@@ -6,6 +6,7 @@ The solver's work never runs inside workflow code; the workflow only sees the re
 from __future__ import annotations
 
 from collections import defaultdict
+from functools import lru_cache
 
 from sqlmodel import Session, col, func, select
 from temporalio import activity
@@ -19,8 +20,9 @@ from core.settings import Settings
 
 
 def build_problem(s: Session, order: OrderInput, exclude: list[str],
-                  today_reserved: dict[str, int] | None = None) -> routing.RoutingProblem:
-    """Candidate locations = online locations holding available stock of any ordered SKU."""
+                  profile: routing.RuleProfile | None = None) -> routing.RoutingProblem:
+    """Candidate locations = online locations holding available stock of any ordered SKU,
+    with what they can still ship today and the backlog they already have."""
     skus = sorted({line.sku for line in order.lines})
     rows = s.exec(
         select(Stock, Location).join(Location, col(Location.id) == Stock.location_id)
@@ -33,8 +35,8 @@ def build_problem(s: Session, order: OrderInput, exclude: list[str],
     for st, loc in rows:
         stock[loc.id][st.sku] = st.on_hand - st.reserved
         locations[loc.id] = loc
-    if today_reserved is None:
-        today_reserved = _reserved_today(s, order, list(locations))
+    today_reserved = _reserved_today(s, order, list(locations))
+    backlog = _backlog(s, list(locations))
     dest = lookup(order.delivery_address.postcode)
     if dest is None:
         raise ValueError(f"unknown postcode {order.delivery_address.postcode}")
@@ -47,11 +49,14 @@ def build_problem(s: Session, order: OrderInput, exclude: list[str],
                                         longitude=dest.longitude, city=dest.city),
         speed=order.shipping_speed,
         order_time=order.placed_at,
+        customer_group=order.customer.group,
+        profile=profile,
         locations=[
             routing.CandidateLocation(
                 id=loc.id, kind=loc.kind, postcode=loc.postcode, latitude=loc.latitude,
                 longitude=loc.longitude, city=loc.city, stock=stock[loc.id],
                 capacity_left=max(0, loc.daily_capacity - today_reserved.get(loc.id, 0)),
+                backlog=backlog.get(loc.id, 0),
                 ships_to_customers=loc.ships_to_customers,
                 hazardous_certified=loc.hazardous_certified, zone=loc.zone,
                 priority=loc.priority, cutoff_hour=loc.cutoff_hour)
@@ -68,6 +73,23 @@ def _reserved_today(s: Session, order: OrderInput, location_ids: list[str]) -> d
                          col(Reservation.location_id).in_(location_ids))
                   .group_by(Reservation.location_id)).all()
     return {loc: int(total) for loc, total in rows}
+
+
+def _backlog(s: Session, location_ids: list[str]) -> dict[str, int]:
+    """Units waiting to be shipped at each location (active reservations)."""
+    if not location_ids:
+        return {}
+    rows = s.exec(select(Reservation.location_id, func.sum(Reservation.quantity))
+                  .where(Reservation.status == "active",
+                         col(Reservation.location_id).in_(location_ids))
+                  .group_by(Reservation.location_id)).all()
+    return {loc: int(total) for loc, total in rows}
+
+
+@lru_cache(maxsize=4)
+def rule_profiles(path: str) -> dict[str, routing.RuleProfile]:
+    """The retailer's routing rule profiles per customer group (empty path: built-in)."""
+    return routing.load_profiles(path) if path else {}
 
 
 def to_result(order: OrderInput, plan: routing.RoutingPlan) -> RoutingResult:
@@ -94,8 +116,10 @@ class PlanningActivities:
 
     @activity.defn
     def plan_route(self, order: OrderInput, exclude_locations: list[str]) -> RoutingResult:
+        profile = routing.profile_for(rule_profiles(self.settings.routing_profiles_file),
+                                      order.customer.group)
         with session_scope(self.settings.database_url) as s:
-            problem = build_problem(s, order, exclude_locations)
+            problem = build_problem(s, order, exclude_locations, profile)
         plan = routing.solve(problem, strategy=self.settings.routing_strategy,
                              time_limit_s=self.settings.routing_time_limit_s)
         return to_result(order, plan)
