@@ -6,7 +6,9 @@ The solver's work never runs inside workflow code; the workflow only sees the re
 from __future__ import annotations
 
 from collections import defaultdict
+from datetime import date, datetime, time
 from functools import lru_cache
+from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, func, select
 from temporalio import activity
@@ -35,6 +37,11 @@ def build_problem(s: Session, order: OrderInput, exclude: list[str],
     for st, loc in rows:
         stock[loc.id][st.sku] = st.on_hand - st.reserved
         locations[loc.id] = loc
+    if order.pickup_store_id and order.pickup_store_id not in locations:
+        store = s.get(Location, order.pickup_store_id)  # the pickup store, even with no stock
+        if store is None:
+            raise ValueError(f"unknown pickup store {order.pickup_store_id}")
+        locations[store.id] = store
     today_reserved = _reserved_today(s, order, list(locations))
     backlog = _backlog(s, list(locations))
     dest = lookup(order.delivery_address.postcode)
@@ -50,6 +57,7 @@ def build_problem(s: Session, order: OrderInput, exclude: list[str],
         speed=order.shipping_speed,
         order_time=order.placed_at,
         customer_group=order.customer.group,
+        pickup_store_id=order.pickup_store_id,
         profile=profile,
         locations=[
             routing.CandidateLocation(
@@ -75,6 +83,9 @@ def _reserved_today(s: Session, order: OrderInput, location_ids: list[str]) -> d
     return {loc: int(total) for loc, total in rows}
 
 
+BERLIN = ZoneInfo("Europe/Berlin")
+
+
 def _backlog(s: Session, location_ids: list[str]) -> dict[str, int]:
     """Units waiting to be shipped at each location (active reservations)."""
     if not location_ids:
@@ -92,9 +103,18 @@ def rule_profiles(path: str) -> dict[str, routing.RuleProfile]:
     return routing.load_profiles(path) if path else {}
 
 
-def to_result(order: OrderInput, plan: routing.RoutingPlan) -> RoutingResult:
-    """Number the shipments ``<order>-S<n>`` and price their goods for per-shipment capture."""
+def _at(day: date, hour: int, minute: int = 0) -> datetime:
+    """A wall-clock time in Germany, as an aware datetime (the promise's moment)."""
+    return datetime.combine(day, time(hour, minute), tzinfo=BERLIN)
+
+
+def to_result(order: OrderInput, plan: routing.RoutingPlan,
+              problem: routing.RoutingProblem) -> RoutingResult:
+    """Number the shipments ``<order>-S<n>``, price their goods for per-shipment capture, and
+    turn the plan's dates into the promise the workflow watches: ship by the location's cut-off
+    on the ship date, deliver by the end of the promised day."""
     prices = {ln.line_id: ln.unit_price_cents for ln in order.lines}
+    cutoff = {loc.id: loc.cutoff_hour for loc in problem.locations}
     shipments = []
     for n, sh in enumerate(plan.shipments, start=1):
         lines = [ShipmentLine(line_id=p.line_id, sku=p.sku, quantity=p.quantity) for p in sh.lines]
@@ -102,7 +122,9 @@ def to_result(order: OrderInput, plan: routing.RoutingPlan) -> RoutingResult:
             shipment_id=f"{order.order_id}-S{n}", location_id=sh.location_id, lines=lines,
             carrier=sh.carrier, ship_date=sh.ship_date, promised_delivery=sh.promised_delivery,
             cost_cents=sh.cost_cents,
-            goods_cents=sum(prices[ln.line_id] * ln.quantity for ln in lines)))
+            goods_cents=sum(prices[ln.line_id] * ln.quantity for ln in lines),
+            ship_by=_at(sh.ship_date, min(cutoff[sh.location_id], 23)),
+            deliver_by=_at(sh.promised_delivery, 23, 59), transfer_to=sh.transfer_to))
     return RoutingResult(
         shipments=shipments,
         uncovered=[ShipmentLine(line_id=u.line_id, sku=u.sku, quantity=u.quantity)
@@ -122,4 +144,4 @@ class PlanningActivities:
             problem = build_problem(s, order, exclude_locations, profile)
         plan = routing.solve(problem, strategy=self.settings.routing_strategy,
                              time_limit_s=self.settings.routing_time_limit_s)
-        return to_result(order, plan)
+        return to_result(order, plan, problem)

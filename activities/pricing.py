@@ -55,7 +55,8 @@ def modified_order(s: Session, order: OrderInput, req: ModifyRequest) -> OrderIn
         lines = order.lines
     return order.model_copy(update={
         "delivery_address": address, "shipping_speed": speed, "lines": lines,
-        "shipping_cents": order.policy.shipping_fee_cents[speed]})
+        "shipping_cents": (order.policy.pickup.fee_cents if order.pickup_store_id
+                           else order.policy.shipping_fee_cents[speed])})
 
 
 class PricingActivities:

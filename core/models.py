@@ -30,6 +30,7 @@ class OrderStatus(StrEnum):
     RISK_CHECK = "risk_check"
     REJECTED = "rejected"
     ON_HOLD = "on_hold"
+    READY_FOR_PICKUP = "ready_for_pickup"
     RESERVING = "reserving"
     CONFIRMED = "confirmed"
     AWAITING_PAYMENT = "awaiting_payment"
@@ -83,6 +84,8 @@ class OrderRequest(_Strict):
     shipping_speed: Speed = "standard"
     payment_method: PaymentMethod = "card"
     billing_address: Address | None = Field(default=None, description="if not the delivery one")
+    pickup_store_id: str | None = Field(
+        default=None, max_length=64, description="click & collect / reserve & collect store")
 
 
 class OrderLine(BaseModel):
@@ -116,6 +119,7 @@ class OrderInput(BaseModel):
     placed_at: datetime
     policy: OrderPolicy = OrderPolicy()
     billing_address: Address | None = None
+    pickup_store_id: str | None = None
     placed_by: str | None = Field(default=None, description="agent who placed it for the "
                                   "customer (phone or store channel)")
 
@@ -160,6 +164,14 @@ class ShipmentPlan(BaseModel):
     promised_delivery: date
     cost_cents: int
     goods_cents: int
+    ship_by: datetime | None = Field(default=None, description="promise: leaves the location")
+    deliver_by: datetime | None = Field(default=None, description="promise: at the customer")
+    transfer_to: str | None = Field(default=None, description="pickup store it is sent to")
+
+    @property
+    def from_shelf(self) -> bool:
+        """Handed over from the pickup store's own shelf: no carrier involved."""
+        return self.carrier == "pickup"
 
 
 class RoutingResult(BaseModel):
@@ -181,7 +193,9 @@ class PaymentResult(BaseModel):
     reason: str = ""
 
 
-ShipmentEventKind = Literal["accepted", "rejected", "shipped", "delivered"]
+ShipmentEventKind = Literal["accepted", "picked", "packed", "rejected", "shipped", "in_transit",
+                            "delivered", "exception"]
+ExceptionKind = Literal["lost", "damaged", "returned_to_sender"]
 
 
 class ShipmentEvent(BaseModel):
@@ -192,6 +206,7 @@ class ShipmentEvent(BaseModel):
     carrier: str | None = None
     tracking_number: str | None = None
     reason: str | None = None
+    exception: ExceptionKind | None = None
     at: datetime | None = None
 
 
@@ -289,3 +304,11 @@ class ActionResult(BaseModel):
     total_cents: int = 0
     voided_cents: int = 0
     refunded_cents: int = 0
+
+
+class PickupConfirmation(_Strict):
+    """Store staff hand an order over after checking the customer's pickup code."""
+
+    location_id: str = Field(min_length=1, max_length=64)
+    code: str = Field(pattern=r"^[0-9]{6}$")
+    staff: str = Field(min_length=1, max_length=64)

@@ -73,12 +73,42 @@ class PaymentPolicy(_Policy):
         return self
 
 
+class FulfilmentPolicy(_Policy):
+    """Watching shipments against their promises, and what a missed promise earns."""
+
+    accept_within: timedelta = Field(default=timedelta(hours=4),
+                                     description="a location accepts a released shipment ...")
+    reroute_unshipped_after: timedelta = Field(
+        default=timedelta(days=1), description="past its ship-by time, still unshipped: move it")
+    refund_express_fee: bool = Field(default=True,
+                                     description="missed express/same-day promise: fee back")
+    voucher_cents: int = Field(default=500, ge=0, description="standard delay: a voucher")
+    voucher_valid: timedelta = timedelta(days=90)
+
+
+class PickupPolicy(_Policy):
+    """Click & collect and reserve & collect at a store."""
+
+    window: timedelta = Field(default=timedelta(days=7), description="time to pick it up")
+    reminder_before: timedelta = Field(default=timedelta(days=2),
+                                       description="reminder this long before the window ends")
+    fee_cents: int = Field(default=0, ge=0, description="shipping fee of a pickup order")
+
+    @model_validator(mode="after")
+    def _reminder_inside_window(self) -> PickupPolicy:
+        if self.reminder_before >= self.window:
+            raise ValueError("reminder_before must be shorter than window")
+        return self
+
+
 class OrderPolicy(_Policy):
     """Per-order policy, frozen into the workflow input so a running order never changes rules."""
 
     risk: RiskPolicy = RiskPolicy()
     review: ReviewPolicy = ReviewPolicy()
     payment: PaymentPolicy = PaymentPolicy()
+    fulfilment: FulfilmentPolicy = FulfilmentPolicy()
+    pickup: PickupPolicy = PickupPolicy()
     reservation_attempts: int = Field(default=3, gt=0)
     shipping_fee_cents: dict[str, int] = {"standard": 495, "express": 995, "same_day": 1495}
 

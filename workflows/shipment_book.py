@@ -7,14 +7,19 @@ read and tested in one place.
 from __future__ import annotations
 
 from collections import defaultdict
+from datetime import datetime, timedelta
 
 from core.models import OrderLine, ShipmentLine, ShipmentPlan
 
-# Forward order of a shipment's states; "rerouted", "cancelled" and "delivered" are terminal.
-PROGRESS = ["reserved", "released", "accepted", "shipped", "delivered"]
-OPEN = {"reserved", "released", "accepted"}  # not yet shipped: may still be moved or cancelled
-GONE = {"rerouted", "cancelled"}
-DONE = {"delivered"} | GONE
+# Forward order of a shipment's states. A pickup store's own-shelf shipment goes from "packed"
+# (ready on the shelf) to "picked_up"; a transfer into a pickup store is "delivered" there first.
+PROGRESS = ["reserved", "released", "accepted", "picked", "packed", "shipped", "in_transit",
+            "delivered", "picked_up"]
+OPEN = {"reserved", "released", "accepted", "picked", "packed"}  # not shipped: may still move
+ON_THE_WAY = {"shipped", "in_transit"}
+GONE = {"rerouted", "cancelled"}  # replaced by other shipments, or not wanted any more
+ENDED = {"delivered", "picked_up", "lost", "returned"}  # what happened to the parcel
+DONE = ENDED | GONE
 
 
 class ShipmentBook:
@@ -22,6 +27,8 @@ class ShipmentBook:
         self.plans: dict[str, ShipmentPlan] = {}
         self.status: dict[str, str] = {}
         self.excluded_locations: set[str] = set()
+        self.released_at: dict[str, datetime] = {}
+        self.handled: set[tuple[str, str]] = set()  # (shipment id, what) done once already
 
     def numbered(self, order_id: str, plans: list[ShipmentPlan]) -> list[ShipmentPlan]:
         """The plans under the next free ids ``<order>-S<n>`` (ids are never reused)."""
@@ -50,8 +57,9 @@ class ShipmentBook:
                 if p.location_id == location_id and (only is None or p.shipment_id in only)]
 
     def shipped(self) -> list[ShipmentPlan]:
-        return [p for sid, p in self.plans.items() if self.status[sid] in ("shipped",
-                                                                            "delivered")]
+        """Parcels that left their location (a handed-over pickup counts as shipped)."""
+        return [p for sid, p in self.plans.items()
+                if self.status[sid] in ON_THE_WAY | ENDED]
 
     def live(self) -> list[ShipmentPlan]:
         return [p for sid, p in self.plans.items() if self.status[sid] not in GONE]
@@ -63,7 +71,43 @@ class ShipmentBook:
         return not self.shipped()
 
     def all_shipped(self) -> bool:
-        return all(s in ("shipped", "delivered") or s in GONE for s in self.status.values())
+        return all(s not in OPEN for s in self.status.values())
+
+    def ready_for_pickup(self) -> bool:
+        """Everything for a pickup order is in the store: shelf items packed, transfers in."""
+        live = [(p, self.status[p.shipment_id]) for p in self.live()]
+        return bool(live) and all(
+            (s == "packed") if p.from_shelf else (s == "delivered") for p, s in live)
+
+    def due(self, now: datetime, accept_within: timedelta,
+            reroute_after: timedelta) -> list[tuple[ShipmentPlan, str]]:
+        """Promises broken by ``now`` and not yet dealt with, as (shipment, what)."""
+        found = []
+        for when, plan, what in self._deadlines(accept_within, reroute_after):
+            if when <= now:
+                found.append((plan, what))
+        return found
+
+    def next_deadline(self, accept_within: timedelta,
+                      reroute_after: timedelta) -> datetime | None:
+        times = [when for when, _, _ in self._deadlines(accept_within, reroute_after)]
+        return min(times) if times else None
+
+    def _deadlines(self, accept_within: timedelta,
+                   reroute_after: timedelta) -> list[tuple[datetime, ShipmentPlan, str]]:
+        out: list[tuple[datetime, ShipmentPlan, str]] = []
+        for sid, plan in self.plans.items():
+            status = self.status[sid]
+            if status == "released" and sid in self.released_at and not plan.from_shelf:
+                out.append((self.released_at[sid] + accept_within, plan, "not_accepted"))
+            if status in OPEN and plan.ship_by is not None:
+                out.append((plan.ship_by, plan, "ship_late"))
+                if not plan.from_shelf:
+                    out.append((plan.ship_by + reroute_after, plan, "still_unshipped"))
+            if status in ON_THE_WAY and plan.deliver_by is not None:
+                out.append((plan.deliver_by, plan, "deliver_late"))
+        return [(when, plan, what) for when, plan, what in out
+                if (plan.shipment_id, what) not in self.handled]
 
     def any_released(self) -> bool:
         return any(s != "reserved" for s in self.status.values() if s not in GONE)

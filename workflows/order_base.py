@@ -1,0 +1,256 @@
+"""Shared state and primitives of the order workflow: the lock that keeps a step and a
+customer-service action apart, the event log, e-mails, money give-backs, routing and the saga's
+compensation. Deterministic code only (see workflows/order.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from datetime import datetime, timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    import email_validator  # noqa: F401  (pydantic's EmailStr imports it lazily)
+
+    from activities.email import EmailActivities
+    from activities.fulfilment import FulfilmentActivities
+    from activities.order_log import OrderLogActivities
+    from activities.payments.activities import PaymentActivities
+    from activities.planning import PlanningActivities
+    from activities.stock import StockActivities
+    from core.models import (
+        TERMINAL_STATUSES,
+        ActionResult,
+        EmailRequest,
+        OrderInput,
+        OrderState,
+        OrderStatus,
+        PaymentNotice,
+        PaymentResult,
+        ProgressEvent,
+        RerouteRequest,
+        ReservationResult,
+        ReviewDecision,
+        RoutingResult,
+        ShipmentEvent,
+    )
+    from workflows.money import Money
+    from workflows.search_attributes import ORDER_STATUS
+    from workflows.shipment_book import ShipmentBook
+
+SHORT = {"start_to_close_timeout": timedelta(seconds=15),
+         "retry_policy": RetryPolicy(maximum_interval=timedelta(seconds=10))}
+ROUTING = {"start_to_close_timeout": timedelta(seconds=30),
+           "retry_policy": RetryPolicy(maximum_interval=timedelta(seconds=10))}
+EMAIL = {"start_to_close_timeout": timedelta(seconds=30),
+         "retry_policy": RetryPolicy(maximum_interval=timedelta(minutes=1))}
+PRICING = {"start_to_close_timeout": timedelta(seconds=15),
+           "retry_policy": RetryPolicy(maximum_interval=timedelta(seconds=10),
+                                       non_retryable_error_types=["InvalidOrder"])}
+AUTHORISING = {"card", "wallet", "invoice"}
+
+
+class OrderAborted(Exception):
+    """The order ended early (cancelled, auto-cancelled); compensation already ran."""
+
+
+class OrderBase:
+    """State of one order workflow. The steps live in mixins by concern (payment, fulfilment);
+    the workflow class itself (``OrderWorkflow``) holds the lifecycle and the handlers."""
+
+    def __init__(self) -> None:
+        self._state: OrderState | None = None
+        self._order: OrderInput | None = None
+        self._book = ShipmentBook()
+        self._money = Money()
+        self._lock = asyncio.Lock()
+        self._inbox: list[ShipmentEvent] = []
+        self._reroutes: list[RerouteRequest] = []
+        self._payments: list[PaymentNotice] = []
+        self._payment_ids: set[str] = set()
+        self._review: ReviewDecision | None = None
+        self._released = False
+        self._ended = False
+        self._reroute_no = 0
+        self._action_no = 0
+
+    @contextlib.asynccontextmanager
+    async def _step(self) -> AsyncIterator[None]:
+        """One step of the lifecycle, never interleaved with a customer-service action."""
+        async with self._lock:
+            if self._ended:
+                raise OrderAborted()
+            yield
+
+    async def _wait(self, condition: Callable[[], bool],
+                    timeout: timedelta | None = None) -> bool:
+        """Wait outside the lock for ``condition`` (or the order's end); False on timeout."""
+        try:
+            await workflow.wait_condition(lambda: self._ended or condition(), timeout=timeout)
+        except TimeoutError:
+            return False
+        if self._ended:
+            raise OrderAborted()
+        return True
+
+    async def _plan_and_reserve(self, order: OrderInput) -> RoutingResult | None:
+        """Plan, then reserve exactly the plan; a lost race re-plans on fresh stock."""
+        for attempt in range(order.policy.reservation_attempts):
+            plan: RoutingResult = await workflow.execute_activity_method(
+                PlanningActivities.plan_route,
+                args=[order, sorted(self._book.excluded_locations)], **ROUTING)
+            if plan.uncovered or not plan.shipments:
+                return None
+            shipments = self._book.numbered(order.order_id, plan.shipments)
+            result: ReservationResult = await workflow.execute_activity_method(
+                StockActivities.reserve_stock, args=[order.order_id, shipments], **SHORT)
+            if result.ok:
+                return plan.model_copy(update={"shipments": shipments})
+            await self._progress(
+                f"reservation_race_{len(self._book.plans)}_{self._reroute_no}_{attempt}", None,
+                {"conflicts": ",".join(result.conflicts)})
+        return None
+
+    async def _refund(self, amount: int, step: str, reason: str) -> None:
+        assert self._order is not None
+        if amount <= 0:
+            return
+        refund: PaymentResult = await workflow.execute_activity_method(
+            PaymentActivities.refund_payment,
+            args=[self._order.order_id, amount, self._money.authorisation_id or None, step],
+            **SHORT)
+        self._money.refunded += amount
+        await self._progress(step.replace(":", "_"), None, {
+            "amount_cents": amount, "reason": reason, "transaction_id": refund.transaction_id})
+        await self._email(step, "refund_issued", {"amount_cents": amount, "reason": reason})
+
+    async def _void(self, amount: int, step: str) -> None:
+        assert self._order is not None
+        if amount <= 0 or not self._money.authorisation_id:
+            return
+        await workflow.execute_activity_method(
+            PaymentActivities.void_payment,
+            args=[self._order.order_id, self._money.authorisation_id, amount, step], **SHORT)
+        self._money.voided += amount
+
+    async def _give_back(self, amount: int, step: str, reason: str) -> tuple[int, int]:
+        """Void what is only authorised, refund what was paid; returns (voided, refunded)."""
+        voided = min(amount, self._money.open_authorisation)
+        await self._void(voided, f"void:{step}")
+        refunded = min(amount - voided, self._money.held) if self._money.held else 0
+        await self._refund(refunded, f"refund:{step}", reason)
+        return voided, refunded
+
+    async def _cancel_everything(self, reason: str, actor: str) -> tuple[int, int]:
+        """Saga compensation: withdraw what is unshipped, free the stock, give the money back,
+        tell the customer. Ends the order."""
+        assert self._order is not None
+        order = self._order
+        for s in self._book.open():
+            await workflow.execute_activity_method(
+                FulfilmentActivities.withdraw_shipment,
+                args=[order.order_id, s.shipment_id, reason, "cancelled"], **SHORT)
+            self._book.status[s.shipment_id] = "cancelled"
+        await workflow.execute_activity_method(StockActivities.release_stock, order.order_id,
+                                               **SHORT)
+        voided = self._money.open_authorisation
+        await self._void(voided, "void")
+        refunded = self._money.held
+        await self._refund(refunded, "refund:cancel", reason)
+        await self._progress("cancelled", OrderStatus.CANCELLED, {"reason": reason},
+                             actor=actor)
+        await self._email("cancelled", "order_cancelled", {"reason": reason})
+        self._state_waiting("")
+        self._ended = True
+        return voided, refunded
+
+    async def _end(self, status: OrderStatus, reason: str) -> None:
+        """The order ends unfulfilled before anything was taken; tell the customer."""
+        assert self._state is not None
+        await self._progress(status.value, status, {"reason": reason})
+        await self._email(status.value, "order_cancelled", {"reason": reason})
+        self._state.waiting_for = ""
+        self._ended = True
+        raise OrderAborted()
+
+    def _closed_problem(self) -> str:
+        assert self._state is not None
+        if self._ended or self._state.status in TERMINAL_STATUSES:
+            return f"the order is already {self._state.status.value}"
+        return ""
+
+    @staticmethod
+    def _refuse_if(problem: str) -> None:
+        if problem:
+            raise ApplicationError(problem, type="ActionRefused", non_retryable=True)
+
+    def _result(self, message: str, voided: int = 0, refunded: int = 0) -> ActionResult:
+        assert self._order is not None and self._state is not None
+        return ActionResult(message=message, status=self._state.status.value,
+                            total_cents=self._order.total_cents, voided_cents=voided,
+                            refunded_cents=refunded)
+
+    def _state_waiting(self, what: str) -> None:
+        assert self._state is not None
+        self._state.waiting_for = what
+
+    async def _set_status(self, status: OrderStatus, waiting_for: str) -> None:
+        assert self._state is not None
+        self._state.status = status
+        self._state.waiting_for = waiting_for
+        workflow.upsert_search_attributes([ORDER_STATUS.value_set(status.value)])
+
+    async def _progress(self, step: str, status: OrderStatus | None,
+                        detail: dict[str, str | int | float | bool | None],
+                        actor: str = "system", snapshot: bool = False) -> None:
+        """Record one step in the event log (and move the status), exactly once per step."""
+        assert self._order is not None and self._state is not None
+        if status is not None and status != self._state.status:
+            await self._set_status(status, self._state.waiting_for)
+        await workflow.execute_activity_method(
+            OrderLogActivities.record_progress,
+            ProgressEvent(order_id=self._order.order_id, key=f"{self._order.order_id}:{step}",
+                          type=step, status=status, detail=detail, actor=actor,
+                          at=workflow.now(), snapshot=self._order if snapshot else None),
+            **SHORT)
+
+    async def _email(self, step: str, template: str, context: dict[str, object]) -> None:
+        assert self._order is not None
+        order = self._order
+        await workflow.execute_activity_method(
+            EmailActivities.send_email,
+            EmailRequest(key=f"{order.order_id}:{step}", order_id=order.order_id,
+                         to=str(order.customer.email), template=template,
+                         locale=order.customer.locale,
+                         context={"order_id": order.order_id,
+                                  "customer_name": order.customer.name, **context}),
+            **EMAIL)
+
+    def _order_summary(self) -> dict[str, object]:
+        assert self._order is not None
+        order = self._order
+        return {
+            "lines": [{"sku": ln.sku, "name": ln.name, "quantity": ln.quantity,
+                       "total_cents": ln.total_cents} for ln in order.lines],
+            "shipping_cents": order.shipping_cents, "total_cents": order.total_cents,
+            "address": ", ".join([order.delivery_address.name, order.delivery_address.street,
+                                  f"{order.delivery_address.postcode} "
+                                  f"{order.delivery_address.city}"]),
+            "promised_delivery": self._book.latest_promise()}
+
+    def _bank_details(self, deadline: datetime) -> dict[str, object]:
+        assert self._order is not None
+        policy = self._order.policy.payment
+        return {"amount_cents": self._order.total_cents - self._money.held,
+                "holder": policy.bank_account_holder, "iban": policy.bank_iban,
+                "bic": policy.bank_bic, "reference": self._order.order_id,
+                "deadline": deadline.date().isoformat()}
+
+    def _line_name(self, line_id: str) -> str:
+        assert self._order is not None
+        return next((f"{ln.name} ({ln.sku})" for ln in self._order.lines
+                     if ln.line_id == line_id), line_id)
