@@ -15,8 +15,10 @@ from datetime import timedelta
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.compensation import CompensationActivities
 from activities.email import EmailActivities
 from activities.fulfilment import FulfilmentActivities
+from activities.holds import HoldActivities
 from activities.locations import LocationActivities
 from activities.order_log import OrderLogActivities
 from activities.payments.activities import PaymentActivities
@@ -26,10 +28,12 @@ from activities.risk import RiskActivities
 from activities.stock import StockActivities
 from core.settings import Settings, get_settings
 from workflows.client import connect
+from workflows.hold_cleanup import HoldCleanupWorkflow
 from workflows.location_outage import LocationOutageWorkflow
 from workflows.order import OrderWorkflow
+from workflows.schedules import ensure_hold_cleanup_schedule
 
-WORKFLOWS = [OrderWorkflow, LocationOutageWorkflow]
+WORKFLOWS = [OrderWorkflow, LocationOutageWorkflow, HoldCleanupWorkflow]
 
 
 def activities_for(settings: Settings) -> list[object]:
@@ -48,9 +52,10 @@ def activities_for(settings: Settings) -> list[object]:
         payments.refund_payment, payments.record_incoming_payment,
         PricingActivities(settings).reprice_modification,
         fulfilment.release_shipment, fulfilment.record_shipment_event,
-        fulfilment.withdraw_shipment, fulfilment.resize_shipment,
+        fulfilment.withdraw_shipment, fulfilment.resize_shipment, fulfilment.restock,
+        CompensationActivities(settings).issue_voucher,
         log.register_order, log.record_progress, email.send_email,
-        locations.set_location_online,
+        locations.set_location_online, HoldActivities(settings).expire_holds,
     ]
 
 
@@ -67,6 +72,7 @@ async def main() -> None:
     settings = get_settings()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     client = await connect(settings)
+    await ensure_hold_cleanup_schedule(client, settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

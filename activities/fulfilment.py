@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from temporalio import activity
 
 from activities import inventory
+from activities.restock import restock
 from core.db.engine import session_scope
 from core.db.schema import ShipmentRecord
 from core.models import ShipmentEvent, ShipmentPlan
@@ -29,17 +30,31 @@ class FulfilmentActivities:
             if rec.released_at is None:
                 rec.status = "released"
                 rec.released_at = datetime.now(UTC)
+                # the promise as released (later than planned if payment took days)
+                rec.ship_date, rec.ship_by = shipment.ship_date, shipment.ship_by
+                rec.promised_delivery = shipment.promised_delivery
+                rec.deliver_by = shipment.deliver_by
 
     @activity.defn
     def record_shipment_event(self, order_id: str, event: ShipmentEvent) -> str:
-        """Apply a shipment event to the read model and stock; returns the tracking URL."""
+        """Apply a shipment event to the read model and stock; returns the tracking URL.
+
+        Shipped (or handed over at pickup): its reserved units leave on-hand stock. Returned
+        to sender: the units go back on the shelf they came from."""
         now = event.at or datetime.now(UTC)
-        if event.kind == "shipped":
+        if event.kind in ("shipped", "picked_up"):
             inventory.consume(self.url, order_id, event.shipment_id)
         with session_scope(self.url) as s:
             rec = s.get(ShipmentRecord, event.shipment_id)
             if rec is None:
                 raise LookupError(f"unknown shipment {event.shipment_id}")
+            if event.kind == "exception":
+                rec.status = "returned" if event.exception == "returned_to_sender" else "lost"
+                if event.exception == "returned_to_sender":
+                    restock(self.url, rec.location_id, _quantities(rec.lines),
+                            source=f"order:{order_id}", key=f"returned:{rec.shipment_id}",
+                            reason="parcel returned to sender")
+                return rec.tracking_url
             rec.status = event.kind
             if event.kind == "shipped":
                 rec.carrier = event.carrier or rec.carrier
@@ -76,3 +91,23 @@ class FulfilmentActivities:
                 if not shipment.lines:
                     rec.status = "cancelled"
         return freed
+
+    @activity.defn
+    def restock(self, order_id: str, shipment: ShipmentPlan, location_id: str,
+                reason: str) -> int:
+        """Goods of a shipment that ended up at ``location_id`` become its stock."""
+        with session_scope(self.url) as s:
+            rec = s.get(ShipmentRecord, shipment.shipment_id)
+            if rec is not None:
+                rec.status = "cancelled"
+        return restock(self.url, location_id,
+                       _quantities([ln.model_dump() for ln in shipment.lines]),
+                       source=f"order:{order_id}", key=f"restock:{shipment.shipment_id}",
+                       reason=reason)
+
+
+def _quantities(lines: list[dict]) -> dict[str, int]:  # type: ignore[type-arg]
+    qty: dict[str, int] = {}
+    for ln in lines:
+        qty[ln["sku"]] = qty.get(ln["sku"], 0) + int(ln["quantity"])
+    return qty

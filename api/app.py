@@ -8,10 +8,11 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 from temporalio.client import Client
 
-from api import customer_service, ops, orders, webhooks
+from api import customer_service, inventory, ops, orders, portal, webhooks
 from core.db.engine import get_engine
 from core.settings import Settings, get_settings
 from workflows.client import connect
@@ -34,7 +35,10 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
     app.include_router(orders.router)
     app.include_router(webhooks.router)
     app.include_router(ops.router)
+    app.include_router(inventory.router)
     app.include_router(customer_service.router)
+    app.include_router(portal.router)
+    app.mount("/portal/static", StaticFiles(directory=portal.STATIC_DIR), name="portal-static")
 
     @app.get("/health", tags=["ops"], summary="Database and Temporal reachable")
     async def health() -> JSONResponse:

@@ -27,6 +27,7 @@ from core.models import (
     CancelRequest,
     ModifyRequest,
     OrderRequest,
+    PickupConfirmation,
     ReviewDecision,
     workflow_id_for,
 )
@@ -101,6 +102,15 @@ async def review(order_id: str, body: ReviewDecision, s: Annotated[Session, Depe
                  client: Annotated[Client, Depends(deps.temporal)]) -> ActionResult:
     _known(s, order_id)
     return await _update(client, order_id, OrderWorkflow.decide_review, body)
+
+
+@router.post("/orders/{order_id}/pickup", response_model=ActionResult,
+             summary="Hand a click & collect order over in the store (code checked)")
+async def confirm_pickup(order_id: str, body: PickupConfirmation,
+                         s: Annotated[Session, Depends(deps.db)],
+                         client: Annotated[Client, Depends(deps.temporal)]) -> ActionResult:
+    _known(s, order_id)
+    return await _update(client, order_id, OrderWorkflow.confirm_pickup, body)
 
 
 @router.post("/cs/orders", status_code=202, response_model=OrderAccepted,

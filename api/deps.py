@@ -21,6 +21,7 @@ def temporal(request: Request) -> Client:
 
 
 def db(request: Request) -> Iterator[Session]:
-    with Session(get_engine(request.app.state.settings.database_url),
+    """A read session (never blocks writers on SQLite); writes use ``session_scope``."""
+    with Session(get_engine(request.app.state.settings.database_url, readonly=True),
                  expire_on_commit=False) as session:
         yield session

@@ -44,9 +44,12 @@ def price_order(s: Session, req: OrderRequest, policy: OrderPolicy,
         raise invalid(errors)
     fee = (policy.pickup.fee_cents if req.pickup_store_id
            else policy.shipping_fee_cents[req.shipping_speed])
+    store = s.get(Location, req.pickup_store_id) if req.pickup_store_id else None
     return OrderInput(
         order_id=req.order_id, channel=req.channel, customer=req.customer,
         delivery_address=req.delivery_address, billing_address=req.billing_address,
-        pickup_store_id=req.pickup_store_id, lines=lines, shipping_speed=req.shipping_speed,
+        pickup_store_id=req.pickup_store_id,
+        pickup_store_label=f"{store.name}, {store.postcode} {store.city}" if store else "",
+        lines=lines, shipping_speed=req.shipping_speed,
         payment_method=req.payment_method, shipping_cents=fee,
         placed_at=now or datetime.now(UTC), policy=policy, placed_by=placed_by)

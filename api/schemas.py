@@ -24,6 +24,12 @@ class ShipmentView(BaseModel):
     lines: list[dict[str, Any]]
     goods_cents: int
     promised_delivery: date | None
+    ship_by: datetime | None = None
+    deliver_by: datetime | None = None
+    transfer_to: str | None = None
+    released_at: datetime | None = None
+    shipped_at: datetime | None = None
+    delivered_at: datetime | None = None
 
 
 class EventView(BaseModel):
@@ -70,8 +76,11 @@ class ShipmentEventIn(BaseModel):
     """A warehouse system's or carrier's report about one shipment."""
 
     shipment_id: str = Field(min_length=1, max_length=100)
-    event: Literal["accepted", "rejected", "shipped", "delivered"]
+    event: Literal["accepted", "picked", "packed", "rejected", "shipped", "in_transit",
+                   "delivered", "exception"]
     carrier: str | None = Field(default=None, max_length=50)
     tracking_number: str | None = Field(default=None, min_length=1, max_length=100)
     reason: str | None = Field(default=None, max_length=200, description="why it was rejected")
+    exception: Literal["lost", "damaged", "returned_to_sender"] | None = Field(
+        default=None, description="with event=exception: what happened to the parcel")
     at: datetime | None = None

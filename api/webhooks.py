@@ -13,6 +13,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api import deps
 from api.schemas import ShipmentEventIn
+from api.shipment_events import send_shipment_event
 from core.db.schema import OrderRecord, ShipmentRecord
 from core.models import PaymentNotice, ShipmentEvent, workflow_id_for
 from workflows.order import OrderWorkflow
@@ -26,13 +27,10 @@ async def shipment_event(body: ShipmentEventIn, s: Annotated[Session, Depends(de
     rec = s.get(ShipmentRecord, body.shipment_id)
     if rec is None:
         raise HTTPException(404, detail=f"shipment {body.shipment_id} not found")
-    if body.event == "shipped" and not body.tracking_number:
-        raise HTTPException(422, detail=[{"loc": ["body", "tracking_number"], "type": "missing",
-                                          "msg": "a shipped event needs a tracking number"}])
-    await client.get_workflow_handle(workflow_id_for(rec.order_id)).signal(
-        OrderWorkflow.shipment_event,
-        ShipmentEvent(shipment_id=body.shipment_id, kind=body.event, carrier=body.carrier,
-                      tracking_number=body.tracking_number, reason=body.reason, at=body.at))
+    await send_shipment_event(client, rec, ShipmentEvent(
+        shipment_id=body.shipment_id, kind=body.event, carrier=body.carrier,
+        tracking_number=body.tracking_number, reason=body.reason, exception=body.exception,
+        at=body.at))
     return {"status": "accepted", "order_id": rec.order_id}
 
 

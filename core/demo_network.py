@@ -9,11 +9,12 @@ import random
 import re
 from collections import defaultdict
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from sqlmodel import Session, select
 
 from core.db.engine import session_scope
-from core.db.schema import Location, Sku, Stock
+from core.db.schema import ApiKey, Location, Sku, Stock, key_hash
 from core.geodata import Postcode, postcodes
 
 WAREHOUSE_TOWNS = ["Hamburg", "Berlin", "Dortmund", "Frankfurt am Main", "Leipzig", "München"]
@@ -134,3 +135,30 @@ def seed(url: str, seed: int = 42, size: DemoSize = DemoSize()) -> bool:
 
 def _has_locations(session: Session) -> bool:
     return session.exec(select(Location.id).limit(1)).first() is not None
+
+
+def demo_portal_key(location_id: str) -> str:
+    """The embedded demo's portal key of a location. Public by design: demo only."""
+    return f"demo-{location_id.lower()}"
+
+
+class PortalKey(NamedTuple):
+    location_id: str
+    kind: str
+    name: str
+    key: str
+
+
+def seed_portal_keys(url: str) -> list[PortalKey]:
+    """A portal key per location for the embedded demo (only ever called by ``devstack up``);
+    keys already there are kept, so a second start changes nothing."""
+    keys: list[PortalKey] = []
+    with session_scope(url) as session:
+        known = set(session.exec(select(ApiKey.key_hash)).all())
+        for loc in session.exec(select(Location).order_by(Location.priority, Location.id)):
+            key = demo_portal_key(loc.id)
+            keys.append(PortalKey(loc.id, loc.kind, loc.name, key))
+            if key_hash(key) not in known:
+                session.add(ApiKey(key_hash=key_hash(key), role="location", location_id=loc.id,
+                                   label=f"{loc.name} (demo key)"))
+    return keys

@@ -120,6 +120,7 @@ class OrderInput(BaseModel):
     policy: OrderPolicy = OrderPolicy()
     billing_address: Address | None = None
     pickup_store_id: str | None = None
+    pickup_store_label: str = Field(default="", description="store name and town, for e-mails")
     placed_by: str | None = Field(default=None, description="agent who placed it for the "
                                   "customer (phone or store channel)")
 
@@ -194,7 +195,7 @@ class PaymentResult(BaseModel):
 
 
 ShipmentEventKind = Literal["accepted", "picked", "packed", "rejected", "shipped", "in_transit",
-                            "delivered", "exception"]
+                            "delivered", "exception", "picked_up"]  # picked_up: from the store
 ExceptionKind = Literal["lost", "damaged", "returned_to_sender"]
 
 

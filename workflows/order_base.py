@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -54,6 +55,10 @@ PRICING = {"start_to_close_timeout": timedelta(seconds=15),
 AUTHORISING = {"card", "wallet", "invoice"}
 
 
+LOCAL_ACTIVITIES = "local-db-activities-v1"  # patch id of the fast path (see OrderBase._db)
+_NO_ARG: Any = object()
+
+
 class OrderAborted(Exception):
     """The order ended early (cancelled, auto-cancelled); compensation already ran."""
 
@@ -77,6 +82,19 @@ class OrderBase:
         self._ended = False
         self._reroute_no = 0
         self._action_no = 0
+        self._local = False  # set in run(): see LOCAL_ACTIVITIES
+
+    async def _db(self, activity: Callable[..., Any], arg: Any = _NO_ARG, *,
+                  args: Sequence[Any] = (), **options: Any) -> Any:
+        """A short database step (event log, risk, routing, stock, shipment records): a local
+        activity, run by this worker without a round trip through the server, for orders
+        started since the LOCAL_ACTIVITIES patch; a normal activity for older ones, so their
+        histories still replay."""
+        call_args = list(args) if arg is _NO_ARG else [arg]
+        if self._local:
+            return await workflow.execute_local_activity_method(activity, args=call_args,
+                                                                **options)
+        return await workflow.execute_activity_method(activity, args=call_args, **options)
 
     @contextlib.asynccontextmanager
     async def _step(self) -> AsyncIterator[None]:
@@ -100,13 +118,13 @@ class OrderBase:
     async def _plan_and_reserve(self, order: OrderInput) -> RoutingResult | None:
         """Plan, then reserve exactly the plan; a lost race re-plans on fresh stock."""
         for attempt in range(order.policy.reservation_attempts):
-            plan: RoutingResult = await workflow.execute_activity_method(
+            plan: RoutingResult = await self._db(
                 PlanningActivities.plan_route,
                 args=[order, sorted(self._book.excluded_locations)], **ROUTING)
             if plan.uncovered or not plan.shipments:
                 return None
             shipments = self._book.numbered(order.order_id, plan.shipments)
-            result: ReservationResult = await workflow.execute_activity_method(
+            result: ReservationResult = await self._db(
                 StockActivities.reserve_stock, args=[order.order_id, shipments], **SHORT)
             if result.ok:
                 return plan.model_copy(update={"shipments": shipments})
@@ -151,11 +169,11 @@ class OrderBase:
         assert self._order is not None
         order = self._order
         for s in self._book.open():
-            await workflow.execute_activity_method(
+            await self._db(
                 FulfilmentActivities.withdraw_shipment,
                 args=[order.order_id, s.shipment_id, reason, "cancelled"], **SHORT)
             self._book.status[s.shipment_id] = "cancelled"
-        await workflow.execute_activity_method(StockActivities.release_stock, order.order_id,
+        await self._db(StockActivities.release_stock, order.order_id,
                                                **SHORT)
         voided = self._money.open_authorisation
         await self._void(voided, "void")
@@ -211,7 +229,7 @@ class OrderBase:
         assert self._order is not None and self._state is not None
         if status is not None and status != self._state.status:
             await self._set_status(status, self._state.waiting_for)
-        await workflow.execute_activity_method(
+        await self._db(
             OrderLogActivities.record_progress,
             ProgressEvent(order_id=self._order.order_id, key=f"{self._order.order_id}:{step}",
                           type=step, status=status, detail=detail, actor=actor,

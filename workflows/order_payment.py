@@ -59,7 +59,7 @@ class PaymentSteps(OrderBase):
             PaymentActivities.authorise_payment,
             args=[order.order_id, order.total_cents, order.payment_method], **SHORT)
         if not auth.ok:
-            await workflow.execute_activity_method(
+            await self._db(
                 StockActivities.release_stock, order.order_id, **SHORT)
             await self._end(OrderStatus.CANCELLED, f"payment declined ({auth.reason})")
         self._money.authorisation_id = auth.transaction_id
@@ -153,6 +153,7 @@ class PaymentSteps(OrderBase):
         """At the end: nothing stays authorised that was not captured, no surplus is kept."""
         assert self._order is not None
         await self._void(self._money.open_authorisation, "void:final")
-        owed = self._order.total_cents if self._order.payment_method == "prepayment" else 0
+        paid_upfront = self._order.payment_method in ("prepayment", "cash_on_pickup")
+        owed = self._order.total_cents if paid_upfront else 0
         await self._refund(self._money.held - owed, "refund:surplus",
                            "you paid more than the order came to")

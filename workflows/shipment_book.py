@@ -65,13 +65,28 @@ class ShipmentBook:
         return [p for sid, p in self.plans.items() if self.status[sid] not in GONE]
 
     def all_done(self) -> bool:
-        return all(s in DONE for s in self.status.values())
+        """Every parcel reached its end; a transfer into a pickup store is only done when the
+        customer collected it there."""
+        return all(status in DONE and not (status == "delivered" and self.plans[sid].transfer_to)
+                   for sid, status in self.status.items())
 
     def none_shipped(self) -> bool:
         return not self.shipped()
 
     def all_shipped(self) -> bool:
         return all(s not in OPEN for s in self.status.values())
+
+    def shift_promises(self, now: datetime) -> None:
+        """Released later than planned (payment or review took days): move every open
+        shipment's dates by the whole days lost, so the promise counts from today."""
+        for sid, plan in self.plans.items():
+            if self.status[sid] not in OPEN or plan.ship_by is None or plan.ship_by >= now:
+                continue
+            days = timedelta(days=(now - plan.ship_by).days + 1)
+            self.plans[sid] = plan.model_copy(update={
+                "ship_date": plan.ship_date + days, "ship_by": plan.ship_by + days,
+                "promised_delivery": plan.promised_delivery + days,
+                "deliver_by": plan.deliver_by + days if plan.deliver_by else None})
 
     def ready_for_pickup(self) -> bool:
         """Everything for a pickup order is in the store: shelf items packed, transfers in."""

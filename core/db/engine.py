@@ -12,17 +12,26 @@ from sqlmodel import Session, create_engine
 
 
 @lru_cache(maxsize=8)
-def get_engine(url: str) -> Engine:
-    """One pooled engine per URL per process."""
+def get_engine(url: str, readonly: bool = False) -> Engine:
+    """One pooled engine per URL per process.
+
+    SQLite has one writer at a time: write sessions take the lock at BEGIN (``BEGIN
+    IMMEDIATE``) so conditional updates serialise cleanly instead of failing half-way, while
+    ``readonly`` sessions (API reads) use deferred transactions and never wait for writers
+    (WAL). On PostgreSQL both are the same engine settings.
+    """
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30},
+                               pool_size=20, max_overflow=40)
         event.listen(engine, "connect", _sqlite_pragmas)
-        # SQLite: take the write lock at BEGIN so conditional updates serialise cleanly.
-        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
+        begin = "BEGIN" if readonly else "BEGIN IMMEDIATE"
+        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql(begin))
         return engine
+    if readonly:
+        return get_engine(url)
     return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
 
 

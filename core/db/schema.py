@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -54,6 +55,10 @@ class Stock(SQLModel, table=True):
     sku: str = Field(foreign_key="sku.sku", primary_key=True, max_length=64)
     on_hand: int = Field(default=0, ge=0)
     reserved: int = Field(default=0, ge=0)
+    safety_stock: int = Field(default=0, ge=0, sa_column_kwargs={"server_default": "0"},
+                              description="units kept back from what is promised")
+    held: int = Field(default=0, ge=0, sa_column_kwargs={"server_default": "0"},
+                      description="units held by holds not yet ended (see stock_hold)")
 
 
 class Reservation(SQLModel, table=True):
@@ -109,6 +114,10 @@ class ShipmentRecord(SQLModel, table=True):
     goods_cents: int = 0
     ship_date: date | None = None
     promised_delivery: date | None = None
+    ship_by: datetime | None = Field(default=None, description="promise: leaves by then")
+    deliver_by: datetime | None = Field(default=None, description="promise: arrives by then")
+    transfer_to: str | None = Field(default=None, max_length=64,
+                                    description="pickup store a transfer goes to")
     released_at: datetime | None = None
     shipped_at: datetime | None = None
     delivered_at: datetime | None = None
@@ -159,3 +168,135 @@ class PaymentTransaction(SQLModel, table=True):
     status: str = Field(default="pending", description="pending | succeeded | failed")
     parent_id: str | None = None
     created_at: datetime = Field(default_factory=utcnow)
+
+
+# ---- inventory: stock ledger, stock feeds, holds, replenishment -----------------------------
+
+
+class StockMovement(SQLModel, table=True):
+    """One change of a stock level with its reason and source; the levels are their sums."""
+
+    __tablename__ = "stock_movement"
+    __table_args__ = (Index("ix_stock_movement_location_sku", "location_id", "sku", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str | None = Field(default=None, unique=True, max_length=200,
+                            description="idempotency key of one-off movements (adjustments)")
+    at: datetime
+    location_id: str = Field(max_length=64)
+    sku: str = Field(max_length=64)
+    kind: str = Field(max_length=32, description="opening | feed_snapshot | feed_delta | "
+                      "reservation | release | shipment | hold | hold_release | hold_expired | "
+                      "hold_converted | collected | return | adjustment")
+    on_hand_delta: int = 0
+    reserved_delta: int = 0
+    held_delta: int = 0
+    source: str = Field(default="", max_length=200, index=True,
+                        description="feed:<id>, order:<id>, hold:<id>, adjustment:<id>, ...")
+    reason: str = Field(default="", max_length=500)
+
+
+class StockFeed(SQLModel, table=True):
+    """A stock feed (snapshot or deltas) and its progress; its id makes re-posting harmless."""
+
+    __tablename__ = "stock_feed"
+
+    id: str = Field(primary_key=True, max_length=100)
+    source: str = Field(default="", max_length=200)
+    mode: str = Field(max_length=16, description="snapshot | delta")
+    format: str = Field(max_length=16, description="csv | jsonl")
+    location_id: str | None = Field(default=None, max_length=64)
+    on_error: str = Field(max_length=16, description="skip | reject")
+    status: str = Field(index=True, max_length=16,
+                        description="receiving | validating | applying | applied | rejected")
+    claim: str = Field(max_length=40, description="token of the request processing it")
+    content_sha256: str = Field(default="", max_length=64)
+    lines_received: int = 0
+    rows_total: int = 0
+    rows_bad: int = 0
+    rows_applied: int = 0
+    rows_changed: int = 0
+    resume_line: int = Field(default=0, description="last line applied by a committed chunk")
+    zeroed: int = 0
+    conflicts_count: int = 0
+    errors: list[dict[str, Any]] = Field(default_factory=list,
+                                         sa_column=Column(JSON, nullable=False))
+    conflicts: list[dict[str, Any]] = Field(default_factory=list,
+                                            sa_column=Column(JSON, nullable=False))
+    started_at: datetime
+    updated_at: datetime
+    finished_at: datetime | None = None
+
+
+class StockHold(SQLModel, table=True):
+    """Stock held for a checkout or for reserve & collect until it expires; one row per
+    location and SKU of a hold."""
+
+    __tablename__ = "stock_hold"
+    __table_args__ = (Index("ix_stock_hold_sku_location", "sku", "location_id", "status"),
+                      Index("ix_stock_hold_status_expires", "status", "expires_at"))
+
+    hold_id: str = Field(primary_key=True, max_length=100)
+    location_id: str = Field(foreign_key="location.id", primary_key=True, max_length=64)
+    sku: str = Field(foreign_key="sku.sku", primary_key=True, max_length=64)
+    quantity: int = Field(gt=0)
+    purpose: str = Field(max_length=32, description="checkout | reserve_collect")
+    channel: str = Field(max_length=16)
+    order_id: str | None = Field(default=None, index=True, max_length=64,
+                                 description="the order that takes the hold over")
+    status: str = Field(max_length=16,
+                        description="active | released | expired | converted | collected")
+    request_hash: str = Field(max_length=64)
+    expires_at: datetime
+    created_at: datetime
+    ended_at: datetime | None = None
+
+
+class ReplenishmentRule(SQLModel, table=True):
+    """Reorder point and order-up-to level of one SKU at one location."""
+
+    __tablename__ = "replenishment_rule"
+
+    location_id: str = Field(foreign_key="location.id", primary_key=True, max_length=64)
+    sku: str = Field(foreign_key="sku.sku", primary_key=True, max_length=64)
+    reorder_point: int = Field(ge=0)
+    target_level: int = Field(ge=0)
+    pack_size: int = Field(default=1, ge=1)
+    supplier: str = Field(default="", max_length=100)
+    lead_time_days: int | None = Field(default=None, ge=0)
+    updated_at: datetime
+
+
+class Voucher(SQLModel, table=True):
+    """A voucher the OMS gave a customer (compensation for a broken promise)."""
+
+    code: str = Field(primary_key=True, max_length=100)
+    order_id: str = Field(index=True, max_length=64)
+    value_cents: int = Field(ge=0)
+    valid_until: datetime
+    redeemed_at: datetime | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+# ---- access: API and portal keys ------------------------------------------------------------
+
+
+def key_hash(key: str) -> str:
+    """How a key is stored: its SHA-256, so a leaked table gives away no usable key."""
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+class ApiKey(SQLModel, table=True):
+    """A key that lets a caller in with one role; only its hash is stored. A ``location`` key
+    opens the store and vendor portal for that location only."""
+
+    __tablename__ = "api_key"
+
+    id: int | None = Field(default=None, primary_key=True)
+    key_hash: str = Field(unique=True, max_length=64, description="sha256 hex of the key")
+    role: str = Field(max_length=32, description="location (later: ops, cs, shop, ...)")
+    location_id: str | None = Field(default=None, foreign_key="location.id", index=True,
+                                    max_length=64)
+    label: str = Field(default="", max_length=200, description="who or what holds it")
+    created_at: datetime = Field(default_factory=utcnow)
+    revoked_at: datetime | None = None

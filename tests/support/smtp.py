@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 import threading
+import time
 from email.message import EmailMessage
 
 from aiosmtpd.controller import Controller
@@ -42,3 +44,16 @@ def start_smtp() -> tuple[Controller, Inbox, int]:
 def text_of(msg: EmailMessage) -> str:
     body = msg.get_body(preferencelist=("plain",))
     return body.get_content() if body else ""
+
+
+async def wait_for_subject(inbox: Inbox, order_id: str, starts_with: str,
+                           timeout: float = 20.0) -> EmailMessage:
+    """The order's first e-mail whose subject starts with ``starts_with``, once it arrived."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for msg in inbox.for_order(order_id):
+            if str(msg["Subject"]).startswith(starts_with):
+                return msg
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"no e-mail '{starts_with}...' for {order_id}: "
+                         f"{[str(m['Subject']) for m in inbox.for_order(order_id)]}")
