@@ -15,7 +15,7 @@ from temporalio import activity
 
 import routing
 from core.db.engine import session_scope
-from core.db.schema import Location, Reservation, Stock
+from core.db.schema import Location, Reservation, Stock, StockHold
 from core.geodata import lookup
 from core.models import OrderInput, RoutingResult, ShipmentLine, ShipmentPlan
 from core.settings import Settings
@@ -26,6 +26,9 @@ def build_problem(s: Session, order: OrderInput, exclude: list[str],
     """Candidate locations = online locations holding available stock of any ordered SKU,
     with what they can still ship today and the backlog they already have."""
     skus = sorted({line.sku for line in order.lines})
+    own = {(h.location_id, h.sku): h.quantity for h in s.exec(select(StockHold).where(
+        StockHold.order_id == order.order_id, StockHold.status == "active",
+        StockHold.expires_at > order.placed_at)).all()}
     rows = s.exec(
         select(Stock, Location).join(Location, col(Location.id) == Stock.location_id)
         .where(col(Stock.sku).in_(skus), Stock.on_hand - Stock.reserved > 0,
@@ -35,8 +38,11 @@ def build_problem(s: Session, order: OrderInput, exclude: list[str],
     stock: dict[str, dict[str, int]] = defaultdict(dict)
     locations: dict[str, Location] = {}
     for st, loc in rows:
-        stock[loc.id][st.sku] = st.on_hand - st.reserved
-        locations[loc.id] = loc
+        # held units belong to other checkouts; this order's own holds are its to take
+        free = st.on_hand - st.reserved - st.held + own.get((loc.id, st.sku), 0)
+        if free > 0:
+            stock[loc.id][st.sku] = free
+            locations[loc.id] = loc
     if order.pickup_store_id and order.pickup_store_id not in locations:
         store = s.get(Location, order.pickup_store_id)  # the pickup store, even with no stock
         if store is None:

@@ -28,7 +28,14 @@ from core.models import OrderInput, OrderRequest
 from core.policy import load_policy
 from core.settings import Settings
 from workflows.order import OrderWorkflow
-from workflows.search_attributes import CHANNEL, CUSTOMER_ID, ORDER_STATUS
+from workflows.search_attributes import (
+    CHANNEL,
+    CUSTOMER_ID,
+    LATE,
+    ORDER_STATUS,
+    ORDER_TOTAL,
+    PAYMENT_METHOD,
+)
 
 router = APIRouter(tags=["orders"])
 
@@ -51,6 +58,17 @@ def _accept(settings: Settings, req: OrderRequest, placed_by: str | None) -> Ord
     return order
 
 
+def initial_search_attributes(order: OrderInput) -> TypedSearchAttributes:
+    """What ops can filter on from the first moment (the workflow keeps them current)."""
+    return TypedSearchAttributes([
+        SearchAttributePair(ORDER_STATUS, "received"),
+        SearchAttributePair(CHANNEL, order.channel),
+        SearchAttributePair(CUSTOMER_ID, order.customer.id),
+        SearchAttributePair(PAYMENT_METHOD, order.payment_method),
+        SearchAttributePair(ORDER_TOTAL, order.total_cents),
+        SearchAttributePair(LATE, False)])
+
+
 @router.post("/orders", status_code=202, response_model=OrderAccepted,
              summary="Place an order (idempotent by order_id)")
 async def place_order(req: OrderRequest, response: Response,
@@ -69,10 +87,14 @@ async def start_order(req: OrderRequest, response: Response, settings: Settings,
             OrderWorkflow.run, order, id=order.workflow_id, task_queue=settings.task_queue,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            search_attributes=TypedSearchAttributes([
-                SearchAttributePair(ORDER_STATUS, "received"),
-                SearchAttributePair(CHANNEL, order.channel),
-                SearchAttributePair(CUSTOMER_ID, order.customer.id)]))
+            search_attributes=initial_search_attributes(order),
+            static_summary=f"Order {order.order_id}: {len(order.lines)} line(s), "
+                           f"{order.total_cents / 100:.2f} EUR, {order.payment_method}, "
+                           f"{order.channel}",
+            static_details=f"Customer {order.customer.id} ({order.customer.email}), "
+                           f"{order.delivery_address.postcode} {order.delivery_address.city}"
+                           + (f"; pickup at {order.pickup_store_label}"
+                              if order.pickup_store_id else ""))
     status_url = f"{settings.base_url}/orders/{order.order_id}"
     response.headers["Location"] = status_url
     return OrderAccepted(order_id=order.order_id, workflow_id=order.workflow_id,

@@ -9,7 +9,6 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
-from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
@@ -24,6 +23,7 @@ from tests.support.postgres import PostgresCluster, remove_cluster, start_cluste
 from tests.support.smtp import Inbox, start_smtp
 from worker import build_worker
 from workflows.search_attributes import ALL as SEARCH_ATTRIBUTES
+from workflows.setup import wanted
 
 
 @pytest.fixture(scope="session")
@@ -111,8 +111,7 @@ async def skipping(settings: Settings) -> AsyncIterator[tuple[WorkflowEnvironmen
         test_server_existing_path=temporal_test_server(), data_converter=pydantic_data_converter)
     # The test server cannot list attributes, so add them all at once (no check first).
     await env.client.operator_service.add_search_attributes(AddSearchAttributesRequest(
-        namespace="default", search_attributes={
-            key.name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD for key in SEARCH_ATTRIBUTES}))
+        namespace="default", search_attributes=wanted()))
     ts_settings = settings.model_copy(update={"task_queue": f"ts-{uuid.uuid4().hex[:8]}"})
     with ThreadPoolExecutor(max_workers=20) as executor:
         async with build_worker(env.client, ts_settings, executor):

@@ -16,7 +16,14 @@ import contextlib
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
-from workflows.order_base import AUTHORISING, LOCAL_ACTIVITIES, PRICING, SHORT, OrderAborted
+from workflows.order_base import (
+    AUTHORISING,
+    LOCAL_ACTIVITIES,
+    OPS_VIEW,
+    PRICING,
+    SHORT,
+    OrderAborted,
+)
 from workflows.order_fulfilment import FulfilmentSteps
 from workflows.order_payment import PaymentSteps
 
@@ -45,6 +52,7 @@ with workflow.unsafe.imports_passed_through():
         ShipmentEvent,
     )
     from workflows.money import Money
+    from workflows.search_attributes import RISK_OUTCOME
     from workflows.shipment_book import reduce_lines
 
 
@@ -79,6 +87,7 @@ class OrderWorkflow(FulfilmentSteps, PaymentSteps):
         self._order = order
         self._state = OrderState(order_id=order.order_id, status=OrderStatus.RECEIVED)
         self._local = workflow.patched(LOCAL_ACTIVITIES)
+        self._ops_view = workflow.patched(OPS_VIEW)
         with contextlib.suppress(OrderAborted):  # compensation ran; the state says why
             await self._lifecycle()
         if self._order.payment_method == "prepayment" and self._ended:
@@ -100,6 +109,8 @@ class OrderWorkflow(FulfilmentSteps, PaymentSteps):
                 RiskActivities.assess_risk, order, **SHORT)
             await self._progress("risk_assessed", None, {
                 "score": risk.score, "outcome": risk.outcome, "reasons": "; ".join(risk.reasons)})
+            if self._ops_view:
+                workflow.upsert_search_attributes([RISK_OUTCOME.value_set(risk.outcome)])
             if risk.outcome == "reject":
                 await self._end(OrderStatus.REJECTED, "risk check failed")
         if risk.outcome == "review":
@@ -115,6 +126,7 @@ class OrderWorkflow(FulfilmentSteps, PaymentSteps):
                 await self._end(OrderStatus.FAILED, "items not in stock")
             assert plan is not None
             self._book.add(plan.shipments, "reserved")
+            self._mark()
             await self._progress("reserved", OrderStatus.CONFIRMED, {
                 "shipments": len(plan.shipments), "strategy": plan.strategy,
                 "optimal": plan.optimal,
@@ -193,6 +205,7 @@ class OrderWorkflow(FulfilmentSteps, PaymentSteps):
             self._order = self._order.model_copy(update={
                 "lines": reduce_lines(self._order.lines, cancel)})
             voided, refunded = await self._give_back(amount, step, "lines cancelled")
+            self._mark()
             await self._progress(step, None, {
                 "lines": ", ".join(f"{q}x{lid}" for lid, q in cancel.items()),
                 "amount_cents": amount, "voided_cents": voided, "refunded_cents": refunded,
@@ -243,6 +256,7 @@ class OrderWorkflow(FulfilmentSteps, PaymentSteps):
                                     received=self._money.received,
                                     refunded=self._money.refunded)
             self._order = new
+            self._mark()
             await self._progress(step, None, {
                 "total_cents": new.total_cents, "previous_total_cents": old.total_cents,
                 "reason": request.reason}, actor=request.agent, snapshot=True)

@@ -40,7 +40,13 @@ with workflow.unsafe.imports_passed_through():
         ShipmentEvent,
     )
     from workflows.money import Money
-    from workflows.search_attributes import ORDER_STATUS
+    from workflows.search_attributes import (
+        FULFILMENT_LOCATIONS,
+        LATE,
+        ORDER_STATUS,
+        ORDER_TOTAL,
+        PAYMENT_METHOD,
+    )
     from workflows.shipment_book import ShipmentBook
 
 SHORT = {"start_to_close_timeout": timedelta(seconds=15),
@@ -56,6 +62,7 @@ AUTHORISING = {"card", "wallet", "invoice"}
 
 
 LOCAL_ACTIVITIES = "local-db-activities-v1"  # patch id of the fast path (see OrderBase._db)
+OPS_VIEW = "ops-search-attributes-v1"  # patch id: payment, locations, total, risk, late
 _NO_ARG: Any = object()
 
 
@@ -83,6 +90,7 @@ class OrderBase:
         self._reroute_no = 0
         self._action_no = 0
         self._local = False  # set in run(): see LOCAL_ACTIVITIES
+        self._ops_view = False  # set in run(): see OPS_VIEW
 
     async def _db(self, activity: Callable[..., Any], arg: Any = _NO_ARG, *,
                   args: Sequence[Any] = (), **options: Any) -> Any:
@@ -215,12 +223,39 @@ class OrderBase:
     def _state_waiting(self, what: str) -> None:
         assert self._state is not None
         self._state.waiting_for = what
+        self._show_details()
 
     async def _set_status(self, status: OrderStatus, waiting_for: str) -> None:
         assert self._state is not None
         self._state.status = status
         self._state.waiting_for = waiting_for
         workflow.upsert_search_attributes([ORDER_STATUS.value_set(status.value)])
+        self._show_details()
+
+    def _show_details(self) -> None:
+        """What the Temporal UI shows as this order's current details."""
+        if self._state is None or self._order is None:
+            return
+        live = self._book.live()
+        parcels = ", ".join(f"{p.shipment_id} @ {p.location_id}: {self._book.status[p.shipment_id]}"
+                            for p in live) or "none yet"
+        workflow.set_current_details(
+            f"**{self._state.status.value}** — waiting for: {self._state.waiting_for or '-'}\n\n"
+            f"{self._order.payment_method}, {self._order.total_cents / 100:.2f} EUR; "
+            f"parcels: {parcels}")
+
+    def _mark(self, late: bool | None = None) -> None:
+        """Keep the ops search attributes current (orders started since OPS_VIEW)."""
+        if not self._ops_view or self._order is None:
+            return
+        updates = [PAYMENT_METHOD.value_set(self._order.payment_method),
+                   ORDER_TOTAL.value_set(self._order.total_cents),
+                   FULFILMENT_LOCATIONS.value_set(sorted({p.location_id
+                                                          for p in self._book.live()}))]
+        if late is not None:
+            updates.append(LATE.value_set(late))
+        workflow.upsert_search_attributes(updates)
+        self._show_details()
 
     async def _progress(self, step: str, status: OrderStatus | None,
                         detail: dict[str, str | int | float | bool | None],

@@ -242,6 +242,7 @@ class FulfilmentSteps(OrderBase):
         if (sid, "compensated") in self._book.handled:
             return
         self._book.handled.add((sid, "compensated"))
+        self._mark(late=True)
         policy = order.policy
         estimate = new_estimate or (shipment.promised_delivery + timedelta(
             days=2 if what == "ship_late" else 1)).isoformat()
@@ -395,6 +396,7 @@ class FulfilmentSteps(OrderBase):
                 f"could not re-route from {request.location_id}: not in stock", actor="system")
             raise OrderAborted()
         new = self._book.add(plan.shipments, "reserved")
+        self._mark()
         if self._released:
             await self._release(new)
         await self._progress(step, None, {

@@ -46,6 +46,7 @@ class PaymentSteps(OrderBase):
         assert self._order is not None
         previous = self._order.payment_method
         self._order = self._order.model_copy(update={"payment_method": "prepayment"})
+        self._mark()
         await self._progress("payment_method_changed", None,
                              {"from": previous, "to": "prepayment"}, snapshot=True)
         await self._email("payment_method_changed", "payment_method_changed",

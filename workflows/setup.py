@@ -16,12 +16,17 @@ from temporalio.client import Client
 from workflows.search_attributes import ALL
 
 
+def wanted() -> dict[str, IndexedValueType.ValueType]:
+    """Every attribute by name with its index type, as the operator API wants them."""
+    return {key.name: IndexedValueType.ValueType(int(key.indexed_value_type)) for key in ALL}
+
+
 async def register_search_attributes(client: Client, namespace: str) -> list[str]:
     """Add the attributes the namespace lacks; returns the names it added."""
     existing = await client.operator_service.list_search_attributes(
         ListSearchAttributesRequest(namespace=namespace))
-    missing = {key.name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD for key in ALL
-               if key.name not in existing.custom_attributes}
+    missing = {name: kind for name, kind in wanted().items()
+               if name not in existing.custom_attributes}
     if missing:
         await client.operator_service.add_search_attributes(
             AddSearchAttributesRequest(namespace=namespace, search_attributes=missing))
