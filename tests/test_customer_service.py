@@ -4,15 +4,13 @@ modify; refusals that change nothing."""
 from __future__ import annotations
 
 import httpx
-from sqlmodel import select
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 
-from core.db.engine import session_scope
-from core.db.schema import PaymentTransaction
 from core.settings import Settings
 from tests.support.catalogue import active_reservations, make_sku, stock_of, warehouses
 from tests.support.histories import keep
+from tests.support.money import amounts
 from tests.support.orders import (
     order_request,
     post_event,
@@ -22,17 +20,6 @@ from tests.support.orders import (
 )
 
 AGENT = {"agent": "cs-anna", "reason": "customer called"}
-
-
-def _transactions(url: str, order_id: str) -> dict[str, int]:
-    """Succeeded amounts per kind."""
-    totals: dict[str, int] = {}
-    with session_scope(url) as s:
-        for t in s.exec(select(PaymentTransaction).where(
-                PaymentTransaction.order_id == order_id,
-                PaymentTransaction.status == "succeeded")).all():
-            totals[t.kind] = totals.get(t.kind, 0) + t.amount_cents
-    return totals
 
 
 async def _update_events(client: Client, order_id: str) -> int:
@@ -85,7 +72,7 @@ async def test_partial_cancel_cancels_only_the_unshipped_part(
     done = await wait_for_status(api, order_id, {"completed"})
     assert {s["shipment_id"]: s["status"] for s in done["shipments"]} == {
         shipped["shipment_id"]: "delivered", unshipped["shipment_id"]: "cancelled"}
-    money = _transactions(settings.database_url, order_id)
+    money = amounts(settings.database_url, order_id)
     assert money["authorise"] == 1999 + 2 * 3450 + 495
     assert money["capture"] == 1999 + 495
     assert money["void"] == 2 * 3450
@@ -105,7 +92,7 @@ async def test_cancel_after_everything_shipped_is_refused_and_changes_nothing(
     for s in order["shipments"]:
         await post_event(api, s["shipment_id"], "shipped")
     before = await wait_for_status(api, order_id, {"shipped"})
-    money = _transactions(settings.database_url, order_id)
+    money = amounts(settings.database_url, order_id)
     updates = await _update_events(temporal_client, order_id)
 
     r = await api.post(f"/orders/{order_id}/cancel", json=AGENT)
@@ -113,7 +100,7 @@ async def test_cancel_after_everything_shipped_is_refused_and_changes_nothing(
     assert "already shipped" in r.json()["detail"]
     after = (await api.get(f"/orders/{order_id}")).json()
     assert after["status"] == "shipped" and after["events"] == before["events"]
-    assert _transactions(settings.database_url, order_id) == money
+    assert amounts(settings.database_url, order_id) == money
     assert await _update_events(temporal_client, order_id) == updates
     for s in order["shipments"]:
         await post_event(api, s["shipment_id"], "delivered")
@@ -236,5 +223,5 @@ async def test_prepayment_underpaid_waits_overpaid_is_flagged_and_settled(
     assert any(e["type"] == "overpayment_flagged_P2" for e in order["events"])
     await ship_and_deliver(api, order["shipments"][0]["shipment_id"])
     await wait_for_status(api, order_id, {"completed"})
-    money = _transactions(settings.database_url, order_id)
+    money = amounts(settings.database_url, order_id)
     assert money["incoming"] == total + 700 and money["refund"] == 700

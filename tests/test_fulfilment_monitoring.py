@@ -9,28 +9,19 @@ from sqlmodel import select
 from temporalio.testing import WorkflowEnvironment
 
 from core.db.engine import session_scope
-from core.db.schema import Location, PaymentTransaction, Voucher
+from core.db.schema import Location, Voucher
 from core.models import OrderStatus, PickupConfirmation
 from core.policy import OrderPolicy
 from core.settings import Settings
 from tests.support.catalogue import active_reservations, make_sku, stock_of, warehouses
 from tests.support.histories import keep
+from tests.support.money import amounts
 from tests.support.skipping import eventually, send, start, until
 from tests.support.smtp import Inbox, wait_for_subject
 from workflows.order import OrderWorkflow
 
 Skipping = tuple[WorkflowEnvironment, Settings]
 POLICY = OrderPolicy()
-
-
-def _money(url: str, order_id: str) -> dict[str, int]:
-    totals: dict[str, int] = {}
-    with session_scope(url) as s:
-        for t in s.exec(select(PaymentTransaction).where(
-                PaymentTransaction.order_id == order_id,
-                PaymentTransaction.status == "succeeded")).all():
-            totals[t.kind] = totals.get(t.kind, 0) + t.amount_cents
-    return totals
 
 
 def _released(state) -> bool:  # type: ignore[no-untyped-def]
@@ -55,12 +46,12 @@ async def test_missed_express_ship_by_tells_customer_and_refunds_the_fee(
     body = mail.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
     assert "Expressgebühr von 5,00 €" in body and "neue voraussichtliche Lieferung" in body
     fee_back = POLICY.shipping_fee_cents["express"] - POLICY.shipping_fee_cents["standard"]
-    await eventually(lambda: _money(settings.database_url, order.order_id).get("void") ==
+    await eventually(lambda: amounts(settings.database_url, order.order_id).get("void") ==
                      fee_back)
 
     await send(handle, shipment.shipment_id, "shipped", "delivered")
     assert (await handle.result()).status == OrderStatus.COMPLETED
-    money = _money(settings.database_url, order.order_id)
+    money = amounts(settings.database_url, order.order_id)
     assert money["authorise"] == 3000 + 995
     assert money["capture"] == 3000 + 995 - fee_back
     assert money["capture"] + money["void"] == money["authorise"]
@@ -126,7 +117,7 @@ async def test_lost_parcel_is_replaced_free_of_charge(skipping: Skipping, inbox:
     await wait_for_subject(inbox, order.order_id, f"Ihre Bestellung {order.order_id} verspätet")
     await send(handle, replacement.shipment_id, "accepted", "shipped", "delivered")
     assert (await handle.result()).status == OrderStatus.COMPLETED
-    money = _money(settings.database_url, order.order_id)
+    money = amounts(settings.database_url, order.order_id)
     assert money["capture"] == 2200 + 495 and money.get("void", 0) == 0
     assert stock_of(settings.database_url, replacement.location_id, sku) == (0, 0)
     await keep(env.client, handle.id, "lost_parcel_replaced")
@@ -162,7 +153,7 @@ async def test_pickup_window_expiry_cancels_restocks_and_voids(skipping: Skippin
     assert f"Ihre Bestellung {order.order_id} wurde storniert" in subjects
     assert stock_of(settings.database_url, store_id, sku) == (2, 0)   # restocked in the store
     assert stock_of(settings.database_url, wh, sku) == (1, 0)         # left the warehouse
-    money = _money(settings.database_url, order.order_id)
+    money = amounts(settings.database_url, order.order_id)
     assert money["authorise"] == 3600 and money["void"] == 3600 and "capture" not in money
     assert not active_reservations(settings.database_url, order.order_id)
     await keep(env.client, handle.id, "pickup_expired_restocked")
@@ -203,5 +194,5 @@ async def test_reserve_and_collect_is_paid_in_store_with_the_right_code(
         location_id=store_id, code=code, staff="kasse-1"))
     assert (await handle.result()).status == OrderStatus.COMPLETED
     assert stock_of(settings.database_url, store_id, sku) == (1, 0)
-    assert _money(settings.database_url, order.order_id) == {"incoming": 2500}
+    assert amounts(settings.database_url, order.order_id) == {"incoming": 2500}
     await keep(env.client, handle.id, "reserve_and_collect_paid_in_store")
