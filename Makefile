@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: up test lint bench-routing install clean
+.PHONY: up test lint bench-routing bench-availability bench-release install clean
 
 up: $(STAMP)  ## start the whole embedded stack and print where to look
 	$(BIN)/python -m devstack up
@@ -18,6 +18,12 @@ lint: $(STAMP)
 
 bench-routing: $(STAMP)
 	$(BIN)/python bench/routing.py
+
+bench-availability: $(STAMP)
+	$(BIN)/python bench/availability.py
+
+bench-release: $(STAMP)
+	$(BIN)/python bench/release_latency.py
 
 install: $(STAMP)
 
