@@ -101,6 +101,27 @@ async def test_late_delivery_gets_a_notice_and_a_voucher(skipping: Skipping,
     assert len(delays) == 1  # delivered late too, but told and compensated once
 
 
+async def test_express_delivered_late_refunds_the_fee_against_the_capture(
+        skipping: Skipping, inbox: Inbox) -> None:
+    env, settings = skipping
+    wh = warehouses(settings.database_url)[0]
+    sku = make_sku(settings.database_url, {wh: 2}, price_cents=4000)
+    handle, order = await start(env, settings, [(sku, 1)], shipping_speed="express")
+    state = await until(handle, _released)
+    [shipment] = state.shipments
+    await send(handle, shipment.shipment_id, "accepted", "shipped")  # on time: captured
+    assert shipment.deliver_by is not None
+    await env.sleep(shipment.deliver_by - (await env.get_current_time()) + timedelta(hours=1))
+    await wait_for_subject(inbox, order.order_id, f"Ihre Bestellung {order.order_id} "
+                           "verspätet sich")
+    await send(handle, shipment.shipment_id, "delivered")
+    assert (await handle.result()).status == OrderStatus.COMPLETED
+    money = amounts(settings.database_url, order.order_id)
+    fee_back = POLICY.shipping_fee_cents["express"] - POLICY.shipping_fee_cents["standard"]
+    assert money["capture"] == 4000 + 995 and money["refund"] == fee_back
+    assert "void" not in money
+
+
 async def test_lost_parcel_is_replaced_free_of_charge(skipping: Skipping, inbox: Inbox) -> None:
     env, settings = skipping
     wh = warehouses(settings.database_url)

@@ -11,8 +11,9 @@ class Money(BaseModel):
     authorised: int = 0
     captured: int = 0
     voided: int = 0
-    received: int = 0
-    refunded: int = 0
+    received: int = 0  # bank transfers and cash
+    refunded_bank: int = 0  # paid back out of what was received
+    refunded_card: int = 0  # paid back against captures
 
     @property
     def open_authorisation(self) -> int:
@@ -21,5 +22,16 @@ class Money(BaseModel):
 
     @property
     def held(self) -> int:
-        """Money we hold from bank transfers and have not paid back."""
-        return self.received - self.refunded
+        """Money received by transfer or in cash that we have not paid back."""
+        return self.received - self.refunded_bank
+
+    @property
+    def refundable(self) -> int:
+        """Everything the customer has paid us and not had back."""
+        return self.held + self.captured - self.refunded_card
+
+    def book_refund(self, amount: int) -> None:
+        """A refund comes out of received money first, then out of captures."""
+        from_bank = min(amount, self.held)
+        self.refunded_bank += from_bank
+        self.refunded_card += amount - from_bank

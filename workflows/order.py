@@ -254,7 +254,7 @@ class OrderWorkflow(FulfilmentSteps, PaymentSteps):
                 self._money = Money(authorisation_id=replacement_auth.transaction_id,
                                     authorised=replacement_auth.amount_cents,
                                     received=self._money.received,
-                                    refunded=self._money.refunded)
+                                    refunded_bank=self._money.refunded_bank)
             self._order = new
             self._mark()
             await self._progress(step, None, {

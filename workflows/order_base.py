@@ -142,14 +142,16 @@ class OrderBase:
         return None
 
     async def _refund(self, amount: int, step: str, reason: str) -> None:
+        """Pay money back: out of a bank transfer, or against the card's captures."""
         assert self._order is not None
+        amount = min(amount, self._money.refundable)
         if amount <= 0:
             return
         refund: PaymentResult = await workflow.execute_activity_method(
             PaymentActivities.refund_payment,
             args=[self._order.order_id, amount, self._money.authorisation_id or None, step],
             **SHORT)
-        self._money.refunded += amount
+        self._money.book_refund(amount)
         await self._progress(step.replace(":", "_"), None, {
             "amount_cents": amount, "reason": reason, "transaction_id": refund.transaction_id})
         await self._email(step, "refund_issued", {"amount_cents": amount, "reason": reason})
@@ -167,7 +169,7 @@ class OrderBase:
         """Void what is only authorised, refund what was paid; returns (voided, refunded)."""
         voided = min(amount, self._money.open_authorisation)
         await self._void(voided, f"void:{step}")
-        refunded = min(amount - voided, self._money.held) if self._money.held else 0
+        refunded = min(amount - voided, self._money.refundable)
         await self._refund(refunded, f"refund:{step}", reason)
         return voided, refunded
 
