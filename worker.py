@@ -24,6 +24,7 @@ from activities.order_log import OrderLogActivities
 from activities.payments.activities import PaymentActivities
 from activities.planning import PlanningActivities
 from activities.pricing import PricingActivities
+from activities.returns import ReturnActivities
 from activities.risk import RiskActivities
 from activities.stock import StockActivities
 from core.settings import Settings, get_settings
@@ -31,9 +32,10 @@ from workflows.client import connect
 from workflows.hold_cleanup import HoldCleanupWorkflow
 from workflows.location_outage import LocationOutageWorkflow
 from workflows.order import OrderWorkflow
+from workflows.returns import ReturnWorkflow
 from workflows.schedules import ensure_hold_cleanup_schedule
 
-WORKFLOWS = [OrderWorkflow, LocationOutageWorkflow, HoldCleanupWorkflow]
+WORKFLOWS = [OrderWorkflow, LocationOutageWorkflow, HoldCleanupWorkflow, ReturnWorkflow]
 
 
 def activities_for(settings: Settings) -> list[object]:
@@ -46,6 +48,7 @@ def activities_for(settings: Settings) -> list[object]:
     log = OrderLogActivities(settings)
     email = EmailActivities(settings)
     locations = LocationActivities(settings)
+    returns = ReturnActivities(settings)
     return [
         risk.assess_risk, planning.plan_route, stock.reserve_stock, stock.release_stock,
         payments.authorise_payment, payments.capture_payment, payments.void_payment,
@@ -56,6 +59,7 @@ def activities_for(settings: Settings) -> list[object]:
         CompensationActivities(settings).issue_voucher,
         log.register_order, log.record_progress, email.send_email,
         locations.set_location_online, HoldActivities(settings).expire_holds,
+        returns.record_return, returns.issue_label, returns.book_stock, returns.refund_parent,
     ]
 
 

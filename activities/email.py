@@ -14,6 +14,7 @@ from activities.email_templates import render
 from core.db.engine import session_scope
 from core.db.schema import OutboundEmail
 from core.models import EmailRequest
+from core.order_tokens import self_service_url
 from core.settings import Settings
 
 
@@ -30,6 +31,7 @@ class EmailActivities:
     async def send_email(self, req: EmailRequest) -> str:
         """Render and send one e-mail unless the outbox says this key was already sent."""
         context = {"status_url": f"{self.settings.base_url}/orders/{req.order_id}",
+                   "self_service_url": self_service_url(self.settings, req.order_id),
                    **req.context}
         rendered = render(req.template, req.locale, context,
                           self.settings.email_template_dir or None)

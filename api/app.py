@@ -12,7 +12,17 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 from temporalio.client import Client
 
-from api import customer_service, inventory, ops, orders, portal, webhooks
+from api import (
+    customer_service,
+    inventory,
+    ops,
+    orders,
+    portal,
+    portal_returns,
+    returns,
+    self_service,
+    webhooks,
+)
 from core.db.engine import get_engine
 from core.settings import Settings, get_settings
 from workflows.client import connect
@@ -38,6 +48,9 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
     app.include_router(inventory.router)
     app.include_router(customer_service.router)
     app.include_router(portal.router)
+    app.include_router(returns.router)
+    app.include_router(self_service.router)
+    app.include_router(portal_returns.router)
     app.mount("/portal/static", StaticFiles(directory=portal.STATIC_DIR), name="portal-static")
 
     @app.get("/health", tags=["ops"], summary="Database and Temporal reachable")

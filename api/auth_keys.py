@@ -119,7 +119,10 @@ def _main() -> None:
     args = parser.parse_args()
     with session_scope(get_settings().database_url) as s:
         if args.command == "issue":
-            row, clear = issue_key(s, args.role, args.location, args.label)
+            try:
+                row, clear = issue_key(s, args.role, args.location, args.label)
+            except ValueError as exc:
+                raise SystemExit(str(exc)) from exc
             print(f"key {row.id} ({row.role} {row.location_id or ''}): {clear}")
         elif not revoke_key(s, args.key_id):
             raise SystemExit(f"no active key {args.key_id}")

@@ -35,7 +35,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from api import deps, portal_views
 from api.auth_keys import LOCATION, Signer, active_key, verify_key
 from api.shipment_events import send_shipment_event
-from core.db.engine import session_scope
+from core.db.engine import get_engine
 from core.db.schema import Location, OrderRecord, ShipmentRecord
 from core.models import ActionResult, PickupConfirmation, ShipmentEvent, workflow_id_for
 from core.settings import Settings
@@ -276,7 +276,7 @@ async def shipment_action(shipment_id: str, request: Request, who: StaffDep, s: 
         if problem := portal_views.refusal(rec, event.kind):
             raise PortalError(409, problem)
         before = rec.status
-        s.close()  # end the read: on SQLite it holds the lock the order's activities need
+        s.close()  # hand the connection back while the order works on it
         try:
             await send_shipment_event(client, rec, event)
         except RequestValidationError as exc:
@@ -305,7 +305,7 @@ async def hand_over(order_id: str, request: Request, who: StaffDep, s: DbDep,
                                               staff=form.get("staff", ""))
         except ValidationError as exc:
             raise PortalError(422, _field_errors(exc)) from exc
-        s.close()  # end the read before the order's activities write (SQLite locks)
+        s.close()  # hand the connection back while the order works on it
         await _confirm_pickup(client, order, confirmation)
     except PortalError as exc:
         return _error(request, settings, who, exc, back="/portal/pickups")
@@ -367,7 +367,7 @@ async def _recorded(url: str, rec: ShipmentRecord, before: str) -> tuple[str, st
 
 
 def _statuses(url: str, rec: ShipmentRecord) -> tuple[str, str]:
-    with session_scope(url) as s:
+    with Session(get_engine(url, readonly=True)) as s:  # never in the writers' way
         shipment = s.get(ShipmentRecord, rec.shipment_id)
         order = s.get(OrderRecord, rec.order_id)
         return (shipment.status if shipment else "", order.status if order else "")

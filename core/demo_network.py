@@ -17,6 +17,7 @@ from core.db.engine import session_scope
 from core.db.schema import ApiKey, Location, Sku, Stock, key_hash
 from core.geodata import Postcode, postcodes
 
+RETURNS_CENTRE_ID, RETURNS_CENTRE_TOWN = "RC-KASSEL", "Kassel"
 WAREHOUSE_TOWNS = ["Hamburg", "Berlin", "Dortmund", "Frankfurt am Main", "Leipzig", "München"]
 ZONES = {"SH": "north", "HH": "north", "NI": "north", "HB": "north", "MV": "north",
          "BE": "east", "BB": "east", "SN": "east", "ST": "east", "TH": "east",
@@ -91,6 +92,12 @@ def build_network(seed: int = 42, size: DemoSize = DemoSize()) -> tuple[
             id=f"VD-{_slug(name)[:8]}", name=f"Möbelpartner {name}", kind="vendor",
             postcode=pc.postcode, city=name, latitude=pc.latitude, longitude=pc.longitude,
             zone=ZONES.get(pc.state, "west"), daily_capacity=400, priority=100, cutoff_hour=14))
+    _, pc, _ = by_name[RETURNS_CENTRE_TOWN]  # defective returns; never ships, holds no stock
+    locations.append(Location(
+        id=RETURNS_CENTRE_ID, name=f"Retourenzentrum {RETURNS_CENTRE_TOWN}",
+        kind="returns_centre", postcode=pc.postcode, city=RETURNS_CENTRE_TOWN,
+        latitude=pc.latitude, longitude=pc.longitude, zone=ZONES.get(pc.state, "west"),
+        ships_to_customers=False, daily_capacity=0, priority=1000, cutoff_hour=16))
 
     skus: list[Sku] = []
     for n in range(size.skus):
@@ -103,6 +110,8 @@ def build_network(seed: int = 42, size: DemoSize = DemoSize()) -> tuple[
 
     stock: list[Stock] = []
     for loc in locations:
+        if loc.kind == "returns_centre":
+            continue
         for sku in skus:
             if loc.kind == "warehouse":
                 if sku.bulky or rng.random() < 0.25:

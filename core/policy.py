@@ -101,6 +101,36 @@ class PickupPolicy(_Policy):
         return self
 
 
+class ReturnPolicy(_Policy):
+    """Returns: the window, where returned goods go, and how much of the shipping comes back."""
+
+    window: timedelta = Field(default=timedelta(days=30),
+                              description="a delivered item may be returned this long after")
+    arrival_timeout: timedelta = Field(
+        default=timedelta(days=30), description="a mail return that never arrives expires")
+    inspection_timeout: timedelta = Field(
+        default=timedelta(days=5), description="not inspected by then: judged by its reason")
+    mail_destination_kinds: list[Literal["warehouse", "store"]] = Field(
+        default=["warehouse"], min_length=1,
+        description="kinds of location a non-defective mail return may be sent to")
+    forward_kinds: list[Literal["warehouse", "store"]] = Field(
+        default=["warehouse"], min_length=1,
+        description="where an in-store return may be forwarded if the store is not the best")
+    demand_window: timedelta = Field(default=timedelta(days=28),
+                                     description="recent demand counts over this window")
+    cover_tolerance_days: float = Field(
+        default=7.0, ge=0, description="locations within this many days of cover of the most "
+        "needy one count as equally useful; the cheapest of them wins")
+    returns_centre_id: str = Field(default="RC-KASSEL", min_length=1,
+                                   description="where defective goods go")
+    defective_to_vendor: bool = Field(default=True,
+                                      description="defective drop-ship goods go to the vendor")
+    shipping_refund: Literal["never", "whole_order", "proportional"] = Field(
+        default="whole_order", description="whole_order: the shipping fee back when the "
+        "return completes the whole order; proportional: by goods value (the last return "
+        "gets the remaining cents)")
+
+
 class OrderPolicy(_Policy):
     """Per-order policy, frozen into the workflow input so a running order never changes rules."""
 
@@ -109,6 +139,7 @@ class OrderPolicy(_Policy):
     payment: PaymentPolicy = PaymentPolicy()
     fulfilment: FulfilmentPolicy = FulfilmentPolicy()
     pickup: PickupPolicy = PickupPolicy()
+    returns: ReturnPolicy = ReturnPolicy()
     reservation_attempts: int = Field(default=3, gt=0)
     shipping_fee_cents: dict[str, int] = {"standard": 495, "express": 995, "same_day": 1495}
 

@@ -89,6 +89,12 @@ class Settings(BaseSettings):
         "is public and only fit for the embedded stack: set your own in production")
     portal_session_hours: int = Field(default=12, gt=0, description="portal login lifetime")
 
+    # ---- returns and customer self-service -------------------------------------------------
+    self_service_secret: str = Field(
+        default="oms-dev-self-service-secret-not-for-production", min_length=16,
+        description="signs the customer's self-service link of an order (HMAC); the same in "
+        "every API process. The default is public: set your own in production")
+
 
 @lru_cache
 def get_settings() -> Settings:

@@ -7,6 +7,7 @@ from sqlmodel import select
 
 from core.db.engine import session_scope
 from core.db.schema import PaymentTransaction, Reservation
+from core.order_tokens import self_service_url
 from core.settings import Settings
 from tests.support.orders import order_request, wait_for_status
 from tests.support.smtp import Inbox, text_of
@@ -53,7 +54,11 @@ async def test_order_completes_with_emails_payment_and_stock(
         assert "https://tracking.example/track?carrier=DHL&id=00340434" in text_of(m)
     confirmation = next(m for m in mails if "Bestellbestätigung" in str(m["Subject"]))
     assert str(confirmation["To"]) == "erika.mustermann@example.org"
-    assert f"http://oms.test/orders/{order_id}" in text_of(confirmation)
+    link = self_service_url(settings, order_id)
+    assert link.startswith(f"http://oms.test/my/orders/{order_id}?t=") and link in text_of(
+        confirmation)
+    page = await api.get(link.removeprefix("http://oms.test"))
+    assert page.status_code == 200 and order_id in page.text
 
     with session_scope(settings.database_url) as s:
         txs = s.exec(select(PaymentTransaction).where(

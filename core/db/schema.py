@@ -6,7 +6,7 @@ import hashlib
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, Column, Index, UniqueConstraint
+from sqlalchemy import JSON, CheckConstraint, Column, Index, LargeBinary, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -300,3 +300,35 @@ class ApiKey(SQLModel, table=True):
     label: str = Field(default="", max_length=200, description="who or what holds it")
     created_at: datetime = Field(default_factory=utcnow)
     revoked_at: datetime | None = None
+
+
+# ---- returns --------------------------------------------------------------------------------
+
+
+class ReturnRecord(SQLModel, table=True):
+    """Read model of one return (one parcel or counter booking to one destination); its lines
+    count against what an order line may still return while the return is not expired."""
+
+    __tablename__ = "return_record"
+
+    return_id: str = Field(primary_key=True, max_length=100)
+    order_id: str = Field(index=True, max_length=64)
+    channel: str = Field(max_length=16, description="mail | store")
+    status: str = Field(index=True, max_length=32)
+    requested_by: str = Field(default="", max_length=100)
+    store_id: str | None = Field(default=None, max_length=64, description="store that booked it")
+    destination_id: str = Field(index=True, max_length=64)
+    arrived_at_location: str | None = Field(default=None, max_length=64)
+    lines: list[dict[str, Any]] = Field(sa_column=Column(JSON, nullable=False))
+    payload: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False),
+                                    description="the workflow input (ReturnInput)")
+    goods_cents: int = 0
+    shipping_refund_cents: int = 0
+    refunded_cents: int = 0
+    label_pdf: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    created_at: datetime = Field(default_factory=utcnow, index=True)
+    updated_at: datetime = Field(default_factory=utcnow)
+    label_issued_at: datetime | None = None
+    received_at: datetime | None = None
+    refunded_at: datetime | None = None
+    closed_at: datetime | None = None
