@@ -33,6 +33,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.shipment_book import OPEN, lines_summary, merged_lines
 
 MONITORING = "shipment-monitoring-v1"  # patch id: orders started before it wait without timers
+HANDOVER_ENDS_WAIT = "pickup-handover-ends-wait-v1"
 
 
 @dataclass
@@ -63,10 +64,13 @@ class FulfilmentSteps(OrderBase):
         arrived (or was picked up)."""
         assert self._state is not None and self._order is not None
         self._monitoring = workflow.patched(MONITORING)
+        # A handover (an Update) can finish every parcel while we wait: then stop waiting.
+        ends_when_done = workflow.patched(HANDOVER_ENDS_WAIT)
         book = self._book
         while not book.all_done():
             self._state.waiting_for = self._waiting_for()
-            wake = lambda: bool(self._inbox or self._reroutes or self._payments)  # noqa: E731
+            wake = lambda: bool(self._inbox or self._reroutes or self._payments) or (  # noqa: E731
+                ends_when_done and book.all_done())
             deadline = self._next_deadline()
             if deadline is None:
                 await self._wait(wake)
