@@ -32,6 +32,13 @@ def test_oms_services_set_every_variable_the_code_needs() -> None:
         Settings(**{k.removeprefix("OMS_").lower(): v for k, v in env.items()})
 
 
+def test_secrets_have_no_defaults_in_the_compose_file() -> None:
+    env = SERVICES["api"]["environment"]
+    for name in ("OMS_SESSION_SECRET", "OMS_SELF_SERVICE_SECRET"):
+        assert env[name].startswith("${" + name + ":?") and env[name].endswith("}"), name
+        assert env[name] == SERVICES["worker"]["environment"][name]
+
+
 def test_hosts_and_ports_agree_between_services() -> None:
     env = SERVICES["api"]["environment"]
     db_host = re.search(r"@([\w-]+):(\d+)/", env["OMS_DATABASE_URL"])
