@@ -21,6 +21,7 @@ from activities.fulfilment import FulfilmentActivities
 from activities.holds import HoldActivities
 from activities.locations import LocationActivities
 from activities.order_log import OrderLogActivities
+from activities.outbound_events import OutboundActivities
 from activities.payments.activities import PaymentActivities
 from activities.planning import PlanningActivities
 from activities.pricing import PricingActivities
@@ -32,10 +33,12 @@ from workflows.client import connect
 from workflows.hold_cleanup import HoldCleanupWorkflow
 from workflows.location_outage import LocationOutageWorkflow
 from workflows.order import OrderWorkflow
+from workflows.outbound_dispatch import OutboundDispatchWorkflow
 from workflows.returns import ReturnWorkflow
-from workflows.schedules import ensure_hold_cleanup_schedule
+from workflows.schedules import ensure_hold_cleanup_schedule, ensure_outbound_dispatch_schedule
 
-WORKFLOWS = [OrderWorkflow, LocationOutageWorkflow, HoldCleanupWorkflow, ReturnWorkflow]
+WORKFLOWS = [OrderWorkflow, LocationOutageWorkflow, HoldCleanupWorkflow, ReturnWorkflow,
+             OutboundDispatchWorkflow]
 
 
 def activities_for(settings: Settings) -> list[object]:
@@ -49,6 +52,7 @@ def activities_for(settings: Settings) -> list[object]:
     email = EmailActivities(settings)
     locations = LocationActivities(settings)
     returns = ReturnActivities(settings)
+    outbound = OutboundActivities(settings)
     return [
         risk.assess_risk, planning.plan_route, stock.reserve_stock, stock.release_stock,
         payments.authorise_payment, payments.capture_payment, payments.void_payment,
@@ -60,6 +64,7 @@ def activities_for(settings: Settings) -> list[object]:
         log.register_order, log.record_progress, email.send_email,
         locations.set_location_online, HoldActivities(settings).expire_holds,
         returns.record_return, returns.issue_label, returns.book_stock, returns.refund_parent,
+        outbound.claim_deliveries, outbound.deliver,
     ]
 
 
@@ -77,6 +82,7 @@ async def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     client = await connect(settings)
     await ensure_hold_cleanup_schedule(client, settings)
+    await ensure_outbound_dispatch_schedule(client, settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from sqlmodel import select
 from temporalio import activity
 
+from activities.outbound_events import enqueue_deliveries
 from core.db.engine import session_scope
 from core.db.schema import OrderEvent, OrderRecord
 from core.models import OrderInput, OrderRequest, ProgressEvent
@@ -47,8 +48,10 @@ class OrderLogActivities:
         with session_scope(self.url) as s:
             if s.exec(select(OrderEvent.id).where(OrderEvent.key == ev.key)).first() is not None:
                 return
-            s.add(OrderEvent(key=ev.key, order_id=ev.order_id, type=ev.type, detail=ev.detail,
-                             actor=ev.actor, at=ev.at))
+            event = OrderEvent(key=ev.key, order_id=ev.order_id, type=ev.type, detail=ev.detail,
+                               actor=ev.actor, at=ev.at)
+            s.add(event)
+            enqueue_deliveries(s, event, ev.status)  # the outbox, in the same transaction
             rec = s.get(OrderRecord, ev.order_id)
             if rec is None:
                 return

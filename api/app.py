@@ -13,7 +13,9 @@ from sqlalchemy import text
 from temporalio.client import Client
 
 from api import (
+    console,
     customer_service,
+    dashboard,
     inventory,
     ops,
     orders,
@@ -21,6 +23,7 @@ from api import (
     portal_returns,
     returns,
     self_service,
+    subscriptions,
     webhooks,
 )
 from core.db.engine import get_engine
@@ -51,6 +54,9 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
     app.include_router(returns.router)
     app.include_router(self_service.router)
     app.include_router(portal_returns.router)
+    app.include_router(console.router)
+    app.include_router(dashboard.router)
+    app.include_router(subscriptions.router)
     app.mount("/portal/static", StaticFiles(directory=portal.STATIC_DIR), name="portal-static")
 
     @app.get("/health", tags=["ops"], summary="Database and Temporal reachable")

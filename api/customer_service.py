@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Response
+from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from pydantic import Field
 from sqlmodel import Session
 from temporalio.client import Client, WorkflowUpdateFailedError
@@ -19,6 +19,7 @@ from api import deps
 from api.errors import field_error, invalid
 from api.orders import start_order
 from api.schemas import OrderAccepted
+from api.security import CS_OR_LOCATION, CUSTOMER_SERVICE, own_location_only
 from core.db.schema import OrderRecord
 from core.models import (
     ActionResult,
@@ -63,7 +64,9 @@ def _known(s: Session, order_id: str) -> OrderRecord:
     return rec
 
 
-@router.post("/orders/{order_id}/cancel", response_model=ActionResult,
+@router.post(
+    "/orders/{order_id}/cancel", dependencies=CUSTOMER_SERVICE,
+    response_model=ActionResult,
              summary="Cancel the whole order (refused once anything has shipped)")
 async def cancel(order_id: str, body: CancelRequest, s: Annotated[Session, Depends(deps.db)],
                  client: Annotated[Client, Depends(deps.temporal)]) -> ActionResult:
@@ -71,7 +74,9 @@ async def cancel(order_id: str, body: CancelRequest, s: Annotated[Session, Depen
     return await _update(client, order_id, OrderWorkflow.cancel, body)
 
 
-@router.post("/orders/{order_id}/cancel-lines", response_model=ActionResult,
+@router.post(
+    "/orders/{order_id}/cancel-lines", dependencies=CUSTOMER_SERVICE,
+    response_model=ActionResult,
              summary="Cancel some lines or quantities that have not shipped")
 async def cancel_lines(order_id: str, body: CancelLinesRequest,
                        s: Annotated[Session, Depends(deps.db)],
@@ -80,7 +85,9 @@ async def cancel_lines(order_id: str, body: CancelLinesRequest,
     return await _update(client, order_id, OrderWorkflow.cancel_lines, body)
 
 
-@router.post("/orders/{order_id}/modify", response_model=ActionResult,
+@router.post(
+    "/orders/{order_id}/modify", dependencies=CUSTOMER_SERVICE,
+    response_model=ActionResult,
              summary="Change address, shipping speed or lines before release")
 async def modify(order_id: str, body: ModifyRequest, s: Annotated[Session, Depends(deps.db)],
                  client: Annotated[Client, Depends(deps.temporal)]) -> ActionResult:
@@ -96,7 +103,9 @@ async def modify(order_id: str, body: ModifyRequest, s: Annotated[Session, Depen
     return await _update(client, order_id, OrderWorkflow.modify, body)
 
 
-@router.post("/orders/{order_id}/review", response_model=ActionResult,
+@router.post(
+    "/orders/{order_id}/review", dependencies=CUSTOMER_SERVICE,
+    response_model=ActionResult,
              summary="Approve or reject an order held for review")
 async def review(order_id: str, body: ReviewDecision, s: Annotated[Session, Depends(deps.db)],
                  client: Annotated[Client, Depends(deps.temporal)]) -> ActionResult:
@@ -104,16 +113,21 @@ async def review(order_id: str, body: ReviewDecision, s: Annotated[Session, Depe
     return await _update(client, order_id, OrderWorkflow.decide_review, body)
 
 
-@router.post("/orders/{order_id}/pickup", response_model=ActionResult,
+@router.post(
+    "/orders/{order_id}/pickup", dependencies=CS_OR_LOCATION,
+    response_model=ActionResult,
              summary="Hand a click & collect order over in the store (code checked)")
-async def confirm_pickup(order_id: str, body: PickupConfirmation,
+async def confirm_pickup(order_id: str, body: PickupConfirmation, request: Request,
                          s: Annotated[Session, Depends(deps.db)],
                          client: Annotated[Client, Depends(deps.temporal)]) -> ActionResult:
+    own_location_only(request, body.location_id)
     _known(s, order_id)
     return await _update(client, order_id, OrderWorkflow.confirm_pickup, body)
 
 
-@router.post("/cs/orders", status_code=202, response_model=OrderAccepted,
+@router.post(
+    "/cs/orders", dependencies=CUSTOMER_SERVICE,
+    status_code=202, response_model=OrderAccepted,
              summary="Place an order on a customer's behalf (phone or store)")
 async def place_for_customer(body: AssistedOrder, response: Response,
                              settings: Annotated[Settings, Depends(deps.settings)],

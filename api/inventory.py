@@ -19,6 +19,7 @@ from activities.replenishment import Proposal
 from activities.stock_policy import StockPolicy, StockPolicyIn
 from api import deps, inventory_feeds, inventory_holds
 from api.errors import invalid
+from api.security import CS_OR_OPS, OPERATIONS, READERS, STOCK_READERS
 from core.db.schema import Sku
 from core.models import POSTCODE_PATTERN, Channel, Speed
 from core.settings import Settings
@@ -49,7 +50,9 @@ class ProposalList(BaseModel):
 # ---- availability and promises -------------------------------------------------------------
 
 
-@router.get("/availability/{sku}", response_model=SkuAvailability,
+@router.get(
+    "/availability/{sku}", dependencies=STOCK_READERS,
+    response_model=SkuAvailability,
             summary="ATP of one SKU per location and for the network, for a channel")
 def sku_availability(sku: str, s: DB, settings: SETTINGS, channel: Channel = "web",
                      location_id: LOCATIONS = None) -> SkuAvailability:
@@ -58,7 +61,9 @@ def sku_availability(sku: str, s: DB, settings: SETTINGS, channel: Channel = "we
     return availability(s, [sku], channel, settings, location_ids=location_id)[sku]
 
 
-@router.get("/availability", response_model=AvailabilityList,
+@router.get(
+    "/availability", dependencies=STOCK_READERS,
+    response_model=AvailabilityList,
             summary="ATP of several SKUs (repeat ?sku=) in one call")
 def skus_availability(s: DB, settings: SETTINGS,
                       sku: Annotated[list[str], Query(min_length=1, max_length=100)],
@@ -73,7 +78,9 @@ def skus_availability(s: DB, settings: SETTINGS,
     return AvailabilityList(skus=list(found.values()))
 
 
-@router.post("/promise", response_model=Promise,
+@router.post(
+    "/promise", dependencies=READERS,
+    response_model=Promise,
              summary="Delivery promise for a whole cart: earliest date and where from")
 def promise_cart(req: PromiseRequest, s: DB, settings: SETTINGS) -> Promise:
     try:
@@ -82,7 +89,9 @@ def promise_cart(req: PromiseRequest, s: DB, settings: SETTINGS) -> Promise:
         raise invalid(exc.errors) from None
 
 
-@router.get("/promise", response_model=Promise,
+@router.get(
+    "/promise", dependencies=READERS,
+    response_model=Promise,
             summary="Delivery promise for one SKU: earliest date and where from")
 def promise_sku(s: DB, settings: SETTINGS, sku: Annotated[str, Query(min_length=1,
                                                                       max_length=64)],
@@ -100,7 +109,9 @@ def promise_sku(s: DB, settings: SETTINGS, sku: Annotated[str, Query(min_length=
 # ---- the stock ledger and manual changes ---------------------------------------------------
 
 
-@router.get("/ledger", response_model=LedgerPage,
+@router.get(
+    "/ledger", dependencies=OPERATIONS,
+    response_model=LedgerPage,
             summary="Stock movements in order, filtered; page on with after_id")
 def ledger_page(s: DB, location_id: str | None = None, sku: str | None = None,
                 source: str | None = None, kind: str | None = None,
@@ -111,7 +122,9 @@ def ledger_page(s: DB, location_id: str | None = None, sku: str | None = None,
     return LedgerPage(movements=rows, next_after_id=rows[-1].id if len(rows) == limit else None)
 
 
-@router.get("/stock/{location_id}/{sku}", response_model=ledger.StockExplanation,
+@router.get(
+    "/stock/{location_id}/{sku}", dependencies=CS_OR_OPS,
+    response_model=ledger.StockExplanation,
             summary="A stock level next to the sum of its movements, with the latest ones")
 def stock_level(location_id: str, sku: str, s: DB) -> ledger.StockExplanation:
     found = ledger.explain(s, location_id, sku)
@@ -120,7 +133,9 @@ def stock_level(location_id: str, sku: str, s: DB) -> ledger.StockExplanation:
     return found
 
 
-@router.post("/adjustments", response_model=Adjustment, status_code=201,
+@router.post(
+    "/adjustments", dependencies=OPERATIONS,
+    response_model=Adjustment, status_code=201,
              summary="Counted difference, damage or a return put back (idempotent by id)")
 def adjust(req: AdjustmentRequest, response: Response, settings: SETTINGS) -> Adjustment:
     try:
@@ -137,7 +152,9 @@ def adjust(req: AdjustmentRequest, response: Response, settings: SETTINGS) -> Ad
 # ---- stock policies and replenishment ------------------------------------------------------
 
 
-@router.get("/policies/{location_id}/{sku}", response_model=StockPolicy)
+@router.get(
+    "/policies/{location_id}/{sku}", dependencies=OPERATIONS,
+    response_model=StockPolicy)
 def get_policy(location_id: str, sku: str, settings: SETTINGS) -> StockPolicy:
     found = stock_policy.get_policy(settings.database_url, location_id, sku)
     if found is None:
@@ -145,7 +162,9 @@ def get_policy(location_id: str, sku: str, settings: SETTINGS) -> StockPolicy:
     return found
 
 
-@router.put("/policies/{location_id}/{sku}", response_model=StockPolicy,
+@router.put(
+    "/policies/{location_id}/{sku}", dependencies=OPERATIONS,
+    response_model=StockPolicy,
             summary="Safety stock and (optionally) reorder point and order-up-to level")
 def put_policy(location_id: str, sku: str, body: StockPolicyIn,
                settings: SETTINGS) -> StockPolicy:
@@ -155,7 +174,9 @@ def put_policy(location_id: str, sku: str, body: StockPolicyIn,
         raise HTTPException(404, detail=str(exc)) from None
 
 
-@router.get("/replenishment", response_model=ProposalList,
+@router.get(
+    "/replenishment", dependencies=OPERATIONS,
+    response_model=ProposalList,
             summary="Replenishment proposals: transfers between locations, supplier orders")
 def replenishment_proposals(s: DB, settings: SETTINGS, location_id: str | None = None,
                             sku: str | None = None,
@@ -164,7 +185,9 @@ def replenishment_proposals(s: DB, settings: SETTINGS, location_id: str | None =
     return ProposalList(proposals=[p for p in found if kind is None or p.kind == kind])
 
 
-@router.get("/replenishment.csv", response_class=PlainTextResponse,
+@router.get(
+    "/replenishment.csv", dependencies=OPERATIONS,
+    response_class=PlainTextResponse,
             summary="The replenishment proposals as CSV")
 def replenishment_csv(s: DB, settings: SETTINGS, location_id: str | None = None,
                       sku: str | None = None) -> PlainTextResponse:

@@ -18,6 +18,7 @@ from starlette.requests import ClientDisconnect
 from activities import stock_feeds
 from activities.stock_feeds import Claim, FeedError, FeedOptions, FeedReport
 from api import deps
+from api.security import OPERATIONS
 from core.settings import Settings
 
 router = APIRouter(tags=["inventory: stock feeds"])
@@ -51,7 +52,8 @@ def _format(explicit: str | None, content_type: str) -> Literal["csv", "jsonl"]:
 
 
 @router.post(
-    "/feeds/{feed_id}", response_model=FeedReport, openapi_extra=_BODY_DOC,
+    "/feeds/{feed_id}", dependencies=OPERATIONS,
+    response_model=FeedReport, openapi_extra=_BODY_DOC,
     summary="Post a stock feed: full snapshot per location, or deltas (idempotent by feed id)",
     responses={409: {"description": "feed id in use by a running feed or other content"},
                415: {"description": "unknown body format"},
@@ -111,7 +113,9 @@ async def _receive(request: Request, body: IO[bytes], claim: Claim,
     return digest.hexdigest(), lines + (last != b"\n")
 
 
-@router.get("/feeds/{feed_id}", response_model=FeedReport,
+@router.get(
+    "/feeds/{feed_id}", dependencies=OPERATIONS,
+    response_model=FeedReport,
             summary="A feed's progress and result: counters move while it runs")
 def get_feed(feed_id: str, settings: Annotated[Settings, Depends(deps.settings)]) -> FeedReport:
     found = stock_feeds.get(settings.database_url, feed_id)

@@ -11,6 +11,7 @@ from activities import holds
 from activities.holds import HoldError, HoldInvalid, HoldRequest, HoldView
 from api import deps
 from api.errors import invalid
+from api.security import CUSTOMER_SERVICE, READERS, SHOP_OR_CS
 from core.settings import Settings
 
 router = APIRouter(tags=["inventory: holds"])
@@ -26,7 +27,9 @@ def _answer(exc: HoldError) -> Exception:
     return HTTPException(exc.status, detail=exc.detail)
 
 
-@router.post("/holds", response_model=HoldView, status_code=201, responses=_ERRORS,
+@router.post(
+    "/holds", dependencies=SHOP_OR_CS,
+    response_model=HoldView, status_code=201, responses=_ERRORS,
              summary="Hold stock until it expires (idempotent by hold_id)")
 def place_hold(req: HoldRequest, response: Response,
                settings: Annotated[Settings, Depends(deps.settings)]) -> HoldView:
@@ -39,7 +42,9 @@ def place_hold(req: HoldRequest, response: Response,
     return hold
 
 
-@router.get("/holds/{hold_id}", response_model=HoldView, responses=_ERRORS,
+@router.get(
+    "/holds/{hold_id}", dependencies=READERS,
+    response_model=HoldView, responses=_ERRORS,
             summary="A hold; lines past their expiry read as expired")
 def get_hold(hold_id: str, s: Annotated[Session, Depends(deps.db)]) -> HoldView:
     found = holds.view(s, hold_id)
@@ -48,7 +53,9 @@ def get_hold(hold_id: str, s: Annotated[Session, Depends(deps.db)]) -> HoldView:
     return found
 
 
-@router.post("/holds/{hold_id}/release", response_model=HoldView, responses=_ERRORS,
+@router.post(
+    "/holds/{hold_id}/release", dependencies=SHOP_OR_CS,
+    response_model=HoldView, responses=_ERRORS,
              summary="Give the held stock back (repeating it is harmless)")
 def release_hold(hold_id: str,
                  settings: Annotated[Settings, Depends(deps.settings)]) -> HoldView:
@@ -58,7 +65,9 @@ def release_hold(hold_id: str,
         raise _answer(exc) from None
 
 
-@router.post("/holds/{hold_id}/collect", response_model=HoldView, responses=_ERRORS,
+@router.post(
+    "/holds/{hold_id}/collect", dependencies=CUSTOMER_SERVICE,
+    response_model=HoldView, responses=_ERRORS,
              summary="Reserve & collect: picked up in store, the units leave on-hand stock")
 def collect_hold(hold_id: str,
                  settings: Annotated[Settings, Depends(deps.settings)]) -> HoldView:

@@ -11,6 +11,7 @@ from sqlmodel import Session
 from temporalio.client import Client
 
 from api import deps
+from api.security import CS_OR_OPS, OPERATIONS
 from core.db.engine import session_scope
 from core.db.schema import Location
 from core.settings import Settings
@@ -38,12 +39,16 @@ def _location(s: Session, location_id: str) -> Location:
     return loc
 
 
-@router.get("/locations/{location_id}", response_model=LocationView)
+@router.get(
+    "/locations/{location_id}", dependencies=CS_OR_OPS,
+    response_model=LocationView)
 def get_location(location_id: str, s: Annotated[Session, Depends(deps.db)]) -> LocationView:
     return LocationView.model_validate(_location(s, location_id), from_attributes=True)
 
 
-@router.post("/locations/{location_id}/offline", response_model=OutageResult,
+@router.post(
+    "/locations/{location_id}/offline", dependencies=OPERATIONS,
+    response_model=OutageResult,
              summary="Take a location offline and re-route its unshipped shipments")
 async def take_offline(location_id: str, body: OfflineRequest,
                        s: Annotated[Session, Depends(deps.db)],
@@ -56,7 +61,9 @@ async def take_offline(location_id: str, body: OfflineRequest,
         task_queue=settings.task_queue)
 
 
-@router.post("/locations/{location_id}/online", response_model=LocationView,
+@router.post(
+    "/locations/{location_id}/online", dependencies=OPERATIONS,
+    response_model=LocationView,
              summary="Put a location back into routing")
 def bring_online(location_id: str,
                  settings: Annotated[Settings, Depends(deps.settings)]) -> LocationView:

@@ -22,6 +22,7 @@ from activities.order_log import order_record_for, request_hash
 from api import deps
 from api.intake import price_order
 from api.schemas import EventView, OrderAccepted, OrderList, OrderSummary, OrderView, ShipmentView
+from api.security import READERS, SHOP
 from core.db.engine import session_scope
 from core.db.schema import OrderEvent, OrderRecord, ShipmentRecord
 from core.models import OrderInput, OrderRequest
@@ -69,7 +70,9 @@ def initial_search_attributes(order: OrderInput) -> TypedSearchAttributes:
         SearchAttributePair(LATE, False)])
 
 
-@router.post("/orders", status_code=202, response_model=OrderAccepted,
+@router.post(
+    "/orders", dependencies=SHOP,
+    status_code=202, response_model=OrderAccepted,
              summary="Place an order (idempotent by order_id)")
 async def place_order(req: OrderRequest, response: Response,
                       settings: Annotated[Settings, Depends(deps.settings)],
@@ -101,7 +104,9 @@ async def start_order(req: OrderRequest, response: Response, settings: Settings,
                          status_url=status_url)
 
 
-@router.get("/orders/{order_id}", response_model=OrderView, summary="An order with its history")
+@router.get(
+    "/orders/{order_id}", dependencies=READERS,
+    response_model=OrderView, summary="An order with its history")
 def get_order(order_id: str, s: Annotated[Session, Depends(deps.db)]) -> OrderView:
     rec = s.get(OrderRecord, order_id)
     if rec is None:
@@ -121,7 +126,9 @@ def get_order(order_id: str, s: Annotated[Session, Depends(deps.db)]) -> OrderVi
         events=[EventView(type=e.type, at=e.at, actor=e.actor, detail=e.detail) for e in events])
 
 
-@router.get("/orders", response_model=OrderList, summary="List orders, newest first")
+@router.get(
+    "/orders", dependencies=READERS,
+    response_model=OrderList, summary="List orders, newest first")
 def list_orders(
     s: Annotated[Session, Depends(deps.db)],
     status: str | None = None, channel: str | None = None, customer_id: str | None = None,

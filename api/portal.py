@@ -12,29 +12,33 @@ Forms post and redirect (PRG) with a flash message. Shipment actions go through 
 from __future__ import annotations
 
 import asyncio
-import hmac
 import secrets
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Annotated, Any, Literal
-from urllib.parse import parse_qsl
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse, Response
-from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlmodel import Session
 from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api import deps, portal_views
-from api.auth_keys import LOCATION, Signer, active_key, verify_key
+from api.auth_keys import LOCATION, active_key, verify_key
 from api.shipment_events import send_shipment_event
+from api.web_session import (
+    LOCAL_TZ,
+    STATIC_DIR,
+    TEMPLATES,
+    WebArea,
+    WebError,
+    field_errors,
+    read_form,
+)
 from core.db.engine import get_engine
 from core.db.schema import Location, OrderRecord, ShipmentRecord
 from core.models import ActionResult, PickupConfirmation, ShipmentEvent, workflow_id_for
@@ -42,26 +46,11 @@ from core.settings import Settings
 from workflows.order import OrderWorkflow
 
 router = APIRouter(prefix="/portal", tags=["portal"], include_in_schema=False)
-STATIC_DIR = Path(__file__).resolve().parent / "static"
-TEMPLATES = Jinja2Templates(directory=Path(__file__).resolve().parent / "templates")
 SESSION_COOKIE, FLASH_COOKIE = "oms_portal", "oms_portal_flash"
-MAX_FORM_BYTES = 16_384
+AREA = WebArea("portal", SESSION_COOKIE, FLASH_COOKIE, "/portal")
 RECORD_WAIT_S = 5.0  # how long an action waits for the order to record it before redirecting
-LOCAL_TZ = ZoneInfo("Europe/Berlin")
 LOGIN = "/portal/login"
-
-
-def _when(value: datetime | None) -> str:
-    return value.astimezone(LOCAL_TZ).strftime("%a %d.%m. %H:%M") if value else "–"
-
-
-def _overdue(value: datetime | None) -> bool:
-    return value is not None and value < datetime.now(UTC)
-
-
-TEMPLATES.env.filters["when"] = _when
-TEMPLATES.env.filters["euro"] = lambda cents: f"{cents / 100:,.2f} €".replace(",", " ")
-TEMPLATES.env.tests["overdue"] = _overdue
+__all__ = ["LOCAL_TZ", "STATIC_DIR", "TEMPLATES"]
 
 
 @dataclass(frozen=True)
@@ -77,20 +66,12 @@ class Staff:
     csrf: str
 
 
-class PortalError(Exception):
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status, self.message = status, message
-
-
-def _signer(settings: Settings, purpose: str) -> Signer:
-    return Signer(settings.session_secret, purpose)
+PortalError = WebError
 
 
 def current_staff(request: Request, s: Session, settings: Settings) -> Staff | None:
     """The session's staff if the cookie is genuine, young enough and its key still active."""
-    session = _signer(settings, "portal-session").unsign(
-        request.cookies.get(SESSION_COOKIE), settings.portal_session_hours * 3600)
+    session = AREA.session(request, settings)
     if session is None or not isinstance(session.get("k"), int):
         return None
     key = active_key(s, session["k"])
@@ -99,7 +80,7 @@ def current_staff(request: Request, s: Session, settings: Settings) -> Staff | N
     location = s.get(Location, key.location_id)
     if location is None:
         return None
-    csrf = _signer(settings, "portal-csrf").mac(str(session.get("n", "")))
+    csrf = AREA.csrf(settings, session)
     return Staff(key.id or 0, key.label, location.id, location.name, location.kind,
                  location.pickup_point, csrf)
 
@@ -124,13 +105,7 @@ ClientDep = Annotated[Client, Depends(deps.temporal)]
 
 def _page(request: Request, settings: Settings, who: Staff | None, name: str,
           status: int = 200, **context: Any) -> Response:
-    flash = _signer(settings, "portal-flash").unsign(request.cookies.get(FLASH_COOKIE), 120)
-    resp = TEMPLATES.TemplateResponse(request, f"portal/{name}", {
-        "staff": who, "flash": flash, **context}, status_code=status)
-    resp.headers["Cache-Control"] = "no-store"
-    if request.cookies.get(FLASH_COOKIE):
-        resp.delete_cookie(FLASH_COOKIE, path="/portal")
-    return resp
+    return AREA.page(request, settings, f"portal/{name}", status, staff=who, **context)
 
 
 def _error(request: Request, settings: Settings, who: Staff | None, exc: PortalError,
@@ -140,32 +115,15 @@ def _error(request: Request, settings: Settings, who: Staff | None, exc: PortalE
 
 
 def _redirect(settings: Settings, to: str, ok: bool, message: str) -> RedirectResponse:
-    resp = RedirectResponse(to, status_code=303)
-    resp.set_cookie(FLASH_COOKIE, _signer(settings, "portal-flash").sign(
-        {"ok": ok, "m": message[:500]}), max_age=120, path="/portal", httponly=True,
-        samesite="lax", secure=settings.base_url.startswith("https"))
-    return resp
+    return AREA.redirect(settings, to, ok, message)
 
 
 async def _form(request: Request, who: Staff | None) -> dict[str, str]:
     """The posted HTML form; with a session, its form token must match (no cross-site posts)."""
-    if not request.headers.get("content-type", "").startswith(
-            "application/x-www-form-urlencoded"):
-        raise PortalError(415, "send the form as application/x-www-form-urlencoded")
-    body = await request.body()
-    if len(body) > MAX_FORM_BYTES:
-        raise PortalError(413, "form too large")
-    form = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True,
-                          max_num_fields=20))
-    if who is not None and not hmac.compare_digest(form.get("csrf", ""), who.csrf):
-        raise PortalError(403, "the form is stale or from elsewhere: reload the page and "
-                          "try again")
-    return form
+    return await read_form(request, who.csrf if who is not None else None)
 
 
-def _field_errors(exc: ValidationError | RequestValidationError) -> str:
-    return "; ".join(f"{'.'.join(str(p) for p in e['loc'] if p != 'body')}: {e['msg']}"
-                     for e in exc.errors())
+_field_errors = field_errors
 
 
 # ---- login ---------------------------------------------------------------------------------
@@ -193,12 +151,9 @@ async def login(request: Request, s: DbDep, settings: SettingsDep) -> Response:
     if key is None or key.role != LOCATION or key.location_id is None:
         return _page(request, settings, None, "login.html", 401,
                      error="key: not recognised (ask your manager for your location's key)")
-    token = _signer(settings, "portal-session").sign(
-        {"k": key.id, "loc": key.location_id, "n": secrets.token_hex(8)})
     resp = _redirect(settings, "/portal/queue", True, f"logged in: {key.label or key.location_id}")
-    resp.set_cookie(SESSION_COOKIE, token, max_age=settings.portal_session_hours * 3600,
-                    path="/portal", httponly=True, samesite="lax",
-                    secure=settings.base_url.startswith("https"))
+    AREA.log_in(resp, settings, {"k": key.id, "loc": key.location_id,
+                                 "n": secrets.token_hex(8)})
     return resp
 
 
@@ -209,7 +164,7 @@ async def logout(request: Request, who: StaffDep, settings: SettingsDep) -> Resp
     except PortalError as exc:
         return _error(request, settings, who, exc)
     resp = _redirect(settings, LOGIN, True, "logged out")
-    resp.delete_cookie(SESSION_COOKIE, path="/portal")
+    AREA.log_out(resp)
     return resp
 
 

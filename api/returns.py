@@ -24,6 +24,7 @@ from activities.return_label import render
 from activities.return_requests import ReturnRefused, open_returns
 from api import deps
 from api.errors import field_error, invalid
+from api.security import CS_OR_OPS, CUSTOMER_SERVICE, WAREHOUSE
 from core.db.engine import session_scope
 from core.db.schema import Location, OrderRecord, ReturnRecord
 from core.order_tokens import links
@@ -123,7 +124,9 @@ def refusal(exc: ReturnRefused) -> Exception:
     return HTTPException(exc.status, detail=str(exc))
 
 
-@router.post("/orders/{order_id}/returns", status_code=201, response_model=ReturnsOpened,
+@router.post(
+    "/orders/{order_id}/returns", dependencies=CUSTOMER_SERVICE,
+    status_code=201, response_model=ReturnsOpened,
              summary="Open a return for a customer (customer service)")
 async def open_for_customer(order_id: str, body: AgentReturnRequest,
                             settings: Annotated[Settings, Depends(deps.settings)],
@@ -137,7 +140,9 @@ async def open_for_customer(order_id: str, body: AgentReturnRequest,
     return ReturnsOpened(returns=[view(r) for r in records])
 
 
-@router.get("/orders/{order_id}/returns", response_model=ReturnsOpened,
+@router.get(
+    "/orders/{order_id}/returns", dependencies=CS_OR_OPS,
+    response_model=ReturnsOpened,
             summary="The returns of an order")
 def order_returns(order_id: str, s: Annotated[Session, Depends(deps.db)]) -> ReturnsOpened:
     if s.get(OrderRecord, order_id) is None:
@@ -147,12 +152,16 @@ def order_returns(order_id: str, s: Annotated[Session, Depends(deps.db)]) -> Ret
     return ReturnsOpened(returns=[view(r) for r in rows])
 
 
-@router.get("/returns/{return_id}", response_model=ReturnView, summary="One return")
+@router.get(
+    "/returns/{return_id}", dependencies=CS_OR_OPS,
+    response_model=ReturnView, summary="One return")
 def get_return(return_id: str, s: Annotated[Session, Depends(deps.db)]) -> ReturnView:
     return view(_known(s, return_id))
 
 
-@router.get("/returns/{return_id}/label.pdf", summary="The return label (PDF)",
+@router.get(
+    "/returns/{return_id}/label.pdf", dependencies=CS_OR_OPS,
+    summary="The return label (PDF)",
             response_class=Response, responses={200: {"content": {"application/pdf": {}}}})
 def get_label(return_id: str, s: Annotated[Session, Depends(deps.db)]) -> Response:
     return label_response(_known(s, return_id))
@@ -192,7 +201,9 @@ class ReturnEventIn(BaseModel):
     by: str = Field(default="warehouse system", max_length=100)
 
 
-@router.post("/webhooks/returns", status_code=202, summary="Return parcel scanned, received "
+@router.post(
+    "/webhooks/returns", dependencies=WAREHOUSE,
+    status_code=202, summary="Return parcel scanned, received "
              "or inspected")
 async def return_event(body: ReturnEventIn, s: Annotated[Session, Depends(deps.db)],
                        client: Annotated[Client, Depends(deps.temporal)]) -> dict[str, str]:

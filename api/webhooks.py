@@ -13,6 +13,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api import deps
 from api.schemas import ShipmentEventIn
+from api.security import CARRIER_OR_WAREHOUSE, PAYMENT_PROVIDER
 from api.shipment_events import send_shipment_event
 from core.db.schema import OrderRecord, ShipmentRecord
 from core.models import PaymentNotice, ShipmentEvent, workflow_id_for
@@ -21,7 +22,9 @@ from workflows.order import OrderWorkflow
 router = APIRouter(tags=["webhooks"])
 
 
-@router.post("/webhooks/shipments", status_code=202, summary="Shipment event (shipped, ...)")
+@router.post(
+    "/webhooks/shipments", dependencies=CARRIER_OR_WAREHOUSE,
+    status_code=202, summary="Shipment event (shipped, ...)")
 async def shipment_event(body: ShipmentEventIn, s: Annotated[Session, Depends(deps.db)],
                          client: Annotated[Client, Depends(deps.temporal)]) -> dict[str, str]:
     rec = s.get(ShipmentRecord, body.shipment_id)
@@ -44,7 +47,9 @@ class PaymentIn(BaseModel):
     received_at: datetime | None = None
 
 
-@router.post("/webhooks/payments", status_code=202, summary="Money received (bank transfer)")
+@router.post(
+    "/webhooks/payments", dependencies=PAYMENT_PROVIDER,
+    status_code=202, summary="Money received (bank transfer)")
 async def payment_received(body: PaymentIn, s: Annotated[Session, Depends(deps.db)],
                            client: Annotated[Client, Depends(deps.temporal)]) -> dict[str, str]:
     """Delivered to the order, which books it once per payment id. Money for an order whose

@@ -104,7 +104,8 @@ def run(url: str, n: int, warmup: int, seed: int) -> dict:
     sku_ids = [s.sku for s in skus]
     small = [s.sku for s in skus if not s.bulky]
     towns = [p.postcode for p in postcodes().values() if p.population > 20_000]
-    with httpx.Client(base_url=url, timeout=30) as http:
+    headers = {"X-API-Key": os.environ.get("OMS_BENCH_KEY", "demo-shop")}
+    with httpx.Client(base_url=url, timeout=30, headers=headers) as http:
         def one_sku() -> httpx.Response:
             return http.get(f"/inventory/availability/{rng.choice(sku_ids)}",
                             params={"channel": "web"})

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import random
 import statistics
 import sys
@@ -101,7 +102,9 @@ async def run(url: str, rate: float, seconds: float, seed: int) -> dict[str, Any
     sent: dict[str, float] = {}
     errors: list[str] = []
     limits = httpx.Limits(max_connections=200)
-    async with httpx.AsyncClient(base_url=url, timeout=30, limits=limits) as http:
+    headers = {"X-API-Key": os.environ.get("OMS_BENCH_KEY", "demo-shop")}
+    async with httpx.AsyncClient(base_url=url, timeout=30, limits=limits,
+                                 headers=headers) as http:
         start = time.monotonic()
         tasks = []
         for i, body in enumerate(bodies):
@@ -144,7 +147,7 @@ def main() -> None:
     else:
         with EmbeddedStack() as stack:
             result = asyncio.run(run(stack.url, args.rate, args.seconds, args.seed))
-    result["machine"] = {"cpus": __import__("os").cpu_count()}
+    result["machine"] = {"cpus": os.cpu_count()}
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=2) + "\n")
     lat = result["latency_ms"]

@@ -171,3 +171,19 @@ def seed_portal_keys(url: str) -> list[PortalKey]:
                 session.add(ApiKey(key_hash=key_hash(key), role="location", location_id=loc.id,
                                    label=f"{loc.name} (demo key)"))
     return keys
+
+
+STAFF_KEYS = (("demo-shop", "shop", "Web shop (demo key)"),
+              ("demo-cs", "customer_service", "Customer service (demo key)"),
+              ("demo-ops", "operations", "Operations (demo key)"))
+
+
+def seed_staff_keys(url: str) -> list[tuple[str, str]]:
+    """The console's demo keys (customer service, operations), for ``devstack up`` only;
+    kept when already there. Returns (key, role) pairs."""
+    with session_scope(url) as session:
+        known = set(session.exec(select(ApiKey.key_hash)).all())
+        for key, role, label in STAFF_KEYS:
+            if key_hash(key) not in known:
+                session.add(ApiKey(key_hash=key_hash(key), role=role, label=label))
+    return [(key, role) for key, role, _ in STAFF_KEYS]

@@ -7,11 +7,17 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 STATE_DIR = Path(".oms")
+DEV_SECRETS = {  # public: fine for the embedded stack and tests, refused in production
+    "webhook_secret_payment": "oms-dev-payment-webhook-not-for-production",
+    "webhook_secret_carrier": "oms-dev-carrier-webhook-not-for-production",
+    "webhook_secret_warehouse": "oms-dev-warehouse-webhook-not-for-production",
+}
 
 
 class Settings(BaseSettings):
@@ -59,6 +65,30 @@ class Settings(BaseSettings):
         "built-in default")
     worker_max_concurrent_activities: int = 50
 
+    # ---- security: environment and webhook secrets ----------------------------------------
+    environment: Literal["development", "production"] = Field(
+        default="development", description="production refuses the public dev secrets")
+    webhook_secret_payment: str = Field(default=DEV_SECRETS["webhook_secret_payment"],
+                                        description="HMAC secret of the payment provider")
+    webhook_secret_carrier: str = Field(default=DEV_SECRETS["webhook_secret_carrier"],
+                                        description="HMAC secret of carriers")
+    webhook_secret_warehouse: str = Field(default=DEV_SECRETS["webhook_secret_warehouse"],
+                                          description="HMAC secret of warehouse systems")
+
+    @model_validator(mode="after")
+    def _no_dev_secrets_in_production(self) -> Settings:
+        if self.environment == "production":
+            public = [name for name in (*DEV_SECRETS, "session_secret", "self_service_secret")
+                      if "not-for-production" in str(getattr(self, name))
+                      or getattr(self, name) == DEV_SECRETS.get(name)]
+            if public:
+                raise ValueError("production needs your own secrets, not the public dev "
+                                 "defaults: set " + ", ".join(f"OMS_{n.upper()}" for n in public))
+        return self
+
+    def webhook_secret(self, source: str) -> str:
+        return str(getattr(self, f"webhook_secret_{source}"))
+
     @property
     def base_url(self) -> str:
         return self.public_base_url or f"http://{self.api_host}:{self.api_port}"
@@ -94,6 +124,19 @@ class Settings(BaseSettings):
         default="oms-dev-self-service-secret-not-for-production", min_length=16,
         description="signs the customer's self-service link of an order (HMAC); the same in "
         "every API process. The default is public: set your own in production")
+
+    # ---- outbound events (signed webhooks to subscribers) ----------------------------------
+    outbound_dispatch_interval_s: int = Field(
+        default=5, gt=0, description="how often the schedule posts due outbound deliveries")
+    outbound_max_attempts: int = Field(
+        default=10, ge=1, description="attempts of one delivery before it is marked failed")
+    outbound_retry_base_s: float = Field(
+        default=10.0, gt=0, description="wait after the first failed attempt; doubles each time")
+    outbound_retry_max_s: float = Field(default=3600.0, gt=0,
+                                        description="longest wait between two attempts")
+    outbound_timeout_s: float = Field(default=10.0, gt=0, description="HTTP timeout per attempt")
+    outbound_batch: int = Field(default=50, gt=0,
+                                description="deliveries posted concurrently per dispatch round")
 
 
 @lru_cache

@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+import httpx
 import typer
 
 from activities.ledger import open_balances
@@ -20,6 +21,7 @@ from core import demo_network
 from core.db.migrate import upgrade
 from core.settings import get_settings
 from devstack.binaries import temporal_cli
+from devstack.client import OmsAuth
 from devstack.processes import (
     ChildFailed,
     ProcessGroup,
@@ -95,6 +97,7 @@ def up() -> None:
         loaded = demo_network.seed(s.database_url)
         open_balances(s.database_url)  # the ledger explains the seeded stock
         portal_keys = demo_network.seed_portal_keys(s.database_url)
+        staff_keys = demo_network.seed_staff_keys(s.database_url)
         wait_for_port(temporal_host, int(temporal_port), timeout=60, alive=group.failed)
         group.start("worker", [sys.executable, str(ROOT / "worker.py")])
         group.start("api", [sys.executable, "-m", "uvicorn", "--factory", "api.app:create_app",
@@ -110,6 +113,7 @@ OMS is running ({'demo network loaded' if loaded else 'existing database'}: {s.d
   Mail inbox     http://{s.smtp_host}:{s.mail_ui_port}
   Logs           {state / 'logs'}/
 {_portal_banner(f"http://{s.api_host}:{s.api_port}/portal/login", portal_keys)}
+{_console_banner(f"http://{s.api_host}:{s.api_port}", staff_keys)}
 Place an order:  see README.md ("Try it"). Ctrl-C stops everything.
 """, nl=False)
         while (why := group.failed()) is None:
@@ -133,6 +137,23 @@ def _portal_banner(login_url: str, keys: list[demo_network.PortalKey]) -> str:
         if found is not None:
             lines.append(f"    {kind:<7}      {found.name:<24} key {found.key}")
     return "\n".join(lines)
+
+
+def _console_banner(base: str, keys: list[tuple[str, str]]) -> str:
+    """Where customer service and operations log in, with their demo keys."""
+    lines = [f"  Console        {base}/console/login   dashboard {base}/dashboard"]
+    lines += [f"    {role:<17}  key {key}" for key, role in keys]
+    return "\n".join(lines)
+
+
+@cli.command()
+def webhook(path: str, body: str) -> None:
+    """POST a JSON body to a webhook of the running stack, signed like the real sender
+    (``/webhooks/shipments``: carrier, ``/webhooks/payments``: payment provider, ...)."""
+    s = get_settings()
+    r = httpx.post(f"http://{s.api_host}:{s.api_port}{path}", content=body.encode(),
+                   headers={"content-type": "application/json"}, auth=OmsAuth("", s))
+    typer.echo(f"{r.status_code} {r.text}")
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ from core import demo_network
 from core.db.migrate import upgrade
 from core.settings import Settings
 from devstack.binaries import temporal_cli, temporal_test_server
+from tests.support.auth import client_for
 from tests.support.postgres import PostgresCluster, remove_cluster, start_cluster
 from tests.support.smtp import Inbox, start_smtp
 from worker import build_worker
@@ -98,8 +99,7 @@ async def api(settings: Settings, temporal_client: Client,
               worker: None) -> AsyncIterator[httpx.AsyncClient]:
     """The real FastAPI app over ASGI, sharing the session's Temporal client."""
     app = create_app(settings, temporal_client)
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://oms.test") as client:
+    async with client_for(app, settings) as client:
         yield client
 
 

@@ -8,6 +8,7 @@ import uuid
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 import yaml
 from temporalio.api.workflowservice.v1 import RegisterNamespaceRequest
 from temporalio.client import Client
@@ -34,7 +35,9 @@ def test_oms_services_set_every_variable_the_code_needs() -> None:
 
 def test_secrets_have_no_defaults_in_the_compose_file() -> None:
     env = SERVICES["api"]["environment"]
-    for name in ("OMS_SESSION_SECRET", "OMS_SELF_SERVICE_SECRET"):
+    assert env["OMS_ENVIRONMENT"] == "production"
+    for name in ("OMS_SESSION_SECRET", "OMS_SELF_SERVICE_SECRET", "OMS_WEBHOOK_SECRET_PAYMENT",
+                 "OMS_WEBHOOK_SECRET_CARRIER", "OMS_WEBHOOK_SECRET_WAREHOUSE"):
         assert env[name].startswith("${" + name + ":?") and env[name].endswith("}"), name
         assert env[name] == SERVICES["worker"]["environment"][name]
 
@@ -80,3 +83,12 @@ async def test_search_attributes_register_once_on_a_fresh_namespace(
     assert await register_search_attributes(temporal_client, namespace) == sorted(
         key.name for key in SEARCH_ATTRIBUTES)
     assert await register_search_attributes(temporal_client, namespace) == []
+
+
+def test_production_refuses_the_public_development_secrets() -> None:
+    with pytest.raises(ValueError, match="OMS_WEBHOOK_SECRET_PAYMENT"):
+        Settings(environment="production")
+    own = {name: f"{name}-0123456789abcdef" for name in (
+        "session_secret", "self_service_secret", "webhook_secret_payment",
+        "webhook_secret_carrier", "webhook_secret_warehouse")}
+    assert Settings(environment="production", **own).environment == "production"

@@ -16,7 +16,10 @@ import httpx
 import pytest
 from temporalio.client import Client
 
+from core.settings import Settings
+from devstack.client import OmsAuth
 from devstack.processes import port_free
+from tests.support.auth import ALL_ROLES_KEY, ensure_keys
 from tests.support.postgres import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -69,7 +72,11 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
 async def test_start_command_runs_an_order_end_to_end(stack: Stack) -> None:
     stack.wait_ready(timeout=120)
     assert stack.api in stack.banner and f":{stack.ports['ui']}" in stack.banner
-    async with httpx.AsyncClient(base_url=stack.api, timeout=10) as http:
+    settings = Settings(database_url=stack.env["OMS_DATABASE_URL"])
+    ensure_keys(settings)  # a shop key, written into the stack's own database
+    async with httpx.AsyncClient(base_url=stack.api, timeout=10,
+                                 auth=OmsAuth(ALL_ROLES_KEY, settings)) as http:
+        assert (await http.get("/orders", headers={"X-API-Key": "wrong"})).status_code == 401
         r = await http.post("/orders", json={
             "order_id": "E2E-1", "customer": {"id": "C-E2E", "email": "e2e@example.org",
                                               "name": "Eva Ende"},

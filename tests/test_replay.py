@@ -18,11 +18,12 @@ from temporalio.worker import Replayer
 from tests.support.histories import HISTORIES, keep
 from tests.support.orders import order_request, wait_for_status
 from workflows.order import OrderWorkflow
+from workflows.outbound_dispatch import OutboundDispatchWorkflow
 from workflows.returns import ReturnWorkflow
 
 
 def _replayer() -> Replayer:
-    return Replayer(workflows=[OrderWorkflow, ReturnWorkflow],
+    return Replayer(workflows=[OrderWorkflow, ReturnWorkflow, OutboundDispatchWorkflow],
                     data_converter=pydantic_data_converter)
 
 

@@ -16,6 +16,7 @@ from api.app import create_app
 from core.db.engine import session_scope
 from core.db.schema import Location, PaymentTransaction, Reservation, Sku, Stock
 from core.settings import Settings
+from tests.support.auth import client_for
 from tests.support.histories import keep
 from tests.support.orders import order_request, wait_for_status
 from tests.support.smtp import Inbox
@@ -29,10 +30,9 @@ async def slow_api(settings: Settings, temporal_client: Client) -> AsyncIterator
     slow = settings.model_copy(update={"task_queue": f"slow-{uuid.uuid4().hex[:8]}",
                                        "payment_sim_latency_ms": 4000})
     with ThreadPoolExecutor(max_workers=20) as executor:
-        async with build_worker(temporal_client, slow, executor):
-            transport = httpx.ASGITransport(app=create_app(slow, temporal_client))
-            async with httpx.AsyncClient(transport=transport, base_url="http://oms.test") as c:
-                yield c
+        async with (build_worker(temporal_client, slow, executor),
+                    client_for(create_app(slow, temporal_client), slow) as c):
+            yield c
 
 
 async def _ship_all(api: httpx.AsyncClient, order: dict) -> None:

@@ -14,6 +14,7 @@ from activities import ledger
 from api.app import create_app
 from core.db.engine import session_scope
 from core.settings import Settings
+from tests.support.auth import client_for
 from tests.support.catalogue import make_sku, stock_of
 from tests.support.portal import csrf_of, portal_key
 from tests.support.returns import (
@@ -34,8 +35,7 @@ async def staff(settings: Settings, temporal_client: Client,
                 api: httpx.AsyncClient) -> AsyncIterator[httpx.AsyncClient]:
     """The Berlin store's staff, logged in to the portal (own cookie jar)."""
     app = create_app(settings, temporal_client)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                 base_url="http://oms.test") as client:
+    async with client_for(app, settings) as client:
         r = await client.post("/portal/login", data={"key": portal_key(
             settings.database_url, STORE, "Filiale Berlin, Kasse")})
         assert r.status_code == 303, r.text

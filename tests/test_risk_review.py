@@ -11,6 +11,7 @@ from temporalio.client import Client
 
 from api.app import create_app
 from core.settings import Settings
+from tests.support.auth import client_for
 from tests.support.catalogue import active_reservations, make_sku, warehouses
 from tests.support.histories import keep
 from tests.support.orders import order_request, wait_for_event, wait_for_status
@@ -61,8 +62,7 @@ async def quick_review_api(settings: Settings, temporal_client: Client,
     policy = tmp_path / "policy.toml"
     policy.write_text('[review]\ntimeout = "PT2S"\non_timeout = "reject"\n')
     app = create_app(settings.model_copy(update={"policy_file": str(policy)}), temporal_client)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                 base_url="http://oms.test") as client:
+    async with client_for(app, settings) as client:
         yield client
 
 

@@ -12,7 +12,6 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from sqlmodel import select
 from temporalio.client import Client
@@ -21,6 +20,7 @@ from api.app import create_app
 from core.db.engine import session_scope
 from core.db.schema import PaymentTransaction, Reservation
 from core.settings import Settings
+from tests.support.auth import client_for
 from tests.support.orders import order_request, wait_for_status
 from tests.support.smtp import Inbox
 
@@ -80,8 +80,7 @@ async def test_sigkilled_worker_mid_payment_then_new_worker_finishes_order(
         crash_settings: Settings, temporal_client: Client, inbox: Inbox,
         worker_proc: WorkerProcess, tmp_path: Path) -> None:
     app = create_app(crash_settings, temporal_client)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                 base_url="http://oms.test") as api:
+    async with client_for(app, crash_settings) as api:
         worker_proc.start()
         body = order_request(lines=[("TS-0012", 1), ("HO-0011", 2)])
         order_id = body["order_id"]

@@ -332,3 +332,52 @@ class ReturnRecord(SQLModel, table=True):
     received_at: datetime | None = None
     refunded_at: datetime | None = None
     closed_at: datetime | None = None
+
+
+# ---- outbound events: webhook subscribers and the delivery outbox ---------------------------
+
+
+class WebhookSubscription(SQLModel, table=True):
+    """A subscriber (shop, ERP) that receives order events as signed webhooks. The secret is
+    stored in the clear because signing needs it (unlike API keys, which are only checked)."""
+
+    __tablename__ = "webhook_subscription"
+
+    id: int | None = Field(default=None, primary_key=True)
+    url: str = Field(max_length=2000)
+    secret: str = Field(max_length=200, description="HMAC-SHA256 key of X-OMS-Signature")
+    event_types: list[str] = Field(
+        sa_column=Column(JSON, nullable=False),
+        description="glob patterns of event types (fnmatch): ['*'], ['shipped_*', 'completed']")
+    active: bool = True
+    label: str = Field(default="", max_length=200, description="who or what receives it")
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class OutboundDelivery(SQLModel, table=True):
+    """One order event for one subscriber: written with the event (outbox), posted by the
+    dispatch workflow until delivered or given up. The body is frozen here so every attempt
+    sends (and signs) the same bytes."""
+
+    __tablename__ = "outbound_delivery"
+    __table_args__ = (
+        UniqueConstraint("subscription_id", "event_key", name="uq_outbound_delivery_event"),
+        Index("ix_outbound_delivery_due", "status", "next_attempt_at"),
+        Index("ix_outbound_delivery_sequence", "subscription_id", "order_id", "event_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    subscription_id: int = Field(foreign_key="webhook_subscription.id")
+    event_id: int = Field(foreign_key="order_event.id")
+    event_key: str = Field(max_length=200)
+    event_type: str = Field(max_length=200)
+    order_id: str = Field(max_length=64)
+    payload: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    status: str = Field(default="pending", max_length=16,
+                        description="pending | delivered | failed")
+    attempts: int = 0
+    next_attempt_at: datetime = Field(description="due from then; a claim pushes it out (lease)")
+    last_error: str = Field(default="", max_length=500)
+    last_status_code: int | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    delivered_at: datetime | None = None
