@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -77,5 +78,9 @@ async def test_ops_queries_find_the_right_orders(api: httpx.AsyncClient, setting
     described = await temporal_client.get_workflow_handle(f"order-{late['order_id']}").describe()
     assert re.search(r"Order .*: 1 line\(s\), 14\.95 EUR, card, web",
                      await described.static_summary() or "")
+    history = await temporal_client.get_workflow_handle(f"order-{late['order_id']}").fetch_history()
+    summaries = {json.loads(e.user_metadata.summary.data) for e in history.events
+                 if e.HasField("user_metadata") and e.user_metadata.HasField("summary")}
+    assert {"reserve stock", "authorise 14.95 EUR card", "e-mail order_confirmation"} <= summaries
     for body in (waiting, big):
         await api.post(f"/orders/{body['order_id']}/cancel", json={"agent": "ops-test"})

@@ -99,6 +99,8 @@ class OrderBase:
         started since the LOCAL_ACTIVITIES patch; a normal activity for older ones, so their
         histories still replay."""
         call_args = list(args) if arg is _NO_ARG else [arg]
+        if self._ops_view:  # what the Temporal UI shows for this step
+            options.setdefault("summary", activity.__name__.replace("_", " "))
         if self._local:
             return await workflow.execute_local_activity_method(activity, args=call_args,
                                                                 **options)
@@ -115,8 +117,10 @@ class OrderBase:
     async def _wait(self, condition: Callable[[], bool],
                     timeout: timedelta | None = None) -> bool:
         """Wait outside the lock for ``condition`` (or the order's end); False on timeout."""
+        summary = (self._state.waiting_for or None) if self._ops_view and self._state else None
         try:
-            await workflow.wait_condition(lambda: self._ended or condition(), timeout=timeout)
+            await workflow.wait_condition(lambda: self._ended or condition(), timeout=timeout,
+                                          timeout_summary=summary if timeout else None)
         except TimeoutError:
             return False
         if self._ended:
@@ -283,7 +287,7 @@ class OrderBase:
                          locale=order.customer.locale,
                          context={"order_id": order.order_id,
                                   "customer_name": order.customer.name, **context}),
-            **EMAIL)
+            summary=f"e-mail {template}" if self._ops_view else None, **EMAIL)
 
     def _order_summary(self) -> dict[str, object]:
         assert self._order is not None

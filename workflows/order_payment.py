@@ -58,7 +58,9 @@ class PaymentSteps(OrderBase):
         self._state.waiting_for = "payment authorisation"
         auth: PaymentResult = await workflow.execute_activity_method(
             PaymentActivities.authorise_payment,
-            args=[order.order_id, order.total_cents, order.payment_method], **SHORT)
+            args=[order.order_id, order.total_cents, order.payment_method],
+            summary=(f"authorise {order.total_cents / 100:.2f} EUR {order.payment_method}"
+                     if self._ops_view else None), **SHORT)
         if not auth.ok:
             await self._db(
                 StockActivities.release_stock, order.order_id, **SHORT)
