@@ -57,6 +57,9 @@ class Settings(BaseSettings):
     payment_sim_latency_ms: int = Field(
         default=0, ge=0, description="Simulated payment provider latency, for tests and benches"
     )
+    payment_sim_failure_rate: float = Field(
+        default=0.0, ge=0, le=1, description="Share of simulated provider calls that fail like an "
+        "outage (half before, half after the provider booked them), for fault benches")
     policy_file: str = Field(default="", description="TOML order policy; empty = defaults")
     routing_strategy: str = Field(default="optimiser", description="optimiser or a baseline")
     routing_time_limit_s: float = Field(default=0.5, gt=0)
@@ -64,6 +67,14 @@ class Settings(BaseSettings):
         default="", description="routing rule profiles per customer group (TOML); empty: "
         "built-in default")
     worker_max_concurrent_activities: int = 50
+
+    # ---- observability: logs and metrics ---------------------------------------------------
+    log_format: Literal["console", "json"] = Field(
+        default="console", description="json: one JSON object per line, for log collectors")
+    log_level: str = Field(default="INFO", description="root log level")
+    worker_metrics_port: int = Field(
+        default=0, ge=0, description="Prometheus endpoint of the worker (Temporal SDK and OMS "
+        "worker metrics) on 0.0.0.0:<port>; 0 = off")
 
     # ---- security: environment and webhook secrets ----------------------------------------
     environment: Literal["development", "production"] = Field(

@@ -19,8 +19,8 @@ from core import demo_network
 from core.db.migrate import upgrade
 from core.settings import Settings
 from devstack.binaries import temporal_cli, temporal_test_server
+from devstack.postgres import PostgresCluster, remove_cluster, start_cluster
 from tests.support.auth import client_for
-from tests.support.postgres import PostgresCluster, remove_cluster, start_cluster
 from tests.support.smtp import Inbox, start_smtp
 from worker import build_worker
 from workflows.search_attributes import ALL as SEARCH_ATTRIBUTES

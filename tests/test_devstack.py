@@ -18,9 +18,9 @@ from temporalio.client import Client
 
 from core.settings import Settings
 from devstack.client import OmsAuth
+from devstack.postgres import free_port
 from devstack.processes import port_free
 from tests.support.auth import ALL_ROLES_KEY, ensure_keys
-from tests.support.postgres import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 

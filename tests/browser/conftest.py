@@ -16,7 +16,7 @@ from playwright.async_api import Browser, async_playwright
 
 from api.app import create_app
 from core.settings import Settings
-from tests.support.postgres import free_port
+from devstack.postgres import free_port
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",

@@ -11,7 +11,7 @@ from email.message import EmailMessage
 
 from aiosmtpd.controller import Controller
 
-from tests.support.postgres import free_port
+from devstack.postgres import free_port
 
 
 class Inbox:

@@ -1,4 +1,5 @@
-"""A throwaway PostgreSQL cluster on a free loopback port, for tests and benchmarks.
+"""A throwaway PostgreSQL cluster on a free loopback port, for tests and benchmarks (restartable,
+so the load bench can take it down mid-run).
 
 Runs initdb/pg_ctl from the machine's PostgreSQL (``OMS_PG_BINDIR`` or pg_config's bindir or
 /usr/lib/postgresql/<v>/bin). As root it runs them as the ``postgres`` user, since initdb
