@@ -12,7 +12,8 @@ from core.settings import Settings
 
 def provider_from_settings(settings: Settings) -> PaymentProvider:
     """The configured provider; only the simulated one ships with the OMS so far."""
-    return SimulatedProvider(settings.database_url, settings.payment_sim_latency_ms)
+    return SimulatedProvider(settings.database_url, settings.payment_sim_latency_ms,
+                             settings.payment_sim_failure_rate)
 
 
 def _result(tx: Transaction) -> PaymentResult:

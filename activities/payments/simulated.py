@@ -2,11 +2,14 @@
 
 It behaves like a real one where it matters to the OMS: idempotency keys, authorise then
 capture or void up to the authorised amount, refunds, latency. Amounts ending in 13 cents are
-declined, so tests and demos can provoke a decline on purpose.
+declined, so tests and demos can provoke a decline on purpose. With a failure rate it also has
+outages: a call fails before the provider booked it, or after (the answer is lost), and the
+caller's retry with the same key must come out right either way.
 """
 
 from __future__ import annotations
 
+import random
 import time
 import uuid
 
@@ -19,12 +22,19 @@ from core.db.schema import PaymentTransaction
 DECLINE_CENTS = 13
 
 
+class ProviderUnavailable(RuntimeError):
+    """The provider did not answer (timeout, 503): try again with the same idempotency key."""
+
+
 class SimulatedProvider:
     name = "simulated"
 
-    def __init__(self, database_url: str, latency_ms: int = 0) -> None:
+    def __init__(self, database_url: str, latency_ms: int = 0, failure_rate: float = 0.0,
+                 rng: random.Random | None = None) -> None:
         self.url = database_url
         self.latency_s = latency_ms / 1000
+        self.failure_rate = failure_rate
+        self.rng = rng or random.Random()
 
     def authorise(self, key: str, order_id: str, amount_cents: int, method: str) -> Transaction:
         declined = method in ("card", "wallet") and amount_cents % 100 == DECLINE_CENTS
@@ -63,6 +73,16 @@ class SimulatedProvider:
 
     def _transact(self, key: str, order_id: str, kind: str, amount: int, parent: str | None,
                   reason: str) -> Transaction:
+        outage = self.rng.random() < self.failure_rate
+        if outage and self.rng.random() < 0.5:
+            raise ProviderUnavailable(f"{kind} {key}: provider unavailable, nothing booked")
+        tx = self._book(key, order_id, kind, amount, parent, reason)
+        if outage:
+            raise ProviderUnavailable(f"{kind} {key}: booked, but the answer was lost")
+        return tx
+
+    def _book(self, key: str, order_id: str, kind: str, amount: int, parent: str | None,
+              reason: str) -> Transaction:
         """Record the transaction under its key first, then 'process' it: a retry after a
         crash finds the pending row and finishes that one instead of starting another."""
         with session_scope(self.url) as s:
