@@ -18,12 +18,13 @@ from activities import ledger
 from activities.holds import HOLD_ID_PATTERN
 from core.db.engine import session_scope
 from core.db.schema import Location, Sku, Stock
+from core.models import InputModel
 
 _ADJUST = text("UPDATE stock SET on_hand = on_hand + :qty WHERE location_id = :loc "
                "AND sku = :sku AND on_hand + :qty >= reserved")
 
 
-class AdjustmentRequest(BaseModel):
+class AdjustmentRequest(InputModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     adjustment_id: str = Field(pattern=HOLD_ID_PATTERN)

@@ -129,6 +129,10 @@ def _text(value: object) -> str | None:
 
 def _row(line: int, row_location: str | None, sku: str | None, quantity: str | None,
          reason: str, feed_location: str | None) -> FeedRow | RowError:
+    for field, value in (("location_id", row_location), ("sku", sku), ("quantity", quantity),
+                         ("reason", reason)):
+        if value and "\x00" in value:  # PostgreSQL stores no NUL, not even in the error log
+            return RowError(line, field, "must not contain NUL characters (\\u0000)")
     location = row_location or feed_location
     key = {"location_id": location, "sku": sku or None}
     if feed_location and row_location and row_location != feed_location:

@@ -25,7 +25,7 @@ from activities import ledger
 from activities.availability import availability, channel_buffer
 from core.db.engine import session_scope
 from core.db.schema import Location, Sku, Stock, StockHold
-from core.models import ORDER_ID_PATTERN, Channel
+from core.models import ORDER_ID_PATTERN, Channel, InputModel
 from core.settings import Settings
 
 HOLD = StockHold.__table__  # type: ignore[attr-defined]
@@ -41,7 +41,7 @@ _TAKE = text(
     "WHERE location_id = :loc AND sku = :sku AND on_hand - :qty >= reserved")
 
 
-class _Strict(BaseModel):
+class _Strict(InputModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 

@@ -19,7 +19,7 @@ import routing
 from activities.availability import availability
 from core.db.schema import Location, Reservation, Sku
 from core.geodata import lookup
-from core.models import POSTCODE_PATTERN, Channel, Speed
+from core.models import POSTCODE_PATTERN, Channel, InputModel, Speed
 from core.settings import Settings
 
 EARLIEST = routing.RuleProfile(
@@ -27,7 +27,7 @@ EARLIEST = routing.RuleProfile(
     priorities=[["delivery_days"], ["parcels"], ["cost", "backlog"]])
 
 
-class _Strict(BaseModel):
+class _Strict(InputModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 

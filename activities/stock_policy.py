@@ -5,17 +5,18 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import ConfigDict, Field, ValidationInfo, field_validator
 from sqlalchemy import update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from core.db.engine import session_scope
 from core.db.schema import Location, ReplenishmentRule, Sku, Stock
+from core.models import InputModel
 
 STOCK = Stock.__table__  # type: ignore[attr-defined]
 
 
-class StockPolicyIn(BaseModel):
+class StockPolicyIn(InputModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     safety_stock: int = Field(default=0, ge=0, le=1_000_000)

@@ -92,7 +92,7 @@ class Signer:
         if not token or token.count(".") != 1:
             return None
         data, mac = token.split(".")
-        if not hmac.compare_digest(mac, self.mac(data)):
+        if not hmac.compare_digest(mac.encode(), self.mac(data).encode()):  # bytes: any text
             return None
         try:
             payload = json.loads(base64.urlsafe_b64decode(data + "=" * (-len(data) % 4)))

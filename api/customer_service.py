@@ -16,7 +16,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from activities.pricing import InvalidOrder, price_lines
 from api import deps
-from api.errors import field_error, invalid
+from api.errors import API_ERRORS, field_error, invalid
 from api.orders import start_order
 from api.schemas import OrderAccepted
 from api.security import CS_OR_LOCATION, CUSTOMER_SERVICE, own_location_only
@@ -35,7 +35,7 @@ from core.models import (
 from core.settings import Settings
 from workflows.order import OrderWorkflow
 
-router = APIRouter(tags=["customer service"])
+router = APIRouter(tags=["customer service"], responses=API_ERRORS)
 
 
 class AssistedOrder(OrderRequest):

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Annotated
 
-from fastapi import Request
+from fastapi import Path, Request
 from sqlmodel import Session
 from temporalio.client import Client
 
 from core.db.engine import get_engine
 from core.settings import Settings
+
+DB_INT_MAX = 2**31 - 1
+"""Largest id the database's integer columns hold: a larger one is a 422, not a 500."""
+DbId = Annotated[int, Path(ge=1, le=DB_INT_MAX)]
 
 
 def settings(request: Request) -> Settings:

@@ -18,13 +18,13 @@ from activities.promise import CartLine, Promise, PromiseInvalid, PromiseRequest
 from activities.replenishment import Proposal
 from activities.stock_policy import StockPolicy, StockPolicyIn
 from api import deps, inventory_feeds, inventory_holds
-from api.errors import invalid
+from api.errors import API_ERRORS, invalid
 from api.security import CS_OR_OPS, OPERATIONS, READERS, STOCK_READERS
 from core.db.schema import Sku
 from core.models import POSTCODE_PATTERN, Channel, Speed
 from core.settings import Settings
 
-router = APIRouter(prefix="/inventory", tags=["inventory"])
+router = APIRouter(prefix="/inventory", tags=["inventory"], responses=API_ERRORS)
 router.include_router(inventory_feeds.router)
 router.include_router(inventory_holds.router)
 
@@ -115,7 +115,7 @@ def promise_sku(s: DB, settings: SETTINGS, sku: Annotated[str, Query(min_length=
             summary="Stock movements in order, filtered; page on with after_id")
 def ledger_page(s: DB, location_id: str | None = None, sku: str | None = None,
                 source: str | None = None, kind: str | None = None,
-                after_id: Annotated[int, Query(ge=0)] = 0,
+                after_id: Annotated[int, Query(ge=0, le=deps.DB_INT_MAX)] = 0,
                 limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> LedgerPage:
     rows = ledger.movements(s, location_id=location_id, sku=sku, source=source, kind=kind,
                             after_id=after_id, limit=limit)
@@ -188,6 +188,7 @@ def replenishment_proposals(s: DB, settings: SETTINGS, location_id: str | None =
 @router.get(
     "/replenishment.csv", dependencies=OPERATIONS,
     response_class=PlainTextResponse,
+    responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}},
             summary="The replenishment proposals as CSV")
 def replenishment_csv(s: DB, settings: SETTINGS, location_id: str | None = None,
                       sku: str | None = None) -> PlainTextResponse:

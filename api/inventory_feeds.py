@@ -106,7 +106,7 @@ async def _receive(request: Request, body: IO[bytes], claim: Claim,
             if lines >= next_report and claim.state != "replay":
                 await run_in_threadpool(stock_feeds.progress, url, claim, lines_received=lines)
                 next_report = lines + REPORT_EVERY
-    except ClientDisconnect:
+    except (ClientDisconnect, HTTPException):  # gone, or over max_feed_bytes (413)
         if claim.state == "new":
             await run_in_threadpool(stock_feeds.abandon, url, claim, "upload broke off")
         raise

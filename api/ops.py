@@ -11,16 +11,18 @@ from sqlmodel import Session
 from temporalio.client import Client
 
 from api import deps
+from api.errors import API_ERRORS
 from api.security import CS_OR_OPS, OPERATIONS
 from core.db.engine import session_scope
 from core.db.schema import Location
+from core.models import InputModel
 from core.settings import Settings
 from workflows.location_outage import LocationOutageWorkflow, OutageResult
 
-router = APIRouter(prefix="/ops", tags=["operations"])
+router = APIRouter(prefix="/ops", tags=["operations"], responses=API_ERRORS)
 
 
-class OfflineRequest(BaseModel):
+class OfflineRequest(InputModel):
     reason: str = Field(default="taken offline by operations", min_length=1, max_length=200)
 
 

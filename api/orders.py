@@ -20,6 +20,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from activities.order_log import order_record_for, request_hash
 from api import deps
+from api.errors import API_ERRORS
 from api.intake import price_order
 from api.schemas import EventView, OrderAccepted, OrderList, OrderSummary, OrderView, ShipmentView
 from api.security import READERS, SHOP
@@ -38,7 +39,7 @@ from workflows.search_attributes import (
     PAYMENT_METHOD,
 )
 
-router = APIRouter(tags=["orders"])
+router = APIRouter(tags=["orders"], responses=API_ERRORS)
 
 
 def _accept(settings: Settings, req: OrderRequest, placed_by: str | None) -> OrderInput:
@@ -134,7 +135,7 @@ def list_orders(
     status: str | None = None, channel: str | None = None, customer_id: str | None = None,
     email: str | None = None, postcode: str | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=deps.DB_INT_MAX)] = 0,
 ) -> OrderList:
     query = select(OrderRecord)
     for column, value in ((OrderRecord.status, status), (OrderRecord.channel, channel),

@@ -22,7 +22,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse, Response
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ConfigDict, Field, ValidationError
 from sqlmodel import Session
 from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.service import RPCError, RPCStatusCode
@@ -41,7 +41,13 @@ from api.web_session import (
 )
 from core.db.engine import get_engine
 from core.db.schema import Location, OrderRecord, ShipmentRecord
-from core.models import ActionResult, PickupConfirmation, ShipmentEvent, workflow_id_for
+from core.models import (
+    ActionResult,
+    InputModel,
+    PickupConfirmation,
+    ShipmentEvent,
+    workflow_id_for,
+)
 from core.settings import Settings
 from workflows.order import OrderWorkflow
 
@@ -205,7 +211,7 @@ async def shipped_page(request: Request, who: StaffDep, s: DbDep,
 # ---- actions -------------------------------------------------------------------------------
 
 
-class EventForm(BaseModel):
+class EventForm(InputModel):
     """One of the buttons of a shipment in the queue."""
 
     model_config = ConfigDict(str_strip_whitespace=True, extra="ignore")

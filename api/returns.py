@@ -23,10 +23,11 @@ from temporalio.service import RPCError, RPCStatusCode
 from activities.return_label import render
 from activities.return_requests import ReturnRefused, open_returns
 from api import deps
-from api.errors import field_error, invalid
+from api.errors import API_ERRORS, field_error, invalid
 from api.security import CS_OR_OPS, CUSTOMER_SERVICE, WAREHOUSE
 from core.db.engine import session_scope
 from core.db.schema import Location, OrderRecord, ReturnRecord
+from core.models import InputModel
 from core.order_tokens import links
 from core.return_models import (
     AgentReturnRequest,
@@ -44,7 +45,7 @@ from core.return_models import (
 from core.settings import Settings
 from workflows.returns import ReturnWorkflow
 
-router = APIRouter(tags=["returns"])
+router = APIRouter(tags=["returns"], responses=API_ERRORS)
 
 
 class ReturnView(BaseModel):
@@ -185,7 +186,7 @@ def _known(s: Session, return_id: str) -> ReturnRecord:
     return rec
 
 
-class ReturnEventIn(BaseModel):
+class ReturnEventIn(InputModel):
     """What a warehouse system (or carrier) reports about a return parcel."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)

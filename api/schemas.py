@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from core.models import InputModel
+
 
 class OrderAccepted(BaseModel):
     order_id: str
@@ -72,7 +74,7 @@ class OrderList(BaseModel):
     orders: list[OrderSummary]
 
 
-class ShipmentEventIn(BaseModel):
+class ShipmentEventIn(InputModel):
     """A warehouse system's or carrier's report about one shipment."""
 
     shipment_id: str = Field(min_length=1, max_length=100)

@@ -15,17 +15,20 @@ from sqlalchemy import delete, func
 from sqlmodel import Session, col, select
 
 from api import deps
+from api.errors import API_ERRORS
 from api.security import OPERATIONS
 from core.db.engine import session_scope
 from core.db.schema import OutboundDelivery, WebhookSubscription
+from core.models import InputModel
 from core.settings import Settings
 
-router = APIRouter(prefix="/ops/subscriptions", tags=["outbound events"], dependencies=OPERATIONS)
+router = APIRouter(prefix="/ops/subscriptions", tags=["outbound events"],
+                   dependencies=OPERATIONS, responses=API_ERRORS)
 
 EventPattern = Annotated[str, Field(min_length=1, max_length=200)]
 
 
-class SubscriptionCreate(BaseModel):
+class SubscriptionCreate(InputModel):
     url: HttpUrl = Field(description="http(s) URL the events are posted to")
     event_types: list[EventPattern] = Field(
         default=["*"], min_length=1,
@@ -101,7 +104,7 @@ def list_subscriptions(s: Annotated[Session, Depends(deps.db)]) -> list[Subscrip
 
 @router.get("/{subscription_id}", response_model=SubscriptionView,
             summary="One subscription with its deliveries counted by status")
-def get_subscription(subscription_id: int,
+def get_subscription(subscription_id: deps.DbId,
                      s: Annotated[Session, Depends(deps.db)]) -> SubscriptionView:
     return _view(s, _get(s, subscription_id))
 
@@ -109,7 +112,7 @@ def get_subscription(subscription_id: int,
 @router.get("/{subscription_id}/deliveries", response_model=list[DeliveryView],
             summary="Deliveries of a subscription, newest first (e.g. the failed ones)")
 def list_deliveries(
-        subscription_id: int, s: Annotated[Session, Depends(deps.db)],
+        subscription_id: deps.DbId, s: Annotated[Session, Depends(deps.db)],
         status: Annotated[Literal["pending", "delivered", "failed"] | None, Query()] = None,
         order_id: Annotated[str | None, Query(max_length=64)] = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[DeliveryView]:
@@ -125,7 +128,7 @@ def list_deliveries(
 
 @router.post("/{subscription_id}/deliveries/{delivery_id}/retry", response_model=DeliveryView,
              summary="Try a failed delivery again (after the subscriber is fixed)")
-def retry_delivery(subscription_id: int, delivery_id: int,
+def retry_delivery(subscription_id: deps.DbId, delivery_id: deps.DbId,
                    settings: Annotated[Settings, Depends(deps.settings)]) -> DeliveryView:
     """Back to pending with fresh attempts; the next dispatch run posts it (same delivery id,
     so a receiver that got it after all dedupes it)."""
@@ -144,7 +147,7 @@ def retry_delivery(subscription_id: int, delivery_id: int,
 
 @router.delete("/{subscription_id}", status_code=204,
                summary="Remove a subscription and its deliveries (nothing more is sent)")
-def delete_subscription(subscription_id: int,
+def delete_subscription(subscription_id: deps.DbId,
                         settings: Annotated[Settings, Depends(deps.settings)]) -> Response:
     with session_scope(settings.database_url) as s:
         sub = _get(s, subscription_id)

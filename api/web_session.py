@@ -119,7 +119,7 @@ async def read_form(request: Request, csrf: str | None,
         raise WebError(413, "form too large")
     form = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True,
                           max_num_fields=max_fields))
-    if csrf is not None and not hmac.compare_digest(form.get("csrf", ""), csrf):
+    if csrf is not None and not hmac.compare_digest(form.get("csrf", "").encode(), csrf.encode()):
         raise WebError(403, "the form is stale or from elsewhere: reload the page and "
                        "try again")
     return form

@@ -6,20 +6,21 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException
-from pydantic import BaseModel, Field
+from pydantic import Field
 from sqlmodel import Session
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from api import deps
+from api.errors import API_ERRORS
 from api.schemas import ShipmentEventIn
 from api.security import CARRIER_OR_WAREHOUSE, PAYMENT_PROVIDER
 from api.shipment_events import send_shipment_event
 from core.db.schema import OrderRecord, ShipmentRecord
-from core.models import PaymentNotice, ShipmentEvent, workflow_id_for
+from core.models import InputModel, PaymentNotice, ShipmentEvent, workflow_id_for
 from workflows.order import OrderWorkflow
 
-router = APIRouter(tags=["webhooks"])
+router = APIRouter(tags=["webhooks"], responses=API_ERRORS)
 
 
 @router.post(
@@ -37,7 +38,7 @@ async def shipment_event(body: ShipmentEventIn, s: Annotated[Session, Depends(de
     return {"status": "accepted", "order_id": rec.order_id}
 
 
-class PaymentIn(BaseModel):
+class PaymentIn(InputModel):
     """A payment provider's or bank's notice that money for an order arrived."""
 
     order_id: str = Field(min_length=1, max_length=64)

@@ -25,7 +25,8 @@ def order_token(secret: str, order_id: str) -> str:
 
 def token_valid(secret: str, order_id: str, token: str | None) -> bool:
     """True only for this order's own token (constant-time comparison)."""
-    return bool(token) and hmac.compare_digest(order_token(secret, order_id), token or "")
+    return bool(token) and hmac.compare_digest(  # as bytes: str must be ASCII, a token may not
+        order_token(secret, order_id).encode(), (token or "").encode())
 
 
 def self_service_url(settings: Settings, order_id: str) -> str:

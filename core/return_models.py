@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from core.models import Address, Customer
+from core.models import Address, Customer, InputModel
 from core.policy import ReturnPolicy
 
 ReturnReason = Literal["defective", "wrong_size", "not_as_described", "changed_mind",
@@ -40,7 +40,7 @@ class ReturnStatus(StrEnum):
 OPEN_RETURN_STATUSES = frozenset(s.value for s in ReturnStatus) - {"expired"}
 
 
-class _Strict(BaseModel):
+class _Strict(InputModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 

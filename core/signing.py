@@ -18,4 +18,5 @@ def verify(secret: str, body: bytes, header: str | None) -> bool:
     """Whether ``header`` is the signature of ``body``; constant-time, so it leaks nothing."""
     if not header:
         return False
-    return hmac.compare_digest(sign(secret, body), header.strip())
+    # As bytes: compare_digest refuses str with non-ASCII characters (a forged header may have).
+    return hmac.compare_digest(sign(secret, body).encode(), header.strip().encode())
