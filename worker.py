@@ -13,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 from temporalio.client import Client
+from temporalio.runtime import Runtime
 from temporalio.worker import Worker
 
 from activities.compensation import CompensationActivities
@@ -28,6 +29,9 @@ from activities.pricing import PricingActivities
 from activities.returns import ReturnActivities
 from activities.risk import RiskActivities
 from activities.stock import StockActivities
+from core.log_context import ActivityLogContext
+from core.logging_setup import configure_logging
+from core.metrics import worker_runtime
 from core.settings import Settings, get_settings
 from workflows.client import connect
 from workflows.hold_cleanup import HoldCleanupWorkflow
@@ -69,17 +73,22 @@ def activities_for(settings: Settings) -> list[object]:
 
 
 def build_worker(client: Client, settings: Settings, executor: ThreadPoolExecutor) -> Worker:
+    """The worker; its metrics go wherever the client's runtime sends them (``main``)."""
     return Worker(
         client, task_queue=settings.task_queue, workflows=WORKFLOWS,
         activities=activities_for(settings), activity_executor=executor,
         max_concurrent_activities=settings.worker_max_concurrent_activities,
         graceful_shutdown_timeout=timedelta(seconds=10),
+        interceptors=[ActivityLogContext()],
     )
 
 
 async def main() -> None:
     settings = get_settings()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging(settings.log_format, settings.log_level)
+    if settings.worker_metrics_port:
+        # before any client exists: the client's runtime serves the SDK and OMS metrics
+        Runtime.set_default(worker_runtime(settings.worker_metrics_port))
     client = await connect(settings)
     await ensure_hold_cleanup_schedule(client, settings)
     await ensure_outbound_dispatch_schedule(client, settings)
@@ -92,7 +101,7 @@ async def main() -> None:
         async with worker:
             logging.getLogger("oms.worker").info(
                 "worker polling task queue %s on %s", settings.task_queue,
-                settings.temporal_address)
+                settings.temporal_address, extra={"metrics_port": settings.worker_metrics_port})
             await stop.wait()
     logging.getLogger("oms.worker").info("worker stopped")
 

@@ -9,7 +9,8 @@ from temporalio import activity
 from activities import inventory
 from activities.restock import restock
 from core.db.engine import session_scope
-from core.db.schema import ShipmentRecord
+from core.db.schema import OrderRecord, ShipmentRecord
+from core.metrics import observe_release_latency
 from core.models import ShipmentEvent, ShipmentPlan
 from core.settings import Settings
 
@@ -23,6 +24,7 @@ class FulfilmentActivities:
     def release_shipment(self, order_id: str, shipment: ShipmentPlan) -> None:
         """Hand the shipment to its location. Stores and vendors read their queue from the
         portal; a warehouse system adapter would be called here with the same idempotency."""
+        latency: float | None = None
         with session_scope(self.url) as s:
             rec = s.get(ShipmentRecord, shipment.shipment_id)
             if rec is None:
@@ -34,6 +36,11 @@ class FulfilmentActivities:
                 rec.ship_date, rec.ship_by = shipment.ship_date, shipment.ship_by
                 rec.promised_delivery = shipment.promised_delivery
                 rec.deliver_by = shipment.deliver_by
+                order = s.get(OrderRecord, order_id)
+                if order is not None:
+                    latency = (rec.released_at - order.created_at).total_seconds()
+        if latency is not None:  # counted once, after the release is committed
+            observe_release_latency(latency)
 
     @activity.defn
     def record_shipment_event(self, order_id: str, event: ShipmentEvent) -> str:

@@ -11,6 +11,7 @@ from temporalio import activity
 from activities.outbound_events import enqueue_deliveries
 from core.db.engine import session_scope
 from core.db.schema import OrderEvent, OrderRecord
+from core.metrics import count_progress
 from core.models import OrderInput, OrderRequest, ProgressEvent
 from core.settings import Settings
 
@@ -45,21 +46,26 @@ class OrderLogActivities:
     @activity.defn
     def record_progress(self, ev: ProgressEvent) -> None:
         """Append to the event log once per key and move the read model's status."""
+        if self._append(ev):
+            count_progress(ev)  # metrics: once per event, after it is committed
+
+    def _append(self, ev: ProgressEvent) -> bool:
         with session_scope(self.url) as s:
             if s.exec(select(OrderEvent.id).where(OrderEvent.key == ev.key)).first() is not None:
-                return
+                return False
             event = OrderEvent(key=ev.key, order_id=ev.order_id, type=ev.type, detail=ev.detail,
                                actor=ev.actor, at=ev.at)
             s.add(event)
             enqueue_deliveries(s, event, ev.status)  # the outbox, in the same transaction
             rec = s.get(OrderRecord, ev.order_id)
             if rec is None:
-                return
+                return True
             if ev.status is not None:
                 rec.status = ev.status.value
             if ev.snapshot is not None:
                 _apply_snapshot(rec, ev.snapshot)
             rec.updated_at = datetime.now(UTC)
+        return True
 
 
 def _apply_snapshot(rec: OrderRecord, order: OrderInput) -> None:

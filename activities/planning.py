@@ -5,6 +5,7 @@ The solver's work never runs inside workflow code; the workflow only sees the re
 
 from __future__ import annotations
 
+import time as clock
 from collections import defaultdict
 from datetime import date, datetime, time
 from functools import lru_cache
@@ -17,6 +18,7 @@ import routing
 from core.db.engine import session_scope
 from core.db.schema import Location, Reservation, Stock, StockHold
 from core.geodata import lookup
+from core.metrics import observe_routing_solve
 from core.models import OrderInput, RoutingResult, ShipmentLine, ShipmentPlan
 from core.settings import Settings
 
@@ -148,6 +150,8 @@ class PlanningActivities:
                                       order.customer.group)
         with session_scope(self.settings.database_url) as s:
             problem = build_problem(s, order, exclude_locations, profile)
+        started = clock.perf_counter()
         plan = routing.solve(problem, strategy=self.settings.routing_strategy,
                              time_limit_s=self.settings.routing_time_limit_s)
+        observe_routing_solve(clock.perf_counter() - started, plan.strategy, plan.optimal)
         return to_result(order, plan, problem)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
@@ -17,6 +17,7 @@ from api import (
     customer_service,
     dashboard,
     inventory,
+    metrics,
     ops,
     orders,
     portal,
@@ -26,14 +27,20 @@ from api import (
     subscriptions,
     webhooks,
 )
+from api.limits import InputLimits
+from api.request_context import bind_path_ids
 from core.db.engine import get_engine
+from core.logging_setup import configure_logging
 from core.settings import Settings, get_settings
 from workflows.client import connect
 
 
 def create_app(settings: Settings | None = None, client: Client | None = None) -> FastAPI:
-    """The app; pass a connected Temporal client to share one (tests), else it connects."""
+    """The app; pass a connected Temporal client to share one (tests), else it connects.
+    Without settings it is the server process (uvicorn's factory): it configures logging."""
     cfg = settings or get_settings()
+    if settings is None:
+        configure_logging(cfg.log_format, cfg.log_level)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -42,9 +49,11 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
         yield
 
     app = FastAPI(title="OMS API", version="0.1.0", lifespan=lifespan,
-                  description="Order Management System: every order a durable Temporal workflow.")
+                  description="Order Management System: every order a durable Temporal workflow.",
+                  dependencies=[Depends(bind_path_ids)])  # order id into the log context
     app.state.settings = cfg
     app.state.temporal = client
+    app.add_middleware(InputLimits, settings=cfg)  # body size, NUL in path/query
     app.include_router(orders.router)
     app.include_router(webhooks.router)
     app.include_router(ops.router)
@@ -58,6 +67,7 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
     app.include_router(dashboard.router)
     app.include_router(subscriptions.router)
     app.mount("/portal/static", StaticFiles(directory=portal.STATIC_DIR), name="portal-static")
+    metrics.install(app, cfg)  # GET /metrics, request log context, HTTP metrics
 
     @app.get("/health", tags=["ops"], summary="Database and Temporal reachable")
     async def health() -> JSONResponse:

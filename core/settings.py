@@ -38,6 +38,11 @@ class Settings(BaseSettings):
     public_base_url: str = Field(
         default="", description="Base URL used in links (status URLs); defaults to http://host:port"
     )
+    max_request_bytes: int = Field(
+        default=1 << 20, gt=0, description="largest request body the API accepts (413 beyond "
+        "it, nothing changed); stock feed uploads have max_feed_bytes")
+    max_feed_bytes: int = Field(
+        default=1 << 30, gt=0, description="largest stock feed upload (streamed to disk)")
 
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 1025

@@ -22,6 +22,7 @@ from core.db.migrate import upgrade
 from core.settings import get_settings
 from devstack.binaries import temporal_cli
 from devstack.client import OmsAuth
+from devstack.postgres import free_port
 from devstack.processes import (
     ChildFailed,
     ProcessGroup,
@@ -34,6 +35,7 @@ from workflows.search_attributes import cli_flags
 from workflows.setup import register_search_attributes
 
 ROOT = Path(__file__).resolve().parent.parent
+WORKER_METRICS_PORT = 9464  # the worker's Prometheus endpoint unless OMS_WORKER_METRICS_PORT
 
 cli = typer.Typer(add_completion=False, help=__doc__)
 
@@ -81,6 +83,7 @@ def up() -> None:
             typer.echo(f"port {port} ({name}) is taken: stop what uses it, or set OMS_* ports",
                        err=True)
             raise typer.Exit(1)
+    metrics_port = _worker_metrics_port(s.worker_metrics_port)
     state = s.state_dir
     group = ProcessGroup(state / "logs", cwd=ROOT)
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
@@ -99,7 +102,8 @@ def up() -> None:
         portal_keys = demo_network.seed_portal_keys(s.database_url)
         staff_keys = demo_network.seed_staff_keys(s.database_url)
         wait_for_port(temporal_host, int(temporal_port), timeout=60, alive=group.failed)
-        group.start("worker", [sys.executable, str(ROOT / "worker.py")])
+        group.start("worker", [sys.executable, str(ROOT / "worker.py")],
+                    {"OMS_WORKER_METRICS_PORT": str(metrics_port)})
         group.start("api", [sys.executable, "-m", "uvicorn", "--factory", "api.app:create_app",
                             "--host", s.api_host, "--port", str(s.api_port),
                             "--log-level", "warning"])
@@ -111,6 +115,8 @@ OMS is running ({'demo network loaded' if loaded else 'existing database'}: {s.d
   API            http://{s.api_host}:{s.api_port}        (docs: /docs)
   Temporal UI    http://{temporal_host}:{s.temporal_ui_port}/namespaces/{s.temporal_namespace}/workflows
   Mail inbox     http://{s.smtp_host}:{s.mail_ui_port}
+  Metrics        http://{s.api_host}:{s.api_port}/metrics   (API: requests, OMS state)
+                 http://127.0.0.1:{metrics_port}/metrics   (worker: Temporal SDK, OMS)
   Logs           {state / 'logs'}/
 {_portal_banner(f"http://{s.api_host}:{s.api_port}/portal/login", portal_keys)}
 {_console_banner(f"http://{s.api_host}:{s.api_port}", staff_keys)}
@@ -127,6 +133,18 @@ Place an order:  see README.md ("Try it"). Ctrl-C stops everything.
         raise typer.Exit(1) from exc
     finally:
         group.stop()
+
+
+def _worker_metrics_port(configured: int) -> int:
+    """The configured port (it must be free), else 9464, else any free one: a second stack
+    (tests) must not fail on the default."""
+    if configured:
+        if not port_free("127.0.0.1", configured):
+            typer.echo(f"port {configured} (worker metrics) is taken: stop what uses it, or "
+                       "set OMS_WORKER_METRICS_PORT", err=True)
+            raise typer.Exit(1)
+        return configured
+    return WORKER_METRICS_PORT if port_free("127.0.0.1", WORKER_METRICS_PORT) else free_port()
 
 
 def _portal_banner(login_url: str, keys: list[demo_network.PortalKey]) -> str:
