@@ -25,6 +25,7 @@ from api import (
     returns,
     self_service,
     subscriptions,
+    unavailable,
     webhooks,
 )
 from api.limits import InputLimits
@@ -68,6 +69,7 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
     app.include_router(subscriptions.router)
     app.mount("/portal/static", StaticFiles(directory=portal.STATIC_DIR), name="portal-static")
     metrics.install(app, cfg)  # GET /metrics, request log context, HTTP metrics
+    unavailable.install(app)  # database or Temporal briefly away: 503 + Retry-After
 
     @app.get("/health", tags=["ops"], summary="Database and Temporal reachable")
     async def health() -> JSONResponse:

@@ -64,6 +64,12 @@ def _known(s: Session, order_id: str) -> OrderRecord:
     return rec
 
 
+def _release(s: Session) -> None:
+    """Give the session's connection back before waiting on Temporal: an update can take
+    seconds, and a handler holding a connection meanwhile starves the pool under load."""
+    s.close()
+
+
 @router.post(
     "/orders/{order_id}/cancel", dependencies=CUSTOMER_SERVICE,
     response_model=ActionResult,
@@ -71,6 +77,7 @@ def _known(s: Session, order_id: str) -> OrderRecord:
 async def cancel(order_id: str, body: CancelRequest, s: Annotated[Session, Depends(deps.db)],
                  client: Annotated[Client, Depends(deps.temporal)]) -> ActionResult:
     _known(s, order_id)
+    _release(s)
     return await _update(client, order_id, OrderWorkflow.cancel, body)
 
 
@@ -82,6 +89,7 @@ async def cancel_lines(order_id: str, body: CancelLinesRequest,
                        s: Annotated[Session, Depends(deps.db)],
                        client: Annotated[Client, Depends(deps.temporal)]) -> ActionResult:
     _known(s, order_id)
+    _release(s)
     return await _update(client, order_id, OrderWorkflow.cancel_lines, body)
 
 
@@ -100,6 +108,7 @@ async def modify(order_id: str, body: ModifyRequest, s: Annotated[Session, Depen
         except InvalidOrder as exc:
             raise invalid([field_error(loc, msg, kind) for loc, msg, kind in exc.errors]) \
                 from exc
+    _release(s)
     return await _update(client, order_id, OrderWorkflow.modify, body)
 
 
@@ -110,6 +119,7 @@ async def modify(order_id: str, body: ModifyRequest, s: Annotated[Session, Depen
 async def review(order_id: str, body: ReviewDecision, s: Annotated[Session, Depends(deps.db)],
                  client: Annotated[Client, Depends(deps.temporal)]) -> ActionResult:
     _known(s, order_id)
+    _release(s)
     return await _update(client, order_id, OrderWorkflow.decide_review, body)
 
 
@@ -122,6 +132,7 @@ async def confirm_pickup(order_id: str, body: PickupConfirmation, request: Reque
                          client: Annotated[Client, Depends(deps.temporal)]) -> ActionResult:
     own_location_only(request, body.location_id)
     _known(s, order_id)
+    _release(s)
     return await _update(client, order_id, OrderWorkflow.confirm_pickup, body)
 
 

@@ -31,6 +31,7 @@ async def shipment_event(body: ShipmentEventIn, s: Annotated[Session, Depends(de
     rec = s.get(ShipmentRecord, body.shipment_id)
     if rec is None:
         raise HTTPException(404, detail=f"shipment {body.shipment_id} not found")
+    s.close()  # the connection goes back to the pool before we wait on Temporal
     await send_shipment_event(client, rec, ShipmentEvent(
         shipment_id=body.shipment_id, kind=body.event, carrier=body.carrier,
         tracking_number=body.tracking_number, reason=body.reason, exception=body.exception,
@@ -58,6 +59,7 @@ async def payment_received(body: PaymentIn, s: Annotated[Session, Depends(deps.d
     it is never silently dropped."""
     if s.get(OrderRecord, body.order_id) is None:
         raise HTTPException(404, detail=f"order {body.order_id} not found")
+    s.close()  # the connection goes back to the pool before we wait on Temporal
     try:
         await client.get_workflow_handle(workflow_id_for(body.order_id)).signal(
             OrderWorkflow.payment_received,

@@ -20,7 +20,7 @@ from activities.ledger import open_balances
 from core import demo_network
 from core.db.migrate import upgrade
 from core.settings import get_settings
-from devstack.binaries import temporal_cli
+from devstack.binaries import DEV_SERVER_SQLITE, temporal_cli
 from devstack.client import OmsAuth
 from devstack.postgres import free_port
 from devstack.processes import (
@@ -93,7 +93,7 @@ def up() -> None:
             temporal_cli(), "server", "start-dev", "--ip", temporal_host,
             "--port", temporal_port, "--ui-port", str(s.temporal_ui_port),
             "--db-filename", s.temporal_dev_db, "--namespace", s.temporal_namespace,
-            "--log-level", "warn", *cli_flags()])
+            "--log-level", "warn", *DEV_SERVER_SQLITE, *cli_flags()])
         group.start("mail", [sys.executable, "-m", "devstack.mailcatcher"],
                     {"OMS_MAIL_DIR": str(state.resolve() / "mail")})
         upgrade(s.database_url)

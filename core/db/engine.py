@@ -32,7 +32,9 @@ def get_engine(url: str, readonly: bool = False) -> Engine:
         return engine
     if readonly:
         return get_engine(url)
-    return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    # A short pool timeout: when every connection is busy, answer "retry" within seconds rather
+    # than queue requests for half a minute.
+    return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True, pool_timeout=5)
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]

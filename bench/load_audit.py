@@ -1,0 +1,170 @@
+"""After a load run: is every order where it should be, and is nothing lost or doubled?
+
+Reads the OMS database, the mail catcher's files and Temporal directly, never the API, and
+compares with what the bench's outside world did (:class:`bench.load_day.Outcome`). Each check
+yields a count of problems and a few examples; the run is clean when every count is zero.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from email.parser import BytesHeaderParser
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import text
+from sqlmodel import col, select
+from temporalio.client import Client, WorkflowExecutionStatus
+
+from bench.load_day import Outcome
+from core.db.engine import session_scope
+from core.db.schema import OrderRecord, OutboundEmail, PaymentTransaction, Reservation
+from core.return_models import return_workflow_id
+from workflows.order_base import AUTHORISING
+
+Finding = dict[str, Any]
+
+
+def _finding(problems: list[str], **figures: Any) -> Finding:
+    return {"problems": len(problems), "examples": problems[:5], **figures}
+
+
+def orders(url: str, prefix: str, outcomes: list[Outcome]) -> Finding:
+    """Every accepted order recorded once, in the state the outside world expects."""
+    accepted = {o.order_id: o for o in outcomes if o.accepted}
+    with session_scope(url) as s:
+        records = {r.order_id: r.status for r in s.exec(select(OrderRecord).where(
+            col(OrderRecord.order_id).startswith(prefix))).all()}
+    problems = [f"{oid}: not recorded" for oid in accepted if oid not in records]
+    problems += [f"{oid}: recorded but never accepted" for oid in records if oid not in accepted]
+    problems += [f"{oid}: {records[oid]}, expected {o.expected_status}"
+                 for oid, o in accepted.items()
+                 if oid in records and records[oid] != o.expected_status]
+    problems += [f"{o.order_id}: bench error {o.error}" for o in outcomes if o.error]
+    return _finding(problems, orders=len(records),
+                    by_status=dict(Counter(records.values())))
+
+
+async def workflows(client: Client, prefix: str, outcomes: list[Outcome]) -> Finding:
+    """Temporal has exactly one closed order workflow per accepted order, and every return
+    workflow is closed too."""
+    accepted = sum(o.accepted for o in outcomes)
+    base = f'WorkflowId STARTS_WITH "order-{prefix}"'
+    total = (await client.count_workflows(base)).count
+    running = (await client.count_workflows(f'{base} AND ExecutionStatus = "Running"')).count
+    completed = (await client.count_workflows(
+        f'{base} AND ExecutionStatus = "Completed"')).count
+    problems = []
+    if total != accepted:
+        problems.append(f"{total} order workflows for {accepted} accepted orders")
+    if running:
+        problems.append(f"{running} order workflows still running")
+    if completed != total:
+        problems.append(f"{total - completed} order workflows closed other than completed")
+    returns = [rid for o in outcomes for rid in o.returns]
+    for rid in returns:
+        status = (await client.get_workflow_handle(return_workflow_id(rid)).describe()).status
+        if status != WorkflowExecutionStatus.COMPLETED:
+            problems.append(f"return workflow of {rid}: {status.name if status else '?'}")
+    return _finding(problems, order_workflows=total, completed=completed,
+                    return_workflows=len(returns))
+
+
+def stock(url: str) -> Finding:
+    """The ledger explains every level; reserved units are exactly the active reservations;
+    no reservation belongs to an unknown or finished order."""
+    with session_scope(url) as s:
+        conn = s.connection()
+        unexplained = conn.execute(text(
+            "SELECT s.location_id, s.sku, s.on_hand, s.reserved, s.held, "
+            "COALESCE(m.on_hand, 0), COALESCE(m.reserved, 0), COALESCE(m.held, 0) "
+            "FROM stock s LEFT JOIN (SELECT location_id, sku, SUM(on_hand_delta) AS on_hand, "
+            "SUM(reserved_delta) AS reserved, SUM(held_delta) AS held FROM stock_movement "
+            "GROUP BY location_id, sku) m ON m.location_id = s.location_id AND m.sku = s.sku "
+            "WHERE s.on_hand <> COALESCE(m.on_hand, 0) OR s.reserved <> COALESCE(m.reserved, 0) "
+            "OR s.held <> COALESCE(m.held, 0)")).all()
+        reserved_off = conn.execute(text(
+            "SELECT s.location_id, s.sku, s.reserved, COALESCE(r.q, 0) FROM stock s "
+            "LEFT JOIN (SELECT location_id, sku, SUM(quantity) AS q FROM reservation "
+            "WHERE status = 'active' GROUP BY location_id, sku) r "
+            "ON r.location_id = s.location_id AND r.sku = s.sku "
+            "WHERE s.reserved <> COALESCE(r.q, 0)")).all()
+        orphans = conn.execute(text(
+            "SELECT r.key FROM reservation r LEFT JOIN order_record o "
+            "ON o.order_id = r.order_id WHERE o.order_id IS NULL")).all()
+        finished_holding = conn.execute(text(
+            "SELECT r.key, o.status FROM reservation r JOIN order_record o "
+            "ON o.order_id = r.order_id WHERE r.status = 'active' "
+            "AND o.status IN ('completed', 'cancelled', 'rejected', 'failed')")).all()
+        movements = conn.execute(text("SELECT COUNT(*) FROM stock_movement")).scalar_one()
+        active = s.exec(select(Reservation).where(Reservation.status == "active")).all()
+    problems = [f"{r[0]}/{r[1]}: level {tuple(r[2:5])} but ledger {tuple(r[5:8])}"
+                for r in unexplained]
+    problems += [f"{r[0]}/{r[1]}: reserved {r[2]} but active reservations {r[3]}"
+                 for r in reserved_off]
+    problems += [f"reservation {r[0]} has no order" for r in orphans]
+    problems += [f"reservation {r[0]} still active for a {r[1]} order" for r in finished_holding]
+    return _finding(problems, ledger_movements=movements, active_reservations=len(active))
+
+
+def emails(url: str, prefix: str, mail_dir: Path) -> Finding:
+    """Every e-mail the OMS decided to send arrived exactly once, none arrived undecided."""
+    received: Counter[str] = Counter()
+    parser = BytesHeaderParser()
+    for path in mail_dir.glob("*.eml"):
+        with path.open("rb") as fh:
+            headers = parser.parse(fh)
+        if str(headers.get("X-OMS-Order", "")).startswith(prefix):
+            received[str(headers["X-OMS-Key"])] += 1
+    with session_scope(url) as s:
+        outbox = s.exec(select(OutboundEmail).where(
+            col(OutboundEmail.order_id).startswith(prefix))).all()
+    keys = {m.key for m in outbox}
+    problems = [f"{k}: received {n} times" for k, n in received.items() if n > 1]
+    problems += [f"{m.key}: decided but never received" for m in outbox
+                 if received[m.key] == 0]
+    problems += [f"{m.key}: still {m.status} in the outbox" for m in outbox
+                 if m.status != "sent"]
+    problems += [f"{k}: received without an outbox entry" for k in received if k not in keys]
+    by_template = Counter(m.template for m in outbox)
+    return _finding(problems, decided=len(outbox), received=sum(received.values()),
+                    by_template=dict(by_template))
+
+
+def money(url: str, prefix: str, outcomes: list[Outcome]) -> Finding:
+    """Per order: one authorisation of the total (card, wallet, invoice), money kept = total
+    minus what the customer sent back (completed) or nothing (cancelled); nothing pending."""
+    sums: dict[str, Counter[str]] = defaultdict(Counter)
+    counts: dict[str, Counter[str]] = defaultdict(Counter)
+    pending: list[str] = []
+    with session_scope(url) as s:
+        for t in s.exec(select(PaymentTransaction).where(
+                col(PaymentTransaction.order_id).startswith(prefix))).all():
+            if t.status == "succeeded":
+                sums[t.order_id][t.kind] += t.amount_cents
+                counts[t.order_id][t.kind] += 1
+            elif t.status == "pending":
+                pending.append(t.idempotency_key)
+        methods = {r.order_id: r.payment_method for r in s.exec(select(OrderRecord).where(
+            col(OrderRecord.order_id).startswith(prefix))).all()}
+    problems = [f"{key}: still pending" for key in pending]
+    kept_total = expected_total = 0
+    for o in outcomes:
+        if not o.accepted:
+            continue
+        got, n = sums[o.order_id], counts[o.order_id]
+        kept = got["capture"] + got["incoming"] - got["refund"]
+        expected = (0 if o.expected_status == "cancelled"
+                    else o.total_cents - o.expected_refund_cents)
+        kept_total += kept
+        expected_total += expected
+        if kept != expected:
+            problems.append(f"{o.order_id}: kept {kept}, expected {expected} ({dict(got)})")
+        if methods.get(o.order_id) in AUTHORISING and (
+                n["authorise"] != 1 or got["authorise"] != o.total_cents):
+            problems.append(f"{o.order_id}: authorisations {dict(n)} {dict(got)}")
+        if got["capture"] + got["void"] > got["authorise"] and got["authorise"]:
+            problems.append(f"{o.order_id}: captured and voided more than authorised")
+    return _finding(problems, money_kept_cents=kept_total, money_expected_cents=expected_total,
+                    captured_cents=sum(c["capture"] for c in sums.values()),
+                    refunded_cents=sum(c["refund"] for c in sums.values()))
