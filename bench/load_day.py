@@ -132,7 +132,7 @@ class Day:
     """Drives every order of the run; ``delays`` scales the partners' answer times."""
 
     def __init__(self, http: httpx.AsyncClient, shop_key: str, cs_key: str, seed: int,
-                 deadline_s: float = 900.0, poll_s: float = 1.0) -> None:
+                 deadline_s: float = 900.0, poll_s: float = 2.0) -> None:
         self.send = Sender(http, deadline_s)
         self.shop_key, self.cs_key = shop_key, cs_key
         self.rng = random.Random(seed)

@@ -66,6 +66,13 @@ def shared_processors() -> list[Processor]:
     ]
 
 
+# Tracebacks without the frames' local variables: those would put customers' data and secrets
+# into the logs, and rendering them cost several per cent of the worker's CPU under load (every
+# retried activity logs one).
+_TRACEBACKS = structlog.processors.ExceptionRenderer(
+    structlog.tracebacks.ExceptionDictTransformer(show_locals=False))
+
+
 def build_handler(fmt: Literal["console", "json"], stream: IO[str] | None = None
                   ) -> logging.Handler:
     """A stdlib handler rendering every record in the OMS format."""
@@ -73,10 +80,11 @@ def build_handler(fmt: Literal["console", "json"], stream: IO[str] | None = None
     renderer: Processor
     if fmt == "json":
         renderer = structlog.processors.JSONRenderer()
-        final: list[Processor] = [structlog.processors.dict_tracebacks, renderer]
+        final: list[Processor] = [_TRACEBACKS, renderer]
     else:
         renderer = structlog.dev.ConsoleRenderer(colors=bool(getattr(out, "isatty", None)
-                                                             and out.isatty()))
+                                                             and out.isatty()),
+                                                 exception_formatter=structlog.dev.plain_traceback)
         final = [renderer]
     handler = logging.StreamHandler(out)
     handler.setFormatter(structlog.stdlib.ProcessorFormatter(
