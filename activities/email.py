@@ -8,6 +8,8 @@ from datetime import UTC, datetime
 from email.message import EmailMessage
 
 import aiosmtplib
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from temporalio import activity
 
 from activities.email_templates import render
@@ -16,6 +18,8 @@ from core.db.schema import OutboundEmail
 from core.models import EmailRequest
 from core.order_tokens import self_service_url
 from core.settings import Settings
+
+MARK_SENT_PATIENCE_S = 20.0  # within the activity's 30 s start-to-close timeout
 
 
 def message_id_for(key: str) -> str:
@@ -49,8 +53,25 @@ class EmailActivities:
         msg.add_alternative(rendered.html, subtype="html")
         await aiosmtplib.send(msg, hostname=self.settings.smtp_host, port=self.settings.smtp_port,
                               timeout=10)
-        await asyncio.to_thread(self._mark_sent, req.key)
+        await self._mark_sent_persistently(req.key)
         return "sent"
+
+    async def _mark_sent_persistently(self, key: str) -> None:
+        """The mail is out: failing now would make the retry send it again. So a database
+        that is briefly away (a restart, a full pool) is waited for, within the activity's
+        time, instead of failing the attempt."""
+        wait, deadline = 0.2, asyncio.get_running_loop().time() + MARK_SENT_PATIENCE_S
+        while True:
+            try:
+                await asyncio.to_thread(self._mark_sent, key)
+                return
+            except (OperationalError, PoolTimeout):
+                if asyncio.get_running_loop().time() + wait > deadline:
+                    raise
+                activity.logger.warning("e-mail %s sent; recording it waits for the database",
+                                        key)
+                await asyncio.sleep(wait)
+                wait = min(wait * 2, 3.0)
 
     def _claim(self, req: EmailRequest, subject: str) -> bool:
         with session_scope(self.settings.database_url) as s:

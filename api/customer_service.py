@@ -76,9 +76,18 @@ def _release(s: Session) -> None:
              summary="Cancel the whole order (refused once anything has shipped)")
 async def cancel(order_id: str, body: CancelRequest, s: Annotated[Session, Depends(deps.db)],
                  client: Annotated[Client, Depends(deps.temporal)]) -> ActionResult:
+    """Idempotent: cancelling a cancelled order answers 200 again, so a retry after a lost
+    answer (timeout, restart) reads as the success it was."""
     _known(s, order_id)
     _release(s)
-    return await _update(client, order_id, OrderWorkflow.cancel, body)
+    try:
+        return await _update(client, order_id, OrderWorkflow.cancel, body)
+    except HTTPException as exc:
+        rec = s.get(OrderRecord, order_id) if exc.status_code == 409 else None
+        if rec is not None and rec.status == "cancelled":
+            return ActionResult(message="order already cancelled", status="cancelled",
+                                total_cents=rec.total_cents)
+        raise
 
 
 @router.post(

@@ -242,6 +242,8 @@ async def signal_return(client: Client, rec: ReturnRecord, body: ReturnEventIn) 
                 lines=body.lines, by=body.by))
     except RPCError as exc:
         if exc.status == RPCStatusCode.NOT_FOUND:
+            if rec.status == "closed":
+                return  # the return went all the way: a late resend changes nothing
             raise HTTPException(409, detail=f"return {rec.return_id} is closed "
                                 f"({rec.status})") from exc
         raise

@@ -39,5 +39,21 @@ async def send_shipment_event(client: Client, record: ShipmentRecord,
             OrderWorkflow.shipment_event, event)
     except RPCError as exc:
         if exc.status == RPCStatusCode.NOT_FOUND:
+            if already_recorded(record, event):
+                return  # a carrier's resend of what the order already knows: accepted again
             raise HTTPException(409, detail=f"order {record.order_id} is closed") from exc
         raise
+
+
+# How far a parcel has come; an event at or below the recorded step is a resend.
+_PROGRESS = {"released": 0, "accepted": 1, "picked": 2, "packed": 3, "shipped": 4,
+             "in_transit": 5, "delivered": 6, "picked_up": 6}
+
+
+def already_recorded(record: ShipmentRecord, event: ShipmentEvent) -> bool:
+    """Senders retry webhooks whose answer they missed; once the order is closed, a repeat of
+    an event it took (or an earlier step of the same parcel) is answered as accepted, while
+    news it never took (shipping a cancelled order's parcel) stays a 409."""
+    done = _PROGRESS.get(record.status)
+    step = _PROGRESS.get(event.kind)
+    return done is not None and step is not None and step <= done and done > 0

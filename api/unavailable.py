@@ -8,6 +8,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
+from temporalio.client import WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.service import RPCError, RPCStatusCode
 
 RETRY_AFTER_S = "2"
@@ -33,7 +34,14 @@ async def _temporal(_request: Request, exc: Exception) -> JSONResponse:
     raise exc
 
 
+async def _update_timeout(_request: Request, _exc: Exception) -> JSONResponse:
+    """The order did not answer an action in time (it may still carry it out): retrying the
+    same action is safe, every action is idempotent or refused once done."""
+    return _busy("the order's workflow")
+
+
 def install(app: FastAPI) -> None:
+    app.add_exception_handler(WorkflowUpdateRPCTimeoutOrCancelledError, _update_timeout)
     app.add_exception_handler(PoolTimeout, _database)
     app.add_exception_handler(DBAPIError, _database)
     app.add_exception_handler(RPCError, _temporal)

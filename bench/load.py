@@ -211,7 +211,7 @@ async def audit(stack: LoadStack, prefix: str, outcomes: list[Outcome]) -> dict[
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--orders", type=int, default=2000)
-    parser.add_argument("--rate", type=float, default=4.0, help="orders placed per second")
+    parser.add_argument("--rate", type=float, default=2.5, help="orders placed per second")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--cancel-share", type=float, default=0.05)
     parser.add_argument("--return-share", type=float, default=0.10)
@@ -237,7 +237,7 @@ def main() -> None:
         engine = asyncio.run(engine_limit.measure(stack.temporal_address,
                                                   args.engine_workflows))
     finally:
-        stack.down()
+        stack.down(keep=args.keep)
     outcomes: list[Outcome] = run["outcomes"]
     accepted = [o for o in outcomes if o.accepted]
     clean = all(f["problems"] == 0 for f in findings.values())

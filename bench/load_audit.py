@@ -59,6 +59,9 @@ async def workflows(client: Client, prefix: str, outcomes: list[Outcome]) -> Fin
         problems.append(f"{total} order workflows for {accepted} accepted orders")
     if running:
         problems.append(f"{running} order workflows still running")
+        async for wf in client.list_workflows(f'{base} AND ExecutionStatus = "Running"',
+                                              limit=5):
+            problems.append(f"still running: {wf.id}")
     if completed != total:
         problems.append(f"{total - completed} order workflows closed other than completed")
     returns = [rid for o in outcomes for rid in o.returns]

@@ -205,8 +205,14 @@ class Day:
         await self._pause(1, 5)
         lines = [{"line_id": lid, "quantity": q, "reason": "changed_mind"}
                  for lid, q in plan.return_lines]
-        r = await self.send.call("POST", f"/orders/{plan.order_id}/returns", ok={201},
+        r = await self.send.call("POST", f"/orders/{plan.order_id}/returns", ok={201, 422},
                                  key=self.cs_key, json={"agent": "cs-load", "lines": lines})
+        if r.status_code == 422:
+            if "already returned" not in r.text:
+                raise RuntimeError(f"return refused: {r.text[:300]}")
+            # an earlier attempt got through but its answer was lost: take what it opened
+            r = await self.send.call("GET", f"/orders/{plan.order_id}/returns", ok={200},
+                                     key=self.cs_key)
         prices = {ln["line_id"]: ln["unit_price_cents"] for ln in order["lines"]}
         goods = sum(prices[lid] * q for lid, q in plan.return_lines)
         everything = sum(ln["quantity"] for ln in order["lines"]) == sum(

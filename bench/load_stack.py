@@ -124,12 +124,17 @@ class LoadStack:
         self.services["api"].start()
         wait_for_http(f"{self.api_url}/health", timeout=60)
 
-    def down(self) -> None:
+    def down(self, keep: bool = False) -> None:
+        """Stop everything; ``keep``: leave PostgreSQL's data directory for a look afterwards
+        (start it with pg_ctl -D <datadir> start)."""
         for name in ("api", "worker", "mail", "temporal"):
             if name in self.services:
                 self.services[name].stop()
         if self.pg is not None:
-            remove_cluster(self.pg)
+            if keep:
+                self.pg.stop()
+            else:
+                remove_cluster(self.pg)
 
     # ---- faults ------------------------------------------------------------------------
     def kill_worker(self) -> None:
