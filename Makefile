@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: up test lint bench-routing bench-availability bench-release install clean
+.PHONY: up test lint bench-routing bench-availability bench-release bench-load install clean
 
 up: $(STAMP)  ## start the whole embedded stack and print where to look
 	$(BIN)/python -m devstack up
@@ -24,6 +24,9 @@ bench-availability: $(STAMP)
 
 bench-release: $(STAMP)
 	$(BIN)/python bench/release_latency.py
+
+bench-load: $(STAMP)  ## 2000 orders with faults on PostgreSQL, then the audit (about 20 minutes)
+	$(BIN)/python bench/load.py --orders 2000
 
 install: $(STAMP)
 

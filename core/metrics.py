@@ -28,7 +28,8 @@ ORDERS_PLACED = "oms_orders_placed_total"
 ORDERS_FINISHED = "oms_orders_finished_total"
 
 # seconds to days: card orders release within seconds, prepayment ones after days
-RELEASE_BUCKETS = (1, 5, 15, 60, 300, 900, 3600, 4 * 3600, 86400, 3 * 86400, 7 * 86400)
+RELEASE_BUCKETS = (0.1, 0.25, 0.5, 1, 2.5, 5, 15, 60, 300, 900, 3600, 4 * 3600, 86400,
+                   3 * 86400, 7 * 86400)
 SOLVE_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 
 
