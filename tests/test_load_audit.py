@@ -1,4 +1,4 @@
-"""The load bench's audit finds what it is there to find: a doubled or missing e-mail, money
+"""The load bench's audit finds what it is there to find: a second or missing e-mail, money
 kept that differs from what was expected, an order recorded twice or in the wrong state.
 (The bench's clean result means something only if the audit can fail.)"""
 
@@ -8,6 +8,7 @@ import uuid
 from email.message import EmailMessage
 from pathlib import Path
 
+from activities.email import message_id_for
 from bench import load_audit
 from bench.load_day import Outcome
 from core.db.engine import session_scope
@@ -18,9 +19,10 @@ def _prefix() -> str:
     return f"AU-{uuid.uuid4().hex[:6]}-"
 
 
-def _mail(directory: Path, name: str, order_id: str, key: str) -> None:
+def _mail(directory: Path, name: str, order_id: str, key: str, subject: str = "x") -> None:
     msg = EmailMessage()
-    msg["To"], msg["Subject"] = "k@example.org", "x"
+    msg["To"], msg["Subject"] = "k@example.org", subject
+    msg["Message-ID"] = message_id_for(key)
     msg["X-OMS-Order"], msg["X-OMS-Key"] = order_id, key
     msg.set_content("x")
     (directory / f"{name}.eml").write_bytes(bytes(msg))
@@ -45,11 +47,15 @@ def test_emails_doubled_missing_or_undecided_are_each_found(database_url: str,
     with session_scope(database_url) as s:
         s.get(OutboundEmail, f"{p}1:mail3").status = "sent"  # type: ignore[union-attr]
     assert load_audit.emails(database_url, p, tmp_path)["problems"] == 0
-    _mail(tmp_path, "e", f"{p}1", f"{p}1:mail0")  # the same e-mail twice
-    _mail(tmp_path, "f", f"{p}1", f"{p}1:never-decided")
+    _mail(tmp_path, "e", f"{p}1", f"{p}1:mail0")  # the same message handed over again
+    found = load_audit.emails(database_url, p, tmp_path)
+    assert found["problems"] == 0 and found["redelivered_copies"] == 1
+    assert found["redelivered"] == [f"{p}1:mail0"]
+    _mail(tmp_path, "f", f"{p}1", f"{p}1:mail1", subject="other")  # a second, different one
+    _mail(tmp_path, "g", f"{p}1", f"{p}1:never-decided")
     found = load_audit.emails(database_url, p, tmp_path)
     assert found["problems"] == 2
-    assert any("received 2 times" in e for e in found["examples"])
+    assert any("2 different messages" in e for e in found["examples"])
     assert any("without an outbox entry" in e for e in found["examples"])
 
 
