@@ -42,8 +42,13 @@ from workflows.outbound_dispatch import OutboundDispatchWorkflow
 from workflows.returns import ReturnWorkflow
 from workflows.schedules import ensure_hold_cleanup_schedule, ensure_outbound_dispatch_schedule
 
-WORKFLOWS = [OrderWorkflow, LocationOutageWorkflow, HoldCleanupWorkflow, ReturnWorkflow,
-             OutboundDispatchWorkflow]
+WORKFLOWS = [
+    OrderWorkflow,
+    LocationOutageWorkflow,
+    HoldCleanupWorkflow,
+    ReturnWorkflow,
+    OutboundDispatchWorkflow,
+]
 
 
 def activities_for(settings: Settings) -> list[object]:
@@ -59,25 +64,44 @@ def activities_for(settings: Settings) -> list[object]:
     returns = ReturnActivities(settings)
     outbound = OutboundActivities(settings)
     return [
-        risk.assess_risk, planning.plan_route, stock.reserve_stock, stock.release_stock,
-        payments.authorise_payment, payments.capture_payment, payments.void_payment,
-        payments.refund_payment, payments.record_incoming_payment,
+        risk.assess_risk,
+        planning.plan_route,
+        stock.reserve_stock,
+        stock.release_stock,
+        payments.authorise_payment,
+        payments.capture_payment,
+        payments.void_payment,
+        payments.refund_payment,
+        payments.record_incoming_payment,
         PricingActivities(settings).reprice_modification,
-        fulfilment.release_shipment, fulfilment.record_shipment_event,
-        fulfilment.withdraw_shipment, fulfilment.resize_shipment, fulfilment.restock,
+        fulfilment.release_shipment,
+        fulfilment.record_shipment_event,
+        fulfilment.withdraw_shipment,
+        fulfilment.resize_shipment,
+        fulfilment.restock,
         CompensationActivities(settings).issue_voucher,
-        log.register_order, log.record_progress, email.send_email,
-        locations.set_location_online, HoldActivities(settings).expire_holds,
-        returns.record_return, returns.issue_label, returns.book_stock, returns.refund_parent,
-        outbound.claim_deliveries, outbound.deliver,
+        log.register_order,
+        log.record_progress,
+        email.send_email,
+        locations.set_location_online,
+        HoldActivities(settings).expire_holds,
+        returns.record_return,
+        returns.issue_label,
+        returns.book_stock,
+        returns.refund_parent,
+        outbound.claim_deliveries,
+        outbound.deliver,
     ]
 
 
 def build_worker(client: Client, settings: Settings, executor: ThreadPoolExecutor) -> Worker:
     """The worker; its metrics go wherever the client's runtime sends them (``main``)."""
     return Worker(
-        client, task_queue=settings.task_queue, workflows=WORKFLOWS,
-        activities=activities_for(settings), activity_executor=executor,
+        client,
+        task_queue=settings.task_queue,
+        workflows=WORKFLOWS,
+        activities=activities_for(settings),
+        activity_executor=executor,
         max_concurrent_activities=settings.worker_max_concurrent_activities,
         graceful_shutdown_timeout=timedelta(seconds=10),
         interceptors=[ActivityLogContext()],
@@ -105,8 +129,11 @@ async def main() -> None:
         worker = build_worker(client, settings, executor)
         async with worker:
             logging.getLogger("oms.worker").info(
-                "worker polling task queue %s on %s", settings.task_queue,
-                settings.temporal_address, extra={"metrics_port": settings.worker_metrics_port})
+                "worker polling task queue %s on %s",
+                settings.task_queue,
+                settings.temporal_address,
+                extra={"metrics_port": settings.worker_metrics_port},
+            )
             await stop.wait()
     logging.getLogger("oms.worker").info("worker stopped")
 

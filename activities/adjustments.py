@@ -20,8 +20,10 @@ from core.db.engine import session_scope
 from core.db.schema import Location, Sku, Stock
 from core.models import InputModel
 
-_ADJUST = text("UPDATE stock SET on_hand = on_hand + :qty WHERE location_id = :loc "
-               "AND sku = :sku AND on_hand + :qty >= reserved")
+_ADJUST = text(
+    "UPDATE stock SET on_hand = on_hand + :qty WHERE location_id = :loc "
+    "AND sku = :sku AND on_hand + :qty >= reserved"
+)
 
 
 class AdjustmentRequest(InputModel):
@@ -31,8 +33,9 @@ class AdjustmentRequest(InputModel):
     location_id: str = Field(min_length=1, max_length=64)
     sku: str = Field(min_length=1, max_length=64)
     kind: Literal["adjustment", "return"] = "adjustment"
-    quantity: int = Field(ge=-1_000_000, le=1_000_000, description="units added (negative: "
-                          "removed)")
+    quantity: int = Field(
+        ge=-1_000_000, le=1_000_000, description="units added (negative: removed)"
+    )
     reason: str = Field(min_length=1, max_length=300)
 
     @field_validator("quantity")
@@ -77,20 +80,44 @@ def adjust(url: str, req: AdjustmentRequest) -> tuple[Adjustment, bool]:
             if s.get(Sku, req.sku) is None:
                 errors.append(("sku", f"unknown SKU {req.sku!r}"))
             if errors:
-                raise AdjustmentError(422, [{"loc": ["body", f], "msg": m, "type": "unknown"}
-                                            for f, m in errors])
+                raise AdjustmentError(
+                    422, [{"loc": ["body", f], "msg": m, "type": "unknown"} for f, m in errors]
+                )
             conn = s.connection()
             insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-            conn.execute(insert(Stock.__table__).values(  # type: ignore[attr-defined]
-                location_id=req.location_id, sku=req.sku, on_hand=0, reserved=0,
-                safety_stock=0, held=0).on_conflict_do_nothing())
+            conn.execute(
+                insert(Stock.__table__)
+                .values(  # type: ignore[attr-defined]
+                    location_id=req.location_id,
+                    sku=req.sku,
+                    on_hand=0,
+                    reserved=0,
+                    safety_stock=0,
+                    held=0,
+                )
+                .on_conflict_do_nothing()
+            )
             args = {"qty": req.quantity, "loc": req.location_id, "sku": req.sku}
             if conn.execute(_ADJUST, args).rowcount != 1:
-                raise AdjustmentError(409, f"{req.sku} at {req.location_id}: removing "
-                                      f"{-req.quantity} would leave less than is reserved")
-            ledger.record(conn, [ledger.movement(
-                req.location_id, req.sku, req.kind, on_hand=req.quantity, source=key,
-                reason=req.reason, key=key)])
+                raise AdjustmentError(
+                    409,
+                    f"{req.sku} at {req.location_id}: removing "
+                    f"{-req.quantity} would leave less than is reserved",
+                )
+            ledger.record(
+                conn,
+                [
+                    ledger.movement(
+                        req.location_id,
+                        req.sku,
+                        req.kind,
+                        on_hand=req.quantity,
+                        source=key,
+                        reason=req.reason,
+                        key=key,
+                    )
+                ],
+            )
             done = _existing(conn, key, req)
     except IntegrityError:  # the same adjustment applied concurrently
         with session_scope(url) as s:
@@ -107,12 +134,26 @@ def _existing(conn: Any, key: str, req: AdjustmentRequest) -> Adjustment | None:
     if m is None:
         return None
     if (m.location_id, m.sku, m.kind, m.on_hand_delta, m.reason) != (
-            req.location_id, req.sku, req.kind, req.quantity, req.reason):
+        req.location_id,
+        req.sku,
+        req.kind,
+        req.quantity,
+        req.reason,
+    ):
         raise AdjustmentError(409, f"adjustment {req.adjustment_id} exists with other content")
-    on_hand = conn.execute(select(ledger.STOCK.c.on_hand).where(
-        ledger.STOCK.c.location_id == m.location_id, ledger.STOCK.c.sku == m.sku)).scalar_one()
+    on_hand = conn.execute(
+        select(ledger.STOCK.c.on_hand).where(
+            ledger.STOCK.c.location_id == m.location_id, ledger.STOCK.c.sku == m.sku
+        )
+    ).scalar_one()
     at = m.at if m.at.tzinfo else m.at.replace(tzinfo=UTC)
-    return Adjustment(adjustment_id=req.adjustment_id, location_id=m.location_id, sku=m.sku,
-                      kind=m.kind, quantity=m.on_hand_delta, reason=m.reason, at=at,
-                      on_hand=on_hand)
-
+    return Adjustment(
+        adjustment_id=req.adjustment_id,
+        location_id=m.location_id,
+        sku=m.sku,
+        kind=m.kind,
+        quantity=m.on_hand_delta,
+        reason=m.reason,
+        at=at,
+        on_hand=on_hand,
+    )

@@ -65,41 +65,75 @@ class SkuAvailability(BaseModel):
 
 def active_holds(skus: Iterable[str] | None, now: datetime) -> Subquery:
     """Units held per location and SKU (all SKUs for None) by holds that have not expired."""
-    query = (select(HOLD.c.location_id, HOLD.c.sku, func.sum(HOLD.c.quantity).label("units"))
-             .where(HOLD.c.status == "active", HOLD.c.expires_at > now))
+    query = select(HOLD.c.location_id, HOLD.c.sku, func.sum(HOLD.c.quantity).label("units")).where(
+        HOLD.c.status == "active", HOLD.c.expires_at > now
+    )
     if skus is not None:
         query = query.where(HOLD.c.sku.in_(list(skus)))
     return query.group_by(HOLD.c.location_id, HOLD.c.sku).subquery()
 
 
-def availability(s: Session, skus: list[str], channel: str, settings: Settings,
-                 now: datetime | None = None,
-                 location_ids: list[str] | None = None) -> dict[str, SkuAvailability]:
+def availability(
+    s: Session,
+    skus: list[str],
+    channel: str,
+    settings: Settings,
+    now: datetime | None = None,
+    location_ids: list[str] | None = None,
+) -> dict[str, SkuAvailability]:
     """ATP of each SKU (in one query), per location and over the network, for a channel."""
     now = now or datetime.now(UTC)
     held = active_holds(skus, now)
-    query = (select(STOCK.c.location_id, STOCK.c.sku, STOCK.c.on_hand, STOCK.c.reserved,
-                    STOCK.c.safety_stock, func.coalesce(held.c.units, 0).label("held"),
-                    LOCATION.c.kind, LOCATION.c.online, LOCATION.c.ships_to_customers,
-                    LOCATION.c.pickup_point)
-             .join(LOCATION, LOCATION.c.id == STOCK.c.location_id)
-             .outerjoin(held, and_(held.c.location_id == STOCK.c.location_id,
-                                   held.c.sku == STOCK.c.sku))
-             .where(STOCK.c.sku.in_(skus)))
+    query = (
+        select(
+            STOCK.c.location_id,
+            STOCK.c.sku,
+            STOCK.c.on_hand,
+            STOCK.c.reserved,
+            STOCK.c.safety_stock,
+            func.coalesce(held.c.units, 0).label("held"),
+            LOCATION.c.kind,
+            LOCATION.c.online,
+            LOCATION.c.ships_to_customers,
+            LOCATION.c.pickup_point,
+        )
+        .join(LOCATION, LOCATION.c.id == STOCK.c.location_id)
+        .outerjoin(held, and_(held.c.location_id == STOCK.c.location_id, held.c.sku == STOCK.c.sku))
+        .where(STOCK.c.sku.in_(skus))
+    )
     if location_ids is not None:
         query = query.where(STOCK.c.location_id.in_(location_ids))
-    result = {sku: SkuAvailability(sku=sku, channel=channel, as_of=now, available=0, on_hand=0,
-                                   reserved=0, held=0, locations=[]) for sku in skus}
+    result = {
+        sku: SkuAvailability(
+            sku=sku,
+            channel=channel,
+            as_of=now,
+            available=0,
+            on_hand=0,
+            reserved=0,
+            held=0,
+            locations=[],
+        )
+        for sku in skus
+    }
     for r in s.connection().execute(query.order_by(STOCK.c.sku, STOCK.c.location_id)):
         buffer = channel_buffer(r.kind, channel, settings)
         counts = counts_for(channel, r.online, r.ships_to_customers)
         free = r.on_hand - r.reserved - r.held - r.safety_stock - buffer
         loc = LocationAvailability(
-            location_id=r.location_id, kind=r.kind, online=r.online,
-            ships_to_customers=r.ships_to_customers, pickup_point=r.pickup_point,
-            on_hand=r.on_hand, reserved=r.reserved, held=r.held, safety_stock=r.safety_stock,
-            channel_buffer=buffer, available=max(0, free) if r.online else 0,
-            counts_for_network=counts)
+            location_id=r.location_id,
+            kind=r.kind,
+            online=r.online,
+            ships_to_customers=r.ships_to_customers,
+            pickup_point=r.pickup_point,
+            on_hand=r.on_hand,
+            reserved=r.reserved,
+            held=r.held,
+            safety_stock=r.safety_stock,
+            channel_buffer=buffer,
+            available=max(0, free) if r.online else 0,
+            counts_for_network=counts,
+        )
         total = result[r.sku]
         total.locations.append(loc)
         if counts:

@@ -34,11 +34,14 @@ class EmailActivities:
     @activity.defn
     async def send_email(self, req: EmailRequest) -> str:
         """Render and send one e-mail unless the outbox says this key was already sent."""
-        context = {"status_url": f"{self.settings.base_url}/orders/{req.order_id}",
-                   "self_service_url": self_service_url(self.settings, req.order_id),
-                   **req.context}
-        rendered = render(req.template, req.locale, context,
-                          self.settings.email_template_dir or None)
+        context = {
+            "status_url": f"{self.settings.base_url}/orders/{req.order_id}",
+            "self_service_url": self_service_url(self.settings, req.order_id),
+            **req.context,
+        }
+        rendered = render(
+            req.template, req.locale, context, self.settings.email_template_dir or None
+        )
         already_sent = await asyncio.to_thread(self._claim, req, rendered.subject)
         if already_sent:
             return "already-sent"
@@ -51,8 +54,9 @@ class EmailActivities:
         msg["X-OMS-Order"] = req.order_id
         msg.set_content(rendered.text)
         msg.add_alternative(rendered.html, subtype="html")
-        await aiosmtplib.send(msg, hostname=self.settings.smtp_host, port=self.settings.smtp_port,
-                              timeout=10)
+        await aiosmtplib.send(
+            msg, hostname=self.settings.smtp_host, port=self.settings.smtp_port, timeout=10
+        )
         await self._mark_sent_persistently(req.key)
         return "sent"
 
@@ -68,8 +72,7 @@ class EmailActivities:
             except (OperationalError, PoolTimeout):
                 if asyncio.get_running_loop().time() + wait > deadline:
                     raise
-                activity.logger.warning("e-mail %s sent; recording it waits for the database",
-                                        key)
+                activity.logger.warning("e-mail %s sent; recording it waits for the database", key)
                 await asyncio.sleep(wait)
                 wait = min(wait * 2, 3.0)
 
@@ -77,9 +80,16 @@ class EmailActivities:
         with session_scope(self.settings.database_url) as s:
             row = s.get(OutboundEmail, req.key)
             if row is None:
-                s.add(OutboundEmail(key=req.key, order_id=req.order_id, recipient=req.to,
-                                    template=req.template, subject=subject,
-                                    message_id=message_id_for(req.key)))
+                s.add(
+                    OutboundEmail(
+                        key=req.key,
+                        order_id=req.order_id,
+                        recipient=req.to,
+                        template=req.template,
+                        subject=subject,
+                        message_id=message_id_for(req.key),
+                    )
+                )
                 return False
             return row.status == "sent"
 

@@ -34,8 +34,9 @@ def _env(directory: str) -> Environment:
     )
 
 
-def render(template: str, locale: str, context: dict[str, Any],
-           directory: str | None = None) -> RenderedEmail:
+def render(
+    template: str, locale: str, context: dict[str, Any], directory: str | None = None
+) -> RenderedEmail:
     """Render one e-mail; a missing variable is an error, not an empty string."""
     env = _env(directory or str(DEFAULT_DIR))
     ctx = {"euro": euro, **context}

@@ -86,8 +86,14 @@ def _csv_rows(fh: IO[bytes], location_id: str | None) -> Iterator[FeedRow | RowE
         if missing:
             yield RowError(line, missing[0], f"missing column {missing[0]!r}")
             continue
-        yield _row(line, fields.get("location_id"), fields.get("sku"), fields.get("quantity"),
-                   fields.get("reason", ""), location_id)
+        yield _row(
+            line,
+            fields.get("location_id"),
+            fields.get("sku"),
+            fields.get("quantity"),
+            fields.get("reason", ""),
+            location_id,
+        )
 
 
 def _header(record: list[str], location_id: str | None) -> dict[str, int]:
@@ -96,9 +102,13 @@ def _header(record: list[str], location_id: str | None) -> dict[str, int]:
     for name in needed:
         if name not in names:
             raise FeedFormatError(
-                "header", f"CSV header needs a {name!r} column (found {', '.join(names)})")
-    return {name: names.index(name) for name in ("location_id", "sku", "quantity", "reason")
-            if name in names}
+                "header", f"CSV header needs a {name!r} column (found {', '.join(names)})"
+            )
+    return {
+        name: names.index(name)
+        for name in ("location_id", "sku", "quantity", "reason")
+        if name in names
+    }
 
 
 def _jsonl_rows(fh: IO[bytes], location_id: str | None) -> Iterator[FeedRow | RowError]:
@@ -116,9 +126,14 @@ def _jsonl_rows(fh: IO[bytes], location_id: str | None) -> Iterator[FeedRow | Ro
         quantity = obj.get("quantity")
         if isinstance(quantity, bool) or not isinstance(quantity, int | str | type(None)):
             quantity = repr(quantity)
-        yield _row(line, _text(obj.get("location_id")), _text(obj.get("sku")),
-                   None if quantity is None else str(quantity), _text(obj.get("reason")) or "",
-                   location_id)
+        yield _row(
+            line,
+            _text(obj.get("location_id")),
+            _text(obj.get("sku")),
+            None if quantity is None else str(quantity),
+            _text(obj.get("reason")) or "",
+            location_id,
+        )
 
 
 def _text(value: object) -> str | None:
@@ -127,27 +142,47 @@ def _text(value: object) -> str | None:
     return value.strip() if isinstance(value, str) else repr(value)
 
 
-def _row(line: int, row_location: str | None, sku: str | None, quantity: str | None,
-         reason: str, feed_location: str | None) -> FeedRow | RowError:
-    for field, value in (("location_id", row_location), ("sku", sku), ("quantity", quantity),
-                         ("reason", reason)):
+def _row(
+    line: int,
+    row_location: str | None,
+    sku: str | None,
+    quantity: str | None,
+    reason: str,
+    feed_location: str | None,
+) -> FeedRow | RowError:
+    for field, value in (
+        ("location_id", row_location),
+        ("sku", sku),
+        ("quantity", quantity),
+        ("reason", reason),
+    ):
         if value and "\x00" in value:  # PostgreSQL stores no NUL, not even in the error log
             return RowError(line, field, "must not contain NUL characters (\\u0000)")
     location = row_location or feed_location
     key = {"location_id": location, "sku": sku or None}
     if feed_location and row_location and row_location != feed_location:
-        return RowError(line, "location_id", f"location {row_location!r} differs from the "
-                        f"feed's location {feed_location!r}", **key)
+        return RowError(
+            line,
+            "location_id",
+            f"location {row_location!r} differs from the feed's location {feed_location!r}",
+            **key,
+        )
     if not location:
         return RowError(line, "location_id", "location_id is missing", **key)
     if not sku:
         return RowError(line, "sku", "sku is missing", **key)
     if len(sku) > 64 or len(location) > 64:
-        return RowError(line, "sku" if len(sku) > 64 else "location_id",
-                        "longer than 64 characters")
+        return RowError(
+            line, "sku" if len(sku) > 64 else "location_id", "longer than 64 characters"
+        )
     if quantity is None or quantity == "":
         return RowError(line, "quantity", "quantity is missing", **key)
     if not _INT.match(quantity) or abs(int(quantity)) > MAX_QUANTITY:
-        return RowError(line, "quantity", f"quantity {quantity[:40]!r} is not a whole number "
-                        f"between -{MAX_QUANTITY} and {MAX_QUANTITY}", **key)
+        return RowError(
+            line,
+            "quantity",
+            f"quantity {quantity[:40]!r} is not a whole number "
+            f"between -{MAX_QUANTITY} and {MAX_QUANTITY}",
+            **key,
+        )
     return FeedRow(line, location, sku, int(quantity), reason[:200])

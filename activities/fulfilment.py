@@ -58,24 +58,31 @@ class FulfilmentActivities:
             if event.kind == "exception":
                 rec.status = "returned" if event.exception == "returned_to_sender" else "lost"
                 if event.exception == "returned_to_sender":
-                    restock(self.url, rec.location_id, _quantities(rec.lines),
-                            source=f"order:{order_id}", key=f"returned:{rec.shipment_id}",
-                            reason="parcel returned to sender")
+                    restock(
+                        self.url,
+                        rec.location_id,
+                        _quantities(rec.lines),
+                        source=f"order:{order_id}",
+                        key=f"returned:{rec.shipment_id}",
+                        reason="parcel returned to sender",
+                    )
                 return rec.tracking_url
             rec.status = event.kind
             if event.kind == "shipped":
                 rec.carrier = event.carrier or rec.carrier
                 rec.tracking_number = event.tracking_number or ""
                 rec.tracking_url = self.settings.tracking_url_template.format(
-                    carrier=rec.carrier, tracking=rec.tracking_number)
+                    carrier=rec.carrier, tracking=rec.tracking_number
+                )
                 rec.shipped_at = rec.shipped_at or now
             elif event.kind == "delivered":
                 rec.delivered_at = rec.delivered_at or now
             return rec.tracking_url
 
     @activity.defn
-    def withdraw_shipment(self, order_id: str, shipment_id: str, reason: str,
-                          status: str = "rerouted") -> None:
+    def withdraw_shipment(
+        self, order_id: str, shipment_id: str, reason: str, status: str = "rerouted"
+    ) -> None:
         """Take a shipment back from its location (offline, refused, cancelled, replaced): its
         stock is freed and its queue entry disappears; the location's system is told here."""
         inventory.release(self.url, order_id, shipment_id)
@@ -100,17 +107,20 @@ class FulfilmentActivities:
         return freed
 
     @activity.defn
-    def restock(self, order_id: str, shipment: ShipmentPlan, location_id: str,
-                reason: str) -> int:
+    def restock(self, order_id: str, shipment: ShipmentPlan, location_id: str, reason: str) -> int:
         """Goods of a shipment that ended up at ``location_id`` become its stock."""
         with session_scope(self.url) as s:
             rec = s.get(ShipmentRecord, shipment.shipment_id)
             if rec is not None:
                 rec.status = "cancelled"
-        return restock(self.url, location_id,
-                       _quantities([ln.model_dump() for ln in shipment.lines]),
-                       source=f"order:{order_id}", key=f"restock:{shipment.shipment_id}",
-                       reason=reason)
+        return restock(
+            self.url,
+            location_id,
+            _quantities([ln.model_dump() for ln in shipment.lines]),
+            source=f"order:{order_id}",
+            key=f"restock:{shipment.shipment_id}",
+            reason=reason,
+        )
 
 
 def _quantities(lines: list[dict]) -> dict[str, int]:  # type: ignore[type-arg]

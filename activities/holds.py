@@ -34,11 +34,13 @@ HOLD_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"
 
 _HOLD = text(
     "UPDATE stock SET held = held + :qty WHERE location_id = :loc AND sku = :sku "
-    "AND on_hand - reserved - held - safety_stock - :buffer >= :qty")
+    "AND on_hand - reserved - held - safety_stock - :buffer >= :qty"
+)
 _UNHOLD = text("UPDATE stock SET held = held - :qty WHERE location_id = :loc AND sku = :sku")
 _TAKE = text(
     "UPDATE stock SET on_hand = on_hand - :qty "
-    "WHERE location_id = :loc AND sku = :sku AND on_hand - :qty >= reserved")
+    "WHERE location_id = :loc AND sku = :sku AND on_hand - :qty >= reserved"
+)
 
 
 class _Strict(InputModel):
@@ -48,8 +50,12 @@ class _Strict(InputModel):
 class HoldLineIn(_Strict):
     sku: str = Field(min_length=1, max_length=64)
     quantity: int = Field(gt=0, le=10_000)
-    location_id: str | None = Field(default=None, min_length=1, max_length=64,
-                                    description="where to hold it; omitted: the OMS picks")
+    location_id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=64,
+        description="where to hold it; omitted: the OMS picks",
+    )
 
 
 class HoldRequest(_Strict):
@@ -113,13 +119,24 @@ def _field(loc: tuple[str | int, ...], msg: str, kind: str) -> dict[str, Any]:
 # ---- ending holds on one stock row (shared with reservations) ------------------------------
 
 
-_KIND = {"expired": "hold_expired", "converted": "hold_converted", "released": "hold_release",
-         "collected": "collected"}
+_KIND = {
+    "expired": "hold_expired",
+    "converted": "hold_converted",
+    "released": "hold_release",
+    "collected": "collected",
+}
 
 
-def settle_row(conn: Connection, loc: str, sku: str, now: datetime, *,
-               order_id: str | None = None, hold_id: str | None = None,
-               end_as: str = "released") -> list[dict[str, Any]]:
+def settle_row(
+    conn: Connection,
+    loc: str,
+    sku: str,
+    now: datetime,
+    *,
+    order_id: str | None = None,
+    hold_id: str | None = None,
+    end_as: str = "released",
+) -> list[dict[str, Any]]:
     """End the expired holds on one stock row, and in the same statement (one lock order: hold
     rows, then the stock row) the holds an order takes over (``order_id``: its reservation
     replaces them) or one hold being released or collected (``hold_id``, ``end_as``). Returns
@@ -132,33 +149,49 @@ def settle_row(conn: Connection, loc: str, sku: str, now: datetime, *,
         ending, status = or_(expired, mine), case((mine, "converted"), else_="expired")
     elif hold_id is not None:
         mine = HOLD.c.hold_id == hold_id
-        ending, status = or_(expired, mine), case((and_(mine, ~expired), end_as),
-                                                  else_="expired")
+        ending, status = or_(expired, mine), case((and_(mine, ~expired), end_as), else_="expired")
     rows = conn.execute(
-        update(HOLD).where(HOLD.c.location_id == loc, HOLD.c.sku == sku,
-                           HOLD.c.status == "active", ending)
+        update(HOLD)
+        .where(HOLD.c.location_id == loc, HOLD.c.sku == sku, HOLD.c.status == "active", ending)
         .values(status=status, ended_at=now)
-        .returning(HOLD.c.hold_id, HOLD.c.quantity, HOLD.c.status)).all()
+        .returning(HOLD.c.hold_id, HOLD.c.quantity, HOLD.c.status)
+    ).all()
     if not rows:
         return []
     conn.execute(_UNHOLD, {"qty": sum(r.quantity for r in rows), "loc": loc, "sku": sku})
     taken = sum(r.quantity for r in rows if r.status == "collected")
     if taken and conn.execute(_TAKE, {"qty": taken, "loc": loc, "sku": sku}).rowcount != 1:
         raise HoldError({"message": f"{sku} is no longer on hand at {loc}"})
-    return [ledger.movement(loc, sku, _KIND[r.status], held=-r.quantity,
-                            on_hand=-r.quantity if r.status == "collected" else 0,
-                            source=f"hold:{r.hold_id}", reason=_REASON[r.status], at=now)
-            for r in rows]
+    return [
+        ledger.movement(
+            loc,
+            sku,
+            _KIND[r.status],
+            held=-r.quantity,
+            on_hand=-r.quantity if r.status == "collected" else 0,
+            source=f"hold:{r.hold_id}",
+            reason=_REASON[r.status],
+            at=now,
+        )
+        for r in rows
+    ]
 
 
-_REASON = {"expired": "hold expired", "converted": "taken over by its order's reservation",
-           "released": "released", "collected": "collected in store"}
+_REASON = {
+    "expired": "hold expired",
+    "converted": "taken over by its order's reservation",
+    "released": "released",
+    "collected": "collected in store",
+}
 
 
 def own_hold_rows(conn: Connection, order_id: str) -> set[tuple[str, str]]:
     """Stock rows where the order still has active holds."""
-    rows = conn.execute(select(HOLD.c.location_id, HOLD.c.sku).where(
-        HOLD.c.order_id == order_id, HOLD.c.status == "active")).all()
+    rows = conn.execute(
+        select(HOLD.c.location_id, HOLD.c.sku).where(
+            HOLD.c.order_id == order_id, HOLD.c.status == "active"
+        )
+    ).all()
     return {(r.location_id, r.sku) for r in rows}
 
 
@@ -172,8 +205,13 @@ def request_hash(req: HoldRequest) -> str:
 def view(s: Session, hold_id: str, now: datetime | None = None) -> HoldView | None:
     """The hold as the caller sees it; an active line past its expiry reads as expired."""
     now = now or datetime.now(UTC)
-    rows = s.connection().execute(select(HOLD).where(HOLD.c.hold_id == hold_id)
-                                  .order_by(HOLD.c.location_id, HOLD.c.sku)).all()
+    rows = (
+        s.connection()
+        .execute(
+            select(HOLD).where(HOLD.c.hold_id == hold_id).order_by(HOLD.c.location_id, HOLD.c.sku)
+        )
+        .all()
+    )
     if not rows:
         return None
     expires_at = _aware(rows[0].expires_at)
@@ -181,14 +219,24 @@ def view(s: Session, hold_id: str, now: datetime | None = None) -> HoldView | No
     def status(r: Any) -> str:
         return "expired" if r.status == "active" and expires_at <= now else r.status
 
-    lines = [HeldLine(location_id=r.location_id, sku=r.sku, quantity=r.quantity,
-                      status=status(r)) for r in rows]
+    lines = [
+        HeldLine(location_id=r.location_id, sku=r.sku, quantity=r.quantity, status=status(r))
+        for r in rows
+    ]
     states = {ln.status for ln in lines}
     first = rows[0]
-    return HoldView(hold_id=hold_id, purpose=first.purpose, channel=first.channel,
-                    order_id=first.order_id, status=states.pop() if len(states) == 1 else
-                    ("active" if "active" in states else sorted(states)[0]),
-                    expires_at=expires_at, created_at=_aware(first.created_at), lines=lines)
+    return HoldView(
+        hold_id=hold_id,
+        purpose=first.purpose,
+        channel=first.channel,
+        order_id=first.order_id,
+        status=states.pop()
+        if len(states) == 1
+        else ("active" if "active" in states else sorted(states)[0]),
+        expires_at=expires_at,
+        created_at=_aware(first.created_at),
+        lines=lines,
+    )
 
 
 def _aware(value: datetime) -> datetime:
@@ -198,11 +246,21 @@ def _aware(value: datetime) -> datetime:
 def _ttl(req: HoldRequest, settings: Settings) -> timedelta:
     if req.ttl_seconds is not None:
         if req.ttl_seconds > settings.hold_max_ttl_s:
-            raise HoldInvalid([_field(("ttl_seconds",), f"at most {settings.hold_max_ttl_s} "
-                                      "seconds", "less_than_equal")])
+            raise HoldInvalid(
+                [
+                    _field(
+                        ("ttl_seconds",),
+                        f"at most {settings.hold_max_ttl_s} seconds",
+                        "less_than_equal",
+                    )
+                ]
+            )
         return timedelta(seconds=req.ttl_seconds)
-    default = (settings.hold_ttl_checkout_s if req.purpose == "checkout"
-               else settings.hold_ttl_reserve_collect_s)
+    default = (
+        settings.hold_ttl_checkout_s
+        if req.purpose == "checkout"
+        else settings.hold_ttl_reserve_collect_s
+    )
     return timedelta(seconds=default)
 
 
@@ -215,13 +273,23 @@ def _check_references(s: Session, req: HoldRequest) -> None:
         if ln.sku not in skus:
             errors.append(_field(("lines", i, "sku"), f"unknown SKU {ln.sku!r}", "unknown_sku"))
         if ln.location_id and ln.location_id not in locations:
-            errors.append(_field(("lines", i, "location_id"),
-                                 f"unknown location {ln.location_id!r}", "unknown_location"))
+            errors.append(
+                _field(
+                    ("lines", i, "location_id"),
+                    f"unknown location {ln.location_id!r}",
+                    "unknown_location",
+                )
+            )
         if req.purpose == "reserve_collect":
             loc = locations.get(ln.location_id or "")
             if ln.location_id is None or (loc is not None and not loc.pickup_point):
-                errors.append(_field(("lines", i, "location_id"), "reserve & collect needs a "
-                                     "pickup store on every line", "pickup_store_required"))
+                errors.append(
+                    _field(
+                        ("lines", i, "location_id"),
+                        "reserve & collect needs a pickup store on every line",
+                        "pickup_store_required",
+                    )
+                )
         if (ln.sku, ln.location_id) in seen:
             errors.append(_field(("lines", i), "the same SKU and location twice", "duplicate"))
         seen.add((ln.sku, ln.location_id))
@@ -235,21 +303,24 @@ def _locations(s: Session, ids: set[str]) -> dict[str, Location]:
     return {loc.id: loc for loc in s.exec(sm_select(Location).where(col(Location.id).in_(ids)))}
 
 
-def _allocate(s: Session, req: HoldRequest, settings: Settings,
-              now: datetime) -> dict[tuple[str, str], int]:
+def _allocate(
+    s: Session, req: HoldRequest, settings: Settings, now: datetime
+) -> dict[tuple[str, str], int]:
     """Units per (location, SKU): as asked, else from the locations with the most ATP."""
     wanted: dict[tuple[str, str], int] = defaultdict(int)
     free = [ln for ln in req.lines if ln.location_id is None]
-    atp = availability(s, sorted({ln.sku for ln in free}), req.channel, settings, now) if free \
-        else {}
+    atp = (
+        availability(s, sorted({ln.sku for ln in free}), req.channel, settings, now) if free else {}
+    )
     short = []
     for i, ln in enumerate(req.lines):
         if ln.location_id is not None:
             wanted[(ln.location_id, ln.sku)] += ln.quantity
             continue
-        options = sorted((loc for loc in atp[ln.sku].locations if loc.counts_for_network
-                          and loc.available > 0), key=lambda loc: (-loc.available,
-                                                                   loc.location_id))
+        options = sorted(
+            (loc for loc in atp[ln.sku].locations if loc.counts_for_network and loc.available > 0),
+            key=lambda loc: (-loc.available, loc.location_id),
+        )
         left = ln.quantity
         for loc in options:
             take = min(left, loc.available - wanted.get((loc.location_id, ln.sku), 0))
@@ -282,25 +353,56 @@ def place(url: str, req: HoldRequest, settings: Settings) -> tuple[HoldView, boo
             conn, moves, short = s.connection(), [], []
             for (loc, sku), qty in sorted(wanted.items()):
                 moves += settle_row(conn, loc, sku, now)
-                hit = where[loc].online and conn.execute(_HOLD, {
-                    "qty": qty, "loc": loc, "sku": sku,
-                    "buffer": channel_buffer(where[loc].kind, req.channel, settings)}
-                ).rowcount == 1
+                hit = (
+                    where[loc].online
+                    and conn.execute(
+                        _HOLD,
+                        {
+                            "qty": qty,
+                            "loc": loc,
+                            "sku": sku,
+                            "buffer": channel_buffer(where[loc].kind, req.channel, settings),
+                        },
+                    ).rowcount
+                    == 1
+                )
                 if not hit:
                     short.append({"location_id": loc, "sku": sku, "quantity": qty})
                     continue
-                moves.append(ledger.movement(loc, sku, "hold", held=qty,
-                                             source=f"hold:{req.hold_id}",
-                                             reason=f"{req.purpose} ({req.channel})", at=now))
+                moves.append(
+                    ledger.movement(
+                        loc,
+                        sku,
+                        "hold",
+                        held=qty,
+                        source=f"hold:{req.hold_id}",
+                        reason=f"{req.purpose} ({req.channel})",
+                        at=now,
+                    )
+                )
             if short:
                 s.rollback()
                 raise HoldError({"message": "not enough stock to hold", "lines": short})
-            conn.execute(insert(HOLD), [
-                {"hold_id": req.hold_id, "location_id": loc, "sku": sku, "quantity": qty,
-                 "purpose": req.purpose, "channel": req.channel, "order_id": req.order_id,
-                 "status": "active", "request_hash": digest, "expires_at": expires_at,
-                 "created_at": now, "ended_at": None}
-                for (loc, sku), qty in sorted(wanted.items())])
+            conn.execute(
+                insert(HOLD),
+                [
+                    {
+                        "hold_id": req.hold_id,
+                        "location_id": loc,
+                        "sku": sku,
+                        "quantity": qty,
+                        "purpose": req.purpose,
+                        "channel": req.channel,
+                        "order_id": req.order_id,
+                        "status": "active",
+                        "request_hash": digest,
+                        "expires_at": expires_at,
+                        "created_at": now,
+                        "ended_at": None,
+                    }
+                    for (loc, sku), qty in sorted(wanted.items())
+                ],
+            )
             ledger.record(conn, moves)
     except IntegrityError:  # the same hold id placed concurrently: answer like a repeat
         with session_scope(url) as s:
@@ -315,8 +417,11 @@ def place(url: str, req: HoldRequest, settings: Settings) -> tuple[HoldView, boo
 
 
 def _existing(s: Session, hold_id: str, digest: str) -> HoldView | None:
-    first = s.connection().execute(select(HOLD.c.request_hash).where(
-        HOLD.c.hold_id == hold_id).limit(1)).first()
+    first = (
+        s.connection()
+        .execute(select(HOLD.c.request_hash).where(HOLD.c.hold_id == hold_id).limit(1))
+        .first()
+    )
     if first is None:
         return None
     if first.request_hash != digest:
@@ -344,10 +449,12 @@ def _end(url: str, hold_id: str, status: str) -> HoldView:
             raise HoldError({"message": f"hold {hold_id} is {current.status}"})
         conn, moves = s.connection(), []
         for line in current.lines:  # sorted by location and SKU
-            moves += settle_row(conn, line.location_id, line.sku, now, hold_id=hold_id,
-                                end_as=status)
-        if status == "collected" and any(m["kind"] == "hold_expired"
-                                          and m["source"] == f"hold:{hold_id}" for m in moves):
+            moves += settle_row(
+                conn, line.location_id, line.sku, now, hold_id=hold_id, end_as=status
+            )
+        if status == "collected" and any(
+            m["kind"] == "hold_expired" and m["source"] == f"hold:{hold_id}" for m in moves
+        ):
             raise HoldError({"message": f"hold {hold_id} is expired"})
         ledger.record(conn, moves)
         ended = view(s, hold_id, now)
@@ -362,11 +469,17 @@ def expire_due(url: str, limit: int = 500) -> ExpiredHolds:
     """End expired holds, one stock row per transaction (short locks); up to ``limit`` rows."""
     now = datetime.now(UTC)
     with session_scope(url) as s:
-        keys = s.connection().execute(
-            select(HOLD.c.location_id, HOLD.c.sku).where(HOLD.c.status == "active",
-                                                         HOLD.c.expires_at <= now)
-            .group_by(HOLD.c.location_id, HOLD.c.sku)
-            .order_by(HOLD.c.location_id, HOLD.c.sku).limit(limit)).all()
+        keys = (
+            s.connection()
+            .execute(
+                select(HOLD.c.location_id, HOLD.c.sku)
+                .where(HOLD.c.status == "active", HOLD.c.expires_at <= now)
+                .group_by(HOLD.c.location_id, HOLD.c.sku)
+                .order_by(HOLD.c.location_id, HOLD.c.sku)
+                .limit(limit)
+            )
+            .all()
+        )
     result = ExpiredHolds(rows=len(keys))
     for loc, sku in keys:
         with session_scope(url) as s:
@@ -386,4 +499,3 @@ class HoldActivities:
     def expire_holds(self, limit: int) -> ExpiredHolds:
         """End up to ``limit`` stock rows' worth of expired holds."""
         return expire_due(self.url, limit)
-

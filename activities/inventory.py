@@ -45,12 +45,14 @@ def reserve(url: str, order_id: str, shipments: list[ShipmentPlan]) -> Reservati
     """Reserve exactly the planned stock, all or nothing; a repeat call is a no-op."""
     wanted = [
         (reservation_key(order_id, sh.shipment_id, ln.line_id), sh, ln)
-        for sh in shipments for ln in sh.lines
+        for sh in shipments
+        for ln in sh.lines
     ]
     try:
         with session_scope(url) as s:
-            existing = set(s.exec(select(Reservation.key).where(
-                Reservation.order_id == order_id)).all())
+            existing = set(
+                s.exec(select(Reservation.key).where(Reservation.order_id == order_id)).all()
+            )
             conn, now = s.connection(), datetime.now(UTC)
             by_row: dict[tuple[str, str], list] = defaultdict(list)
             for key, sh, ln in wanted:
@@ -67,10 +69,27 @@ def reserve(url: str, order_id: str, shipments: list[ShipmentPlan]) -> Reservati
                     if hit.rowcount != 1:
                         conflicts.append(f"{loc}/{sku}")
                         continue
-                    s.add(Reservation(key=key, order_id=order_id, shipment_id=sh.shipment_id,
-                                      location_id=loc, sku=sku, quantity=ln.quantity))
-                    moves.append(ledger.movement(loc, sku, "reservation", reserved=ln.quantity,
-                                                 source=f"order:{order_id}", reason=key, at=now))
+                    s.add(
+                        Reservation(
+                            key=key,
+                            order_id=order_id,
+                            shipment_id=sh.shipment_id,
+                            location_id=loc,
+                            sku=sku,
+                            quantity=ln.quantity,
+                        )
+                    )
+                    moves.append(
+                        ledger.movement(
+                            loc,
+                            sku,
+                            "reservation",
+                            reserved=ln.quantity,
+                            source=f"order:{order_id}",
+                            reason=key,
+                            at=now,
+                        )
+                    )
             if conflicts:
                 s.rollback()
                 return ReservationResult(ok=False, conflicts=conflicts)
@@ -84,12 +103,22 @@ def reserve(url: str, order_id: str, shipments: list[ShipmentPlan]) -> Reservati
 def _save_shipments(s: Session, order_id: str, shipments: list[ShipmentPlan]) -> None:
     for sh in shipments:
         if s.get(ShipmentRecord, sh.shipment_id) is None:
-            s.add(ShipmentRecord(
-                shipment_id=sh.shipment_id, order_id=order_id, location_id=sh.location_id,
-                status="reserved", carrier=sh.carrier,
-                lines=[ln.model_dump() for ln in sh.lines], goods_cents=sh.goods_cents,
-                ship_date=sh.ship_date, promised_delivery=sh.promised_delivery,
-                ship_by=sh.ship_by, deliver_by=sh.deliver_by, transfer_to=sh.transfer_to))
+            s.add(
+                ShipmentRecord(
+                    shipment_id=sh.shipment_id,
+                    order_id=order_id,
+                    location_id=sh.location_id,
+                    status="reserved",
+                    carrier=sh.carrier,
+                    lines=[ln.model_dump() for ln in sh.lines],
+                    goods_cents=sh.goods_cents,
+                    ship_date=sh.ship_date,
+                    promised_delivery=sh.promised_delivery,
+                    ship_by=sh.ship_by,
+                    deliver_by=sh.deliver_by,
+                    transfer_to=sh.transfer_to,
+                )
+            )
 
 
 def shrink(url: str, order_id: str, shipment_id: str, keep: dict[str, int]) -> int:
@@ -98,9 +127,13 @@ def shrink(url: str, order_id: str, shipment_id: str, keep: dict[str, int]) -> i
     Target-based, so a retry changes nothing. Returns the units given back."""
     freed = 0
     with session_scope(url) as s:
-        rows = s.exec(select(Reservation).where(
-            Reservation.order_id == order_id, Reservation.shipment_id == shipment_id,
-            Reservation.status == "active")).all()
+        rows = s.exec(
+            select(Reservation).where(
+                Reservation.order_id == order_id,
+                Reservation.shipment_id == shipment_id,
+                Reservation.status == "active",
+            )
+        ).all()
         now, moves = datetime.now(UTC), []
         for r in sorted(rows, key=lambda r: (r.location_id, r.sku)):
             line_id = r.key.rsplit(":", 1)[-1]
@@ -108,12 +141,21 @@ def shrink(url: str, order_id: str, shipment_id: str, keep: dict[str, int]) -> i
             if r.quantity <= target:
                 continue
             give_back = r.quantity - target
-            s.connection().execute(_UNRESERVE, {"qty": give_back, "loc": r.location_id,
-                                                "sku": r.sku})
+            s.connection().execute(
+                _UNRESERVE, {"qty": give_back, "loc": r.location_id, "sku": r.sku}
+            )
             freed += give_back
-            moves.append(ledger.movement(r.location_id, r.sku, "release", reserved=-give_back,
-                                         source=f"order:{order_id}",
-                                         reason=f"{r.key} reduced to {target}", at=now))
+            moves.append(
+                ledger.movement(
+                    r.location_id,
+                    r.sku,
+                    "release",
+                    reserved=-give_back,
+                    source=f"order:{order_id}",
+                    reason=f"{r.key} reduced to {target}",
+                    at=now,
+                )
+            )
             if target == 0:
                 r.status = "released"
             else:
@@ -138,8 +180,9 @@ _MOVEMENT = {"released": "release", "shipped": "shipment"}
 
 def _settle(url: str, order_id: str, shipment_id: str | None, stmt: object, status: str) -> int:
     with session_scope(url) as s:
-        query = select(Reservation).where(Reservation.order_id == order_id,
-                                          Reservation.status == "active")
+        query = select(Reservation).where(
+            Reservation.order_id == order_id, Reservation.status == "active"
+        )
         if shipment_id is not None:
             query = query.where(Reservation.shipment_id == shipment_id)
         rows = sorted(s.exec(query).all(), key=lambda r: (r.location_id, r.sku))
@@ -148,9 +191,17 @@ def _settle(url: str, order_id: str, shipment_id: str | None, stmt: object, stat
             s.connection().execute(stmt, {"qty": r.quantity, "loc": r.location_id, "sku": r.sku})
             r.status = status
             s.add(r)
-            moves.append(ledger.movement(
-                r.location_id, r.sku, _MOVEMENT[status], reserved=-r.quantity,
-                on_hand=-r.quantity if status == "shipped" else 0,
-                source=f"order:{order_id}", reason=r.key, at=now))
+            moves.append(
+                ledger.movement(
+                    r.location_id,
+                    r.sku,
+                    _MOVEMENT[status],
+                    reserved=-r.quantity,
+                    on_hand=-r.quantity if status == "shipped" else 0,
+                    source=f"order:{order_id}",
+                    reason=r.key,
+                    at=now,
+                )
+            )
         ledger.record(s.connection(), moves)
         return sum(r.quantity for r in rows)

@@ -27,7 +27,12 @@ class LocationActivities:
             loc.online = online
             if online:
                 return []
-            rows = s.exec(select(ShipmentRecord.order_id).where(
-                ShipmentRecord.location_id == location_id,
-                col(ShipmentRecord.status).in_(UNSHIPPED)).distinct()).all()
+            rows = s.exec(
+                select(ShipmentRecord.order_id)
+                .where(
+                    ShipmentRecord.location_id == location_id,
+                    col(ShipmentRecord.status).in_(UNSHIPPED),
+                )
+                .distinct()
+            ).all()
             return sorted(rows)

@@ -19,13 +19,21 @@ from core.settings import Settings
 def order_record_for(order: OrderInput, request_hash: str) -> OrderRecord:
     """The read-model row of a newly placed order."""
     return OrderRecord(
-        order_id=order.order_id, workflow_id=order.workflow_id, status="received",
-        channel=order.channel, customer_id=order.customer.id,
-        customer_email=str(order.customer.email), customer_name=order.customer.name,
-        postcode=order.delivery_address.postcode, payment_method=order.payment_method,
-        shipping_speed=order.shipping_speed, total_cents=order.total_cents,
-        request_hash=request_hash, payload=order.model_dump(mode="json"),
-        created_at=order.placed_at)
+        order_id=order.order_id,
+        workflow_id=order.workflow_id,
+        status="received",
+        channel=order.channel,
+        customer_id=order.customer.id,
+        customer_email=str(order.customer.email),
+        customer_name=order.customer.name,
+        postcode=order.delivery_address.postcode,
+        payment_method=order.payment_method,
+        shipping_speed=order.shipping_speed,
+        total_cents=order.total_cents,
+        request_hash=request_hash,
+        payload=order.model_dump(mode="json"),
+        created_at=order.placed_at,
+    )
 
 
 def request_hash(req: OrderRequest) -> str:
@@ -53,8 +61,14 @@ class OrderLogActivities:
         with session_scope(self.url) as s:
             if s.exec(select(OrderEvent.id).where(OrderEvent.key == ev.key)).first() is not None:
                 return False
-            event = OrderEvent(key=ev.key, order_id=ev.order_id, type=ev.type, detail=ev.detail,
-                               actor=ev.actor, at=ev.at)
+            event = OrderEvent(
+                key=ev.key,
+                order_id=ev.order_id,
+                type=ev.type,
+                detail=ev.detail,
+                actor=ev.actor,
+                at=ev.at,
+            )
             s.add(event)
             enqueue_deliveries(s, event, ev.status)  # the outbox, in the same transaction
             rec = s.get(OrderRecord, ev.order_id)

@@ -43,9 +43,15 @@ def matches(patterns: list[str], event_type: str) -> bool:
 
 def event_payload(event: OrderEvent, status: OrderStatus | None) -> dict[str, Any]:
     """The JSON body subscribers receive for one event."""
-    return {"id": event.id, "key": event.key, "type": event.type, "order_id": event.order_id,
-            "at": event.at.isoformat(), "detail": event.detail,
-            "status": status.value if status is not None else None}
+    return {
+        "id": event.id,
+        "key": event.key,
+        "type": event.type,
+        "order_id": event.order_id,
+        "at": event.at.isoformat(),
+        "detail": event.detail,
+        "status": status.value if status is not None else None,
+    }
 
 
 def body_bytes(payload: dict[str, Any]) -> bytes:
@@ -56,9 +62,13 @@ def body_bytes(payload: dict[str, Any]) -> bytes:
 def enqueue_deliveries(s: Session, event: OrderEvent, status: OrderStatus | None) -> int:
     """Add one delivery per active subscription that wants this event, in the caller's
     transaction (the outbox). Returns how many."""
-    subs = [sub for sub in s.exec(select(WebhookSubscription)
-                                  .where(col(WebhookSubscription.active).is_(True))).all()
-            if matches(sub.event_types, event.type)]
+    subs = [
+        sub
+        for sub in s.exec(
+            select(WebhookSubscription).where(col(WebhookSubscription.active).is_(True))
+        ).all()
+        if matches(sub.event_types, event.type)
+    ]
     if not subs:
         return 0
     s.flush()  # the event's id orders deliveries and goes into the body
@@ -66,16 +76,28 @@ def enqueue_deliveries(s: Session, event: OrderEvent, status: OrderStatus | None
     now = datetime.now(UTC)
     for sub in subs:
         assert sub.id is not None and event.id is not None
-        s.add(OutboundDelivery(subscription_id=sub.id, event_id=event.id, event_key=event.key,
-                               event_type=event.type, order_id=event.order_id, payload=payload,
-                               next_attempt_at=now))
+        s.add(
+            OutboundDelivery(
+                subscription_id=sub.id,
+                event_id=event.id,
+                event_key=event.key,
+                event_type=event.type,
+                order_id=event.order_id,
+                payload=payload,
+                next_attempt_at=now,
+            )
+        )
     return len(subs)
 
 
 def backoff(settings: Settings, attempts: int) -> timedelta:
     """Wait before the next attempt after ``attempts`` failed ones: base, 2 base, 4 base..."""
-    return timedelta(seconds=min(settings.outbound_retry_max_s,
-                                 settings.outbound_retry_base_s * 2 ** max(attempts - 1, 0)))
+    return timedelta(
+        seconds=min(
+            settings.outbound_retry_max_s,
+            settings.outbound_retry_base_s * 2 ** max(attempts - 1, 0),
+        )
+    )
 
 
 class OutboundActivities:
@@ -93,22 +115,38 @@ class OutboundActivities:
         lease = now + timedelta(seconds=self.settings.outbound_timeout_s + LEASE_MARGIN_S)
         earlier = aliased(OutboundDelivery)
         d = OutboundDelivery
-        blocked = exists().where(and_(
-            earlier.subscription_id == d.subscription_id, earlier.order_id == d.order_id,
-            earlier.status == "pending", earlier.event_id < d.event_id))
+        blocked = exists().where(
+            and_(
+                earlier.subscription_id == d.subscription_id,
+                earlier.order_id == d.order_id,
+                earlier.status == "pending",
+                earlier.event_id < d.event_id,
+            )
+        )
         with session_scope(self.url) as s:
             due = s.exec(
-                select(d.id).join(WebhookSubscription,
-                                  col(WebhookSubscription.id) == col(d.subscription_id))
-                .where(d.status == "pending", col(d.next_attempt_at) <= now,
-                       col(WebhookSubscription.active).is_(True), ~blocked)
-                .order_by(col(d.event_id), col(d.id)).limit(limit)).all()
+                select(d.id)
+                .join(WebhookSubscription, col(WebhookSubscription.id) == col(d.subscription_id))
+                .where(
+                    d.status == "pending",
+                    col(d.next_attempt_at) <= now,
+                    col(WebhookSubscription.active).is_(True),
+                    ~blocked,
+                )
+                .order_by(col(d.event_id), col(d.id))
+                .limit(limit)
+            ).all()
             claimed: list[int] = []
             for delivery_id in due:
                 taken = s.exec(  # type: ignore[call-overload]
-                    update(d).where(col(d.id) == delivery_id, col(d.status) == "pending",
-                                    col(d.next_attempt_at) <= now)
-                    .values(next_attempt_at=lease))
+                    update(d)
+                    .where(
+                        col(d.id) == delivery_id,
+                        col(d.status) == "pending",
+                        col(d.next_attempt_at) <= now,
+                    )
+                    .values(next_attempt_at=lease)
+                )
                 if taken.rowcount == 1:
                     assert delivery_id is not None
                     claimed.append(delivery_id)
@@ -128,13 +166,18 @@ class OutboundActivities:
             url, secret = sub.url, sub.secret
             body = body_bytes(delivery.payload)
             event_type = delivery.event_type
-        headers = {"Content-Type": "application/json", "User-Agent": "OMS-Webhooks/1",
-                   "X-OMS-Event": event_type, "X-OMS-Delivery": str(delivery_id),
-                   "X-OMS-Signature": sign(secret, body)}
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": "OMS-Webhooks/1",
+            "X-OMS-Event": event_type,
+            "X-OMS-Delivery": str(delivery_id),
+            "X-OMS-Signature": sign(secret, body),
+        }
         code: int | None = None
         try:
-            r = httpx.post(url, content=body, headers=headers,
-                           timeout=self.settings.outbound_timeout_s)
+            r = httpx.post(
+                url, content=body, headers=headers, timeout=self.settings.outbound_timeout_s
+            )
             code = r.status_code
             error = "" if r.is_success else f"HTTP {code}: {r.text[:200]}"
         except httpx.HTTPError as exc:

@@ -25,23 +25,45 @@ class InvalidOrder(ValueError):
         self.errors = errors
 
 
-def price_lines(s: Session, lines: list[OrderLineRequest], address: Address,
-                loc_prefix: tuple[str | int, ...] = ()) -> list[OrderLine]:
+def price_lines(
+    s: Session,
+    lines: list[OrderLineRequest],
+    address: Address,
+    loc_prefix: tuple[str | int, ...] = (),
+) -> list[OrderLine]:
     """Catalogue prices and attributes for the lines; raises InvalidOrder naming each field."""
-    skus = {row.sku: row for row in s.exec(
-        select(Sku).where(col(Sku.sku).in_([ln.sku for ln in lines]))).all()}
-    errors = [((*loc_prefix, "lines", i, "sku"), f"unknown SKU {ln.sku!r}", "unknown_sku")
-              for i, ln in enumerate(lines) if ln.sku not in skus]
+    skus = {
+        row.sku: row
+        for row in s.exec(select(Sku).where(col(Sku.sku).in_([ln.sku for ln in lines]))).all()
+    }
+    errors = [
+        ((*loc_prefix, "lines", i, "sku"), f"unknown SKU {ln.sku!r}", "unknown_sku")
+        for i, ln in enumerate(lines)
+        if ln.sku not in skus
+    ]
     if lookup(address.postcode) is None:
-        errors.append(((*loc_prefix, "delivery_address", "postcode"),
-                       f"unknown postcode {address.postcode!r}", "unknown_postcode"))
+        errors.append(
+            (
+                (*loc_prefix, "delivery_address", "postcode"),
+                f"unknown postcode {address.postcode!r}",
+                "unknown_postcode",
+            )
+        )
     if errors:
         raise InvalidOrder(errors)
-    return [OrderLine(line_id=f"L{i + 1}", sku=ln.sku, name=skus[ln.sku].name,
-                      quantity=ln.quantity, unit_price_cents=skus[ln.sku].price_cents,
-                      weight_kg=skus[ln.sku].weight_kg, bulky=skus[ln.sku].bulky,
-                      hazardous=skus[ln.sku].hazardous)
-            for i, ln in enumerate(lines)]
+    return [
+        OrderLine(
+            line_id=f"L{i + 1}",
+            sku=ln.sku,
+            name=skus[ln.sku].name,
+            quantity=ln.quantity,
+            unit_price_cents=skus[ln.sku].price_cents,
+            weight_kg=skus[ln.sku].weight_kg,
+            bulky=skus[ln.sku].bulky,
+            hazardous=skus[ln.sku].hazardous,
+        )
+        for i, ln in enumerate(lines)
+    ]
 
 
 def modified_order(s: Session, order: OrderInput, req: ModifyRequest) -> OrderInput:
@@ -53,10 +75,18 @@ def modified_order(s: Session, order: OrderInput, req: ModifyRequest) -> OrderIn
     else:
         price_lines(s, [], address)  # still check a new address's postcode
         lines = order.lines
-    return order.model_copy(update={
-        "delivery_address": address, "shipping_speed": speed, "lines": lines,
-        "shipping_cents": (order.policy.pickup.fee_cents if order.pickup_store_id
-                           else order.policy.shipping_fee_cents[speed])})
+    return order.model_copy(
+        update={
+            "delivery_address": address,
+            "shipping_speed": speed,
+            "lines": lines,
+            "shipping_cents": (
+                order.policy.pickup.fee_cents
+                if order.pickup_store_id
+                else order.policy.shipping_fee_cents[speed]
+            ),
+        }
+    )
 
 
 class PricingActivities:

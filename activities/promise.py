@@ -23,8 +23,10 @@ from core.models import POSTCODE_PATTERN, Channel, InputModel, Speed
 from core.settings import Settings
 
 EARLIEST = routing.RuleProfile(
-    name="promise-earliest", description="earliest delivery, then fewest parcels, then cost",
-    priorities=[["delivery_days"], ["parcels"], ["cost", "backlog"]])
+    name="promise-earliest",
+    description="earliest delivery, then fewest parcels, then cost",
+    priorities=[["delivery_days"], ["parcels"], ["cost", "backlog"]],
+)
 
 
 class _Strict(InputModel):
@@ -86,52 +88,83 @@ def _field(loc: tuple[str | int, ...], msg: str, kind: str) -> dict[str, object]
     return {"loc": ["body", *loc], "msg": msg, "type": kind}
 
 
-def promise(s: Session, req: PromiseRequest, settings: Settings,
-            now: datetime | None = None) -> Promise:
+def promise(
+    s: Session, req: PromiseRequest, settings: Settings, now: datetime | None = None
+) -> Promise:
     """Plan the cart as an order placed now would be, on today's ATP, and report the dates."""
     now = now or datetime.now(UTC)
     problem = _problem(s, req, settings, now)
-    plan = routing.solve(problem, strategy=settings.promise_strategy,
-                         time_limit_s=settings.promise_time_limit_s)
+    plan = routing.solve(
+        problem, strategy=settings.promise_strategy, time_limit_s=settings.promise_time_limit_s
+    )
     shipments, per_line = [], defaultdict(list)
     for sh in plan.shipments:
-        shipments.append(PromisedShipment(
-            location_id=sh.location_id, carrier=sh.carrier, ship_date=sh.ship_date,
-            promised_delivery=sh.promised_delivery,
-            lines=[CartLine(sku=pl.sku, quantity=pl.quantity) for pl in sh.lines]))
+        shipments.append(
+            PromisedShipment(
+                location_id=sh.location_id,
+                carrier=sh.carrier,
+                ship_date=sh.ship_date,
+                promised_delivery=sh.promised_delivery,
+                lines=[CartLine(sku=pl.sku, quantity=pl.quantity) for pl in sh.lines],
+            )
+        )
         for pl in sh.lines:
             per_line[pl.line_id].append((sh, pl.quantity))
     lines = []
     for i, ln in enumerate(req.lines):
         parts = per_line[f"L{i + 1}"]
         covered = sum(q for _, q in parts)
-        lines.append(LinePromise(
-            sku=ln.sku, quantity=ln.quantity, covered=covered,
-            promised_delivery=max(sh.promised_delivery for sh, _ in parts)
-            if covered == ln.quantity else None,
-            locations=sorted({sh.location_id for sh, _ in parts})))
+        lines.append(
+            LinePromise(
+                sku=ln.sku,
+                quantity=ln.quantity,
+                covered=covered,
+                promised_delivery=max(sh.promised_delivery for sh, _ in parts)
+                if covered == ln.quantity
+                else None,
+                locations=sorted({sh.location_id for sh, _ in parts}),
+            )
+        )
     uncovered = [CartLine(sku=u.sku, quantity=u.quantity) for u in plan.uncovered]
     deliverable = not uncovered
     return Promise(
-        postcode=req.postcode, speed=req.speed, channel=req.channel, deliverable=deliverable,
+        postcode=req.postcode,
+        speed=req.speed,
+        channel=req.channel,
+        deliverable=deliverable,
         promised_delivery=max((sh.promised_delivery for sh in shipments), default=None)
-        if deliverable else None,
-        shipments=shipments, lines=lines, uncovered=uncovered, strategy=plan.strategy,
-        optimal=plan.optimal)
+        if deliverable
+        else None,
+        shipments=shipments,
+        lines=lines,
+        uncovered=uncovered,
+        strategy=plan.strategy,
+        optimal=plan.optimal,
+    )
 
 
-def _problem(s: Session, req: PromiseRequest, settings: Settings,
-             now: datetime) -> routing.RoutingProblem:
+def _problem(
+    s: Session, req: PromiseRequest, settings: Settings, now: datetime
+) -> routing.RoutingProblem:
     dest = lookup(req.postcode)
-    skus = {row.sku: row for row in s.exec(sm_select(Sku).where(
-        col(Sku.sku).in_([ln.sku for ln in req.lines])))}
-    errors = [_field(("lines", i, "sku"), f"unknown SKU {ln.sku!r}", "unknown_sku")
-              for i, ln in enumerate(req.lines) if ln.sku not in skus]
-    errors += [_field(("lines", i, "sku"), f"{ln.sku!r} appears twice in the cart", "duplicate")
-               for i, ln in enumerate(req.lines) if ln.sku in {x.sku for x in req.lines[:i]}]
+    skus = {
+        row.sku: row
+        for row in s.exec(sm_select(Sku).where(col(Sku.sku).in_([ln.sku for ln in req.lines])))
+    }
+    errors = [
+        _field(("lines", i, "sku"), f"unknown SKU {ln.sku!r}", "unknown_sku")
+        for i, ln in enumerate(req.lines)
+        if ln.sku not in skus
+    ]
+    errors += [
+        _field(("lines", i, "sku"), f"{ln.sku!r} appears twice in the cart", "duplicate")
+        for i, ln in enumerate(req.lines)
+        if ln.sku in {x.sku for x in req.lines[:i]}
+    ]
     if dest is None:
-        errors.append(_field(("postcode",), f"unknown postcode {req.postcode!r}",
-                             "unknown_postcode"))
+        errors.append(
+            _field(("postcode",), f"unknown postcode {req.postcode!r}", "unknown_postcode")
+        )
     if errors:
         raise PromiseInvalid(errors)
     assert dest is not None
@@ -141,34 +174,61 @@ def _problem(s: Session, req: PromiseRequest, settings: Settings,
         for loc in sku_atp.locations:
             if loc.counts_for_network and loc.available > 0:
                 stock[loc.location_id][sku_atp.sku] = loc.available
-    locations = list(s.exec(sm_select(Location).where(col(Location.id).in_(list(stock))))) \
-        if stock else []
+    locations = (
+        list(s.exec(sm_select(Location).where(col(Location.id).in_(list(stock))))) if stock else []
+    )
     busy = _reserved_today(s, now.date(), [loc.id for loc in locations])
     return routing.RoutingProblem(
         order_id="promise",
-        lines=[routing.OrderLine(line_id=f"L{i + 1}", sku=ln.sku, quantity=ln.quantity,
-                                 weight_kg=skus[ln.sku].weight_kg, bulky=skus[ln.sku].bulky,
-                                 hazardous=skus[ln.sku].hazardous)
-               for i, ln in enumerate(req.lines)],
-        destination=routing.Destination(postcode=dest.postcode, latitude=dest.latitude,
-                                        longitude=dest.longitude, city=dest.city),
-        speed=req.speed, order_time=now, profile=EARLIEST,
-        locations=[routing.CandidateLocation(
-            id=loc.id, kind=loc.kind, postcode=loc.postcode, latitude=loc.latitude,
-            longitude=loc.longitude, city=loc.city, stock=stock[loc.id],
-            capacity_left=max(0, loc.daily_capacity - busy.get(loc.id, 0)),
-            ships_to_customers=loc.ships_to_customers,
-            hazardous_certified=loc.hazardous_certified, zone=loc.zone,
-            priority=loc.priority, cutoff_hour=loc.cutoff_hour)
-            for loc in sorted(locations, key=lambda x: x.id)])
+        lines=[
+            routing.OrderLine(
+                line_id=f"L{i + 1}",
+                sku=ln.sku,
+                quantity=ln.quantity,
+                weight_kg=skus[ln.sku].weight_kg,
+                bulky=skus[ln.sku].bulky,
+                hazardous=skus[ln.sku].hazardous,
+            )
+            for i, ln in enumerate(req.lines)
+        ],
+        destination=routing.Destination(
+            postcode=dest.postcode, latitude=dest.latitude, longitude=dest.longitude, city=dest.city
+        ),
+        speed=req.speed,
+        order_time=now,
+        profile=EARLIEST,
+        locations=[
+            routing.CandidateLocation(
+                id=loc.id,
+                kind=loc.kind,
+                postcode=loc.postcode,
+                latitude=loc.latitude,
+                longitude=loc.longitude,
+                city=loc.city,
+                stock=stock[loc.id],
+                capacity_left=max(0, loc.daily_capacity - busy.get(loc.id, 0)),
+                ships_to_customers=loc.ships_to_customers,
+                hazardous_certified=loc.hazardous_certified,
+                zone=loc.zone,
+                priority=loc.priority,
+                cutoff_hour=loc.cutoff_hour,
+            )
+            for loc in sorted(locations, key=lambda x: x.id)
+        ],
+    )
 
 
 def _reserved_today(s: Session, day: date, location_ids: list[str]) -> dict[str, int]:
     """Units already reserved per location today: what is left of its daily capacity."""
     if not location_ids:
         return {}
-    rows = s.connection().execute(
-        select(Reservation.location_id, func.sum(Reservation.quantity))
-        .where(Reservation.day == day, col(Reservation.location_id).in_(location_ids))
-        .group_by(Reservation.location_id)).all()
+    rows = (
+        s.connection()
+        .execute(
+            select(Reservation.location_id, func.sum(Reservation.quantity))
+            .where(Reservation.day == day, col(Reservation.location_id).in_(location_ids))
+            .group_by(Reservation.location_id)
+        )
+        .all()
+    )
     return {loc: int(total) for loc, total in rows}

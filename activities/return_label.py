@@ -78,13 +78,20 @@ def render(ret: ReturnInput) -> bytes:
     c.setFont("Helvetica", 7)
     c.drawString(margin, y, "Inhalt / contents")
     for i, ln in enumerate(ret.lines[:6]):
-        c.drawString(margin, y - 9 - 9 * i, f"{ln.quantity} x {ln.sku}  {ln.name[:38]}  "
-                     f"({REASON_LABELS.get(ln.reason, ln.reason)})")
+        c.drawString(
+            margin,
+            y - 9 - 9 * i,
+            f"{ln.quantity} x {ln.sku}  {ln.name[:38]}  "
+            f"({REASON_LABELS.get(ln.reason, ln.reason)})",
+        )
     if len(ret.lines) > 6:
         c.drawString(margin, y - 9 * 7, f"... and {len(ret.lines) - 6} more line(s)")
     c.setFont("Helvetica", 6)
-    c.drawString(margin, margin - 2, "Bitte gut sichtbar auf das Paket kleben. / Stick it on "
-                 "the parcel where it can be seen.")
+    c.drawString(
+        margin,
+        margin - 2,
+        "Bitte gut sichtbar auf das Paket kleben. / Stick it on the parcel where it can be seen.",
+    )
     c.showPage()
     c.save()
     return buf.getvalue()

@@ -60,13 +60,14 @@ def pick(candidates: list[Candidate], tolerance_days: float) -> Candidate:
         raise NoDestination("no location can take these goods")
     neediest = min(c.days_of_cover for c in candidates)
     useful = [c for c in candidates if c.days_of_cover <= neediest + tolerance_days]
-    return min(useful, key=lambda c: (c.carriage_cents, c.transit_days, c.distance_km,
-                                      c.location.id))
+    return min(
+        useful, key=lambda c: (c.carriage_cents, c.transit_days, c.distance_km, c.location.id)
+    )
 
 
-def group_by_destination(s: Session, policy: ReturnPolicy, lines: list[ReturnLine],
-                         origin: Origin, now: datetime) -> list[tuple[ReturnDestination,
-                                                                      list[ReturnLine]]]:
+def group_by_destination(
+    s: Session, policy: ReturnPolicy, lines: list[ReturnLine], origin: Origin, now: datetime
+) -> list[tuple[ReturnDestination, list[ReturnLine]]]:
     """Split the returned lines by where they go: defective ones to the returns centre or
     their vendor, the others together to the location the rule picks."""
     groups: dict[str, list[ReturnLine]] = defaultdict(list)
@@ -85,8 +86,7 @@ def group_by_destination(s: Session, policy: ReturnPolicy, lines: list[ReturnLin
     return out
 
 
-def _defective_destination(s: Session, policy: ReturnPolicy,
-                           line: ReturnLine) -> ReturnDestination:
+def _defective_destination(s: Session, policy: ReturnPolicy, line: ReturnLine) -> ReturnDestination:
     source = s.get(Location, line.from_location_id) if line.from_location_id else None
     if policy.defective_to_vendor and source is not None and source.kind == "vendor":
         return _destination(source, "defective drop-ship goods go back to their vendor")
@@ -96,12 +96,14 @@ def _defective_destination(s: Session, policy: ReturnPolicy,
     return _destination(centre, "defective goods go to the returns centre")
 
 
-def choose(s: Session, policy: ReturnPolicy, lines: list[ReturnLine], origin: Origin,
-           now: datetime) -> ReturnDestination:
+def choose(
+    s: Session, policy: ReturnPolicy, lines: list[ReturnLine], origin: Origin, now: datetime
+) -> ReturnDestination:
     """The destination of non-defective goods by the rule (see the module docstring)."""
     kinds = policy.forward_kinds if origin.store_id else policy.mail_destination_kinds
-    pool = list(s.exec(select(Location).where(
-        col(Location.kind).in_(list(kinds)), Location.online == True)))  # noqa: E712
+    pool = list(
+        s.exec(select(Location).where(col(Location.kind).in_(list(kinds)), Location.online == True))
+    )  # noqa: E712
     if origin.store_id and (store := s.get(Location, origin.store_id)) is not None:
         pool = [loc for loc in pool if loc.id != store.id] + [store]
     skus = sorted({ln.sku for ln in lines})
@@ -117,35 +119,45 @@ def choose(s: Session, policy: ReturnPolicy, lines: list[ReturnLine], origin: Or
             carriage = found
         per_sku = cover.get(loc.id, {})
         units = sum(ln.quantity for ln in lines)
-        days = sum(per_sku.get(ln.sku, NO_DEMAND_COVER_DAYS) * ln.quantity
-                   for ln in lines) / units
+        days = sum(per_sku.get(ln.sku, NO_DEMAND_COVER_DAYS) * ln.quantity for ln in lines) / units
         candidates.append(Candidate(loc, round(days, 2), *carriage))
     best = pick(candidates, policy.cover_tolerance_days)
     stays = best.location.id == origin.store_id
-    why = (f"{best.days_of_cover:g} days of cover, the fewest (within "
-           f"{policy.cover_tolerance_days:g} days) of {len(candidates)} candidate location(s); "
-           + ("no carriage: it stays in this store" if stays else
-              f"cheapest to reach: {best.carrier} {best.carriage_cents / 100:.2f} EUR, "
-              f"{best.transit_days} day(s), {best.distance_km:.0f} km"))
+    why = (
+        f"{best.days_of_cover:g} days of cover, the fewest (within "
+        f"{policy.cover_tolerance_days:g} days) of {len(candidates)} candidate location(s); "
+        + (
+            "no carriage: it stays in this store"
+            if stays
+            else f"cheapest to reach: {best.carrier} {best.carriage_cents / 100:.2f} EUR, "
+            f"{best.transit_days} day(s), {best.distance_km:.0f} km"
+        )
+    )
     return _destination(best.location, why, stays=stays, candidate=best)
 
 
-def _days_of_cover(s: Session, location_ids: list[str], skus: list[str],
-                   policy: ReturnPolicy, now: datetime) -> dict[str, dict[str, float]]:
+def _days_of_cover(
+    s: Session, location_ids: list[str], skus: list[str], policy: ReturnPolicy, now: datetime
+) -> dict[str, dict[str, float]]:
     """Per location and SKU it carries or sold: available units x window days / units shipped
     in the window (at least one, so a location without sales history is judged by stock)."""
     if not location_ids:
         return {}
     since = now - policy.demand_window
     shipped = s.exec(
-        select(StockMovement.location_id, StockMovement.sku,
-               func.sum(StockMovement.on_hand_delta))
-        .where(StockMovement.kind == "shipment", col(StockMovement.sku).in_(skus),
-               col(StockMovement.location_id).in_(location_ids), StockMovement.at >= since)
-        .group_by(StockMovement.location_id, StockMovement.sku)).all()
+        select(StockMovement.location_id, StockMovement.sku, func.sum(StockMovement.on_hand_delta))
+        .where(
+            StockMovement.kind == "shipment",
+            col(StockMovement.sku).in_(skus),
+            col(StockMovement.location_id).in_(location_ids),
+            StockMovement.at >= since,
+        )
+        .group_by(StockMovement.location_id, StockMovement.sku)
+    ).all()
     demand = {(loc, sku): -int(total) for loc, sku, total in shipped}
-    rows = s.exec(select(Stock).where(col(Stock.sku).in_(skus),
-                                      col(Stock.location_id).in_(location_ids))).all()
+    rows = s.exec(
+        select(Stock).where(col(Stock.sku).in_(skus), col(Stock.location_id).in_(location_ids))
+    ).all()
     available = {(r.location_id, r.sku): max(0, r.on_hand - r.reserved) for r in rows}
     window_days = max(policy.demand_window.total_seconds() / 86400, 1 / 24)
     out: dict[str, dict[str, float]] = defaultdict(dict)
@@ -155,29 +167,48 @@ def _days_of_cover(s: Session, location_ids: list[str], skus: list[str],
     return out
 
 
-def _carriage(lines: list[ReturnLine], origin: Origin, loc: Location,
-              now: datetime) -> tuple[int, int, float, str] | None:
+def _carriage(
+    lines: list[ReturnLine], origin: Origin, loc: Location, now: datetime
+) -> tuple[int, int, float, str] | None:
     """Price the parcel from the sender to ``loc`` with the routing package: the sender is the
     only origin holding the goods, ``loc`` the destination."""
     problem = routing.RoutingProblem(
         order_id="return",
-        lines=[routing.OrderLine(line_id=ln.line_id, sku=ln.sku, quantity=ln.quantity,
-                                 weight_kg=ln.weight_kg, bulky=ln.bulky) for ln in lines],
-        destination=routing.Destination(postcode=loc.postcode, latitude=loc.latitude,
-                                        longitude=loc.longitude, city=loc.city),
-        speed="standard", order_time=now,
-        locations=[routing.CandidateLocation(
-            id="sender", kind="warehouse", postcode=origin.postcode, latitude=origin.latitude,
-            longitude=origin.longitude, stock=_units(lines),
-            capacity_left=sum(ln.quantity for ln in lines), hazardous_certified=True,
-            cutoff_hour=24)])
+        lines=[
+            routing.OrderLine(
+                line_id=ln.line_id,
+                sku=ln.sku,
+                quantity=ln.quantity,
+                weight_kg=ln.weight_kg,
+                bulky=ln.bulky,
+            )
+            for ln in lines
+        ],
+        destination=routing.Destination(
+            postcode=loc.postcode, latitude=loc.latitude, longitude=loc.longitude, city=loc.city
+        ),
+        speed="standard",
+        order_time=now,
+        locations=[
+            routing.CandidateLocation(
+                id="sender",
+                kind="warehouse",
+                postcode=origin.postcode,
+                latitude=origin.latitude,
+                longitude=origin.longitude,
+                stock=_units(lines),
+                capacity_left=sum(ln.quantity for ln in lines),
+                hazardous_certified=True,
+                cutoff_hour=24,
+            )
+        ],
+    )
     plan = routing.solve(problem, strategy="nearest")
     if plan.uncovered or not plan.shipments:
         return None
     cost = sum(sh.cost_cents for sh in plan.shipments)
     days = max((sh.promised_delivery - sh.ship_date).days for sh in plan.shipments)
-    distance = haversine_km(origin.latitude, origin.longitude, loc.latitude,
-                                        loc.longitude)
+    distance = haversine_km(origin.latitude, origin.longitude, loc.latitude, loc.longitude)
     return cost, days, round(distance, 1), plan.shipments[0].carrier
 
 
@@ -188,13 +219,25 @@ def _units(lines: list[ReturnLine]) -> dict[str, int]:
     return dict(units)
 
 
-def _destination(loc: Location, why: str, stays: bool = False,
-                 candidate: Candidate | None = None) -> ReturnDestination:
+def _destination(
+    loc: Location, why: str, stays: bool = False, candidate: Candidate | None = None
+) -> ReturnDestination:
     extra = {}
     if candidate is not None:
-        extra = {"carrier": candidate.carrier, "carriage_cents": candidate.carriage_cents,
-                 "transit_days": candidate.transit_days, "distance_km": candidate.distance_km,
-                 "days_of_cover": candidate.days_of_cover}
-    return ReturnDestination(location_id=loc.id, name=loc.name, kind=loc.kind,
-                             postcode=loc.postcode, city=loc.city, why=why, stays=stays,
-                             **extra)
+        extra = {
+            "carrier": candidate.carrier,
+            "carriage_cents": candidate.carriage_cents,
+            "transit_days": candidate.transit_days,
+            "distance_km": candidate.distance_km,
+            "days_of_cover": candidate.days_of_cover,
+        }
+    return ReturnDestination(
+        location_id=loc.id,
+        name=loc.name,
+        kind=loc.kind,
+        postcode=loc.postcode,
+        city=loc.city,
+        why=why,
+        stays=stays,
+        **extra,
+    )

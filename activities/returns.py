@@ -17,12 +17,24 @@ from core.db.schema import OrderEvent, PaymentTransaction, ReturnRecord, Stock, 
 from core.return_models import ReturnInput, ReturnProgress, ReturnStatus, StockBooking
 from core.settings import Settings
 
-_STAMP = {ReturnStatus.LABEL_ISSUED: "label_issued_at", ReturnStatus.RECEIVED: "received_at",
-          ReturnStatus.REFUNDED: "refunded_at", ReturnStatus.CLOSED: "closed_at",
-          ReturnStatus.EXPIRED: "closed_at"}
-_LATER = [ReturnStatus.REQUESTED, ReturnStatus.LABEL_ISSUED, ReturnStatus.IN_TRANSIT,
-          ReturnStatus.RECEIVED, ReturnStatus.INSPECTED, ReturnStatus.REFUNDED,
-          ReturnStatus.FORWARDED, ReturnStatus.CLOSED, ReturnStatus.EXPIRED]
+_STAMP = {
+    ReturnStatus.LABEL_ISSUED: "label_issued_at",
+    ReturnStatus.RECEIVED: "received_at",
+    ReturnStatus.REFUNDED: "refunded_at",
+    ReturnStatus.CLOSED: "closed_at",
+    ReturnStatus.EXPIRED: "closed_at",
+}
+_LATER = [
+    ReturnStatus.REQUESTED,
+    ReturnStatus.LABEL_ISSUED,
+    ReturnStatus.IN_TRANSIT,
+    ReturnStatus.RECEIVED,
+    ReturnStatus.INSPECTED,
+    ReturnStatus.REFUNDED,
+    ReturnStatus.FORWARDED,
+    ReturnStatus.CLOSED,
+    ReturnStatus.EXPIRED,
+]
 
 
 class ReturnActivities:
@@ -42,17 +54,25 @@ class ReturnActivities:
             if (stamp := _STAMP.get(step.status)) and getattr(rec, stamp) is None:
                 setattr(rec, stamp, step.at)
             if isinstance(step.detail.get("location_id"), str) and step.status in (
-                    ReturnStatus.RECEIVED, ReturnStatus.CLOSED):  # where the goods are now
+                ReturnStatus.RECEIVED,
+                ReturnStatus.CLOSED,
+            ):  # where the goods are now
                 rec.arrived_at_location = str(step.detail["location_id"])
             if isinstance(step.detail.get("refunded_cents"), int):
                 rec.refunded_cents = int(step.detail["refunded_cents"])
             rec.updated_at = datetime.now(UTC)
             s.add(rec)
             if s.exec(select(OrderEvent.id).where(OrderEvent.key == key)).first() is None:
-                s.add(OrderEvent(key=key, order_id=step.order_id,
-                                 type=f"return_{step.status.value}",
-                                 detail={"return_id": step.return_id, **step.detail},
-                                 actor=step.actor, at=step.at))
+                s.add(
+                    OrderEvent(
+                        key=key,
+                        order_id=step.order_id,
+                        type=f"return_{step.status.value}",
+                        detail={"return_id": step.return_id, **step.detail},
+                        actor=step.actor,
+                        at=step.at,
+                    )
+                )
 
     @activity.defn
     def issue_label(self, ret: ReturnInput) -> int:
@@ -74,9 +94,14 @@ class ReturnActivities:
         source = f"return:{booking.return_id}"
         added = 0
         if booking.sellable:
-            added = restock(self.url, booking.location_id, booking.sellable, source=source,
-                            key=f"{source}:restock", reason=f"customer return, order "
-                            f"{booking.order_id}: sellable")
+            added = restock(
+                self.url,
+                booking.location_id,
+                booking.sellable,
+                source=source,
+                key=f"{source}:restock",
+                reason=f"customer return, order {booking.order_id}: sellable",
+            )
         if booking.written_off:
             with session_scope(self.url) as s:
                 _write_off(s, booking, source)
@@ -87,11 +112,15 @@ class ReturnActivities:
         """The transaction a return's refund belongs to: the capture of the parcel the goods
         came in, else any capture, the authorisation, or the bank transfer of the order."""
         with session_scope(self.url) as s:
-            txs = s.exec(select(PaymentTransaction).where(
-                PaymentTransaction.order_id == order_id,
-                PaymentTransaction.status == "succeeded",
-                col(PaymentTransaction.kind).in_(["capture", "authorise", "incoming"]))
-                .order_by(col(PaymentTransaction.created_at))).all()
+            txs = s.exec(
+                select(PaymentTransaction)
+                .where(
+                    PaymentTransaction.order_id == order_id,
+                    PaymentTransaction.status == "succeeded",
+                    col(PaymentTransaction.kind).in_(["capture", "authorise", "incoming"]),
+                )
+                .order_by(col(PaymentTransaction.created_at))
+            ).all()
         for sid in shipment_ids:
             for tx in txs:
                 if tx.kind == "capture" and tx.idempotency_key == f"{order_id}:capture:{sid}":
@@ -116,8 +145,23 @@ def _write_off(s: Session, booking: StockBooking, source: str) -> None:
             s.flush()
         reason = f"customer return, order {booking.order_id}: not sellable, written off"
         moves += [
-            ledger.movement(booking.location_id, sku, "return", on_hand=qty, source=source,
-                            reason=reason, key=f"{source}:writeoff:{sku}:in"),
-            ledger.movement(booking.location_id, sku, "adjustment", on_hand=-qty,
-                            source=source, reason=reason, key=f"{source}:writeoff:{sku}:out")]
+            ledger.movement(
+                booking.location_id,
+                sku,
+                "return",
+                on_hand=qty,
+                source=source,
+                reason=reason,
+                key=f"{source}:writeoff:{sku}:in",
+            ),
+            ledger.movement(
+                booking.location_id,
+                sku,
+                "adjustment",
+                on_hand=-qty,
+                source=source,
+                reason=reason,
+                key=f"{source}:writeoff:{sku}:out",
+            ),
+        ]
     ledger.record(s.connection(), moves)

@@ -55,8 +55,10 @@ def _address_mismatch(order: OrderInput) -> bool:
     delivery, billing = order.delivery_address, order.billing_address
     if billing is None:
         return delivery.name.casefold() != order.customer.name.casefold()
-    return (billing.postcode, billing.name.casefold()) != (delivery.postcode,
-                                                           delivery.name.casefold())
+    return (billing.postcode, billing.name.casefold()) != (
+        delivery.postcode,
+        delivery.name.casefold(),
+    )
 
 
 class RiskActivities:
@@ -66,11 +68,16 @@ class RiskActivities:
     @activity.defn
     def assess_risk(self, order: OrderInput) -> RiskAssessment:
         window_start = order.placed_at - order.policy.risk.velocity_window
-        earlier = (OrderRecord.customer_id == order.customer.id,
-                   OrderRecord.order_id != order.order_id,
-                   OrderRecord.created_at < order.placed_at)
+        earlier = (
+            OrderRecord.customer_id == order.customer.id,
+            OrderRecord.order_id != order.order_id,
+            OrderRecord.created_at < order.placed_at,
+        )
         with session_scope(self.url) as s:
             previous = s.exec(select(func.count()).select_from(OrderRecord).where(*earlier)).one()
-            recent = s.exec(select(func.count()).select_from(OrderRecord).where(
-                *earlier, OrderRecord.created_at >= window_start)).one()
+            recent = s.exec(
+                select(func.count())
+                .select_from(OrderRecord)
+                .where(*earlier, OrderRecord.created_at >= window_start)
+            ).one()
         return score_order(order, previous, recent)

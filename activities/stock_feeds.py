@@ -41,16 +41,19 @@ Mode = Literal["snapshot", "delta"]
 _PG_ENSURE = text(
     "INSERT INTO stock (location_id, sku, on_hand, reserved, safety_stock, held) "
     "SELECT loc, sku, 0, 0, 0, 0 FROM unnest(CAST(:locs AS varchar[]), CAST(:skus AS varchar[]))"
-    " AS k(loc, sku) ORDER BY loc, sku ON CONFLICT DO NOTHING")
+    " AS k(loc, sku) ORDER BY loc, sku ON CONFLICT DO NOTHING"
+)
 _PG_LOCK = text(
     "SELECT stock.location_id, stock.sku, stock.on_hand, stock.reserved FROM stock "
     "JOIN unnest(CAST(:locs AS varchar[]), CAST(:skus AS varchar[])) AS k(loc, sku) "
     "ON stock.location_id = k.loc AND stock.sku = k.sku "
-    "ORDER BY stock.location_id, stock.sku FOR UPDATE OF stock")
+    "ORDER BY stock.location_id, stock.sku FOR UPDATE OF stock"
+)
 _PG_SET = text(
     "UPDATE stock SET on_hand = v.on_hand FROM unnest(CAST(:locs AS varchar[]), "
     "CAST(:skus AS varchar[]), CAST(:vals AS integer[])) AS v(loc, sku, on_hand) "
-    "WHERE stock.location_id = v.loc AND stock.sku = v.sku")
+    "WHERE stock.location_id = v.loc AND stock.sku = v.sku"
+)
 
 
 class FeedOptions(BaseModel):
@@ -122,15 +125,29 @@ def _now() -> datetime:
 
 def report(feed: StockFeed, replayed: bool = False) -> FeedReport:
     return FeedReport(
-        feed_id=feed.id, status=feed.status, mode=feed.mode, format=feed.format,
-        on_error=feed.on_error, location_id=feed.location_id, source=feed.source,
-        lines_received=feed.lines_received, rows_total=feed.rows_total, rows_bad=feed.rows_bad,
-        rows_applied=feed.rows_applied, rows_changed=feed.rows_changed, zeroed=feed.zeroed,
-        conflicts_count=feed.conflicts_count, errors=feed.errors,
-        errors_truncated=feed.rows_bad > len(feed.errors), conflicts=feed.conflicts,
+        feed_id=feed.id,
+        status=feed.status,
+        mode=feed.mode,
+        format=feed.format,
+        on_error=feed.on_error,
+        location_id=feed.location_id,
+        source=feed.source,
+        lines_received=feed.lines_received,
+        rows_total=feed.rows_total,
+        rows_bad=feed.rows_bad,
+        rows_applied=feed.rows_applied,
+        rows_changed=feed.rows_changed,
+        zeroed=feed.zeroed,
+        conflicts_count=feed.conflicts_count,
+        errors=feed.errors,
+        errors_truncated=feed.rows_bad > len(feed.errors),
+        conflicts=feed.conflicts,
         conflicts_truncated=feed.conflicts_count > len(feed.conflicts),
-        started_at=feed.started_at, updated_at=feed.updated_at, finished_at=feed.finished_at,
-        replayed=replayed)
+        started_at=feed.started_at,
+        updated_at=feed.updated_at,
+        finished_at=feed.finished_at,
+        replayed=replayed,
+    )
 
 
 def get(url: str, feed_id: str) -> FeedReport | None:
@@ -146,13 +163,29 @@ def claim(url: str, feed_id: str, opts: FeedOptions, settings: Settings) -> Clai
     """Take the feed id for this request, or say why not (409), or that it is done (replay)."""
     with session_scope(url) as s:
         if opts.location_id and s.get(Location, opts.location_id) is None:
-            raise FeedError(422, [{"loc": ["query", "location_id"], "type": "unknown_location",
-                                   "msg": f"unknown location {opts.location_id!r}"}])
+            raise FeedError(
+                422,
+                [
+                    {
+                        "loc": ["query", "location_id"],
+                        "type": "unknown_location",
+                        "msg": f"unknown location {opts.location_id!r}",
+                    }
+                ],
+            )
     token, now = uuid.uuid4().hex, _now()
     try:
         with session_scope(url) as s:
-            s.add(StockFeed(id=feed_id, status="receiving", claim=token, started_at=now,
-                            updated_at=now, **opts.model_dump()))
+            s.add(
+                StockFeed(
+                    id=feed_id,
+                    status="receiving",
+                    claim=token,
+                    started_at=now,
+                    updated_at=now,
+                    **opts.model_dump(),
+                )
+            )
         return Claim(feed_id, token, "new")
     except IntegrityError:
         pass
@@ -165,9 +198,12 @@ def claim(url: str, feed_id: str, opts: FeedOptions, settings: Settings) -> Clai
             return Claim(feed_id, feed.claim, "replay")
         stale = _aware(feed.updated_at) < now - timedelta(seconds=settings.feed_stale_after_s)
         if feed.status != "rejected" and not stale:
-            raise FeedError(409, f"feed {feed_id} is being processed ({feed.status}, "
-                            f"{feed.rows_applied} rows applied); see GET /inventory/feeds/"
-                            f"{feed_id}")
+            raise FeedError(
+                409,
+                f"feed {feed_id} is being processed ({feed.status}, "
+                f"{feed.rows_applied} rows applied); see GET /inventory/feeds/"
+                f"{feed_id}",
+            )
         resume = feed.status != "rejected"
         feed.claim, feed.updated_at, feed.status = token, now, "receiving"
         if not resume:  # nothing of a refused feed was applied: start afresh
@@ -181,8 +217,13 @@ def claim(url: str, feed_id: str, opts: FeedOptions, settings: Settings) -> Clai
 
 
 def _options(feed: StockFeed) -> FeedOptions:
-    return FeedOptions(mode=feed.mode, format=feed.format, on_error=feed.on_error,  # type: ignore[arg-type]
-                       location_id=feed.location_id, source=feed.source)
+    return FeedOptions(
+        mode=feed.mode,
+        format=feed.format,
+        on_error=feed.on_error,  # type: ignore[arg-type]
+        location_id=feed.location_id,
+        source=feed.source,
+    )
 
 
 def _aware(value: datetime) -> datetime:
@@ -196,8 +237,11 @@ def progress(url: str, c: Claim, **values: Any) -> None:
 
 
 def _touch(conn: Connection, c: Claim, **values: Any) -> None:
-    hit = conn.execute(update(FEED).where(FEED.c.id == c.feed_id, FEED.c.claim == c.token)
-                       .values(updated_at=_now(), **values))
+    hit = conn.execute(
+        update(FEED)
+        .where(FEED.c.id == c.feed_id, FEED.c.claim == c.token)
+        .values(updated_at=_now(), **values)
+    )
     if hit.rowcount != 1:
         raise FeedError(409, f"feed {c.feed_id} was taken over by another request")
 
@@ -205,8 +249,9 @@ def _touch(conn: Connection, c: Claim, **values: Any) -> None:
 # ---- processing ----------------------------------------------------------------------------
 
 
-def process(url: str, c: Claim, body: IO[bytes], digest: str, lines: int,
-            settings: Settings) -> FeedReport:
+def process(
+    url: str, c: Claim, body: IO[bytes], digest: str, lines: int, settings: Settings
+) -> FeedReport:
     """Validate, then apply (or refuse) the spooled feed body. Blocking: run it in a thread."""
     with session_scope(url) as s:
         feed = s.get(StockFeed, c.feed_id)
@@ -222,12 +267,23 @@ def process(url: str, c: Claim, body: IO[bytes], digest: str, lines: int,
     try:
         checked = _validate(url, c, body, opts, settings)
     except FeedFormatError as exc:
-        progress(url, c, status="rejected", finished_at=_now(), rows_bad=1,
-                 errors=[{"line": 1, "field": exc.field, "message": str(exc)}])
+        progress(
+            url,
+            c,
+            status="rejected",
+            finished_at=_now(),
+            rows_bad=1,
+            errors=[{"line": 1, "field": exc.field, "message": str(exc)}],
+        )
         return _report(url, c)
     errors = checked.errors
-    progress(url, c, rows_total=checked.rows_total, rows_bad=len(checked.bad_lines),
-             errors=errors[:KEEP_DETAILS])
+    progress(
+        url,
+        c,
+        rows_total=checked.rows_total,
+        rows_bad=len(checked.bad_lines),
+        errors=errors[:KEEP_DETAILS],
+    )
     if errors and opts.on_error == "reject":
         progress(url, c, status="rejected", finished_at=_now())
     else:
@@ -247,18 +303,24 @@ def _report(url: str, c: Claim) -> FeedReport:
 
 def abandon(url: str, c: Claim, why: str) -> None:
     """The upload broke off before anything was applied: free the id for a new attempt."""
-    progress(url, c, status="rejected", finished_at=_now(), rows_bad=0,
-             errors=[{"line": 0, "field": "body", "message": why}])
+    progress(
+        url,
+        c,
+        status="rejected",
+        finished_at=_now(),
+        rows_bad=0,
+        errors=[{"line": 0, "field": "body", "message": why}],
+    )
 
 
-def _validate(url: str, c: Claim, body: IO[bytes], opts: FeedOptions,
-              settings: Settings) -> _Checked:
+def _validate(
+    url: str, c: Claim, body: IO[bytes], opts: FeedOptions, settings: Settings
+) -> _Checked:
     checked = _Checked()
     with session_scope(url) as s:
         known_locations = set(s.exec(sm_select(Location.id)))
     known_skus: set[str] = set()
-    for batch in _batches(read_rows(body, opts.format, opts.location_id),
-                          settings.feed_chunk_rows):
+    for batch in _batches(read_rows(body, opts.format, opts.location_id), settings.feed_chunk_rows):
         new = {r.sku for r in batch if isinstance(r, FeedRow)} - known_skus
         if new:
             with session_scope(url) as s:
@@ -274,8 +336,9 @@ def _validate(url: str, c: Claim, body: IO[bytes], opts: FeedOptions,
     return checked
 
 
-def _check(r: FeedRow, mode: Mode, locations: set[str], skus: set[str],
-           named: dict[tuple[str, str], int]) -> FeedRow | RowError:
+def _check(
+    r: FeedRow, mode: Mode, locations: set[str], skus: set[str], named: dict[tuple[str, str], int]
+) -> FeedRow | RowError:
     key = {"location_id": r.location_id, "sku": r.sku}
     if r.location_id not in locations:
         return RowError(r.line, "location_id", f"unknown location {r.location_id!r}")
@@ -286,8 +349,12 @@ def _check(r: FeedRow, mode: Mode, locations: set[str], skus: set[str],
             return RowError(r.line, "quantity", "a snapshot count cannot be negative", **key)
         first = named.get((r.location_id, r.sku))
         if first is not None:
-            return RowError(r.line, "sku", f"{r.sku!r} at {r.location_id!r} already counted "
-                            f"on line {first}", **key)
+            return RowError(
+                r.line,
+                "sku",
+                f"{r.sku!r} at {r.location_id!r} already counted on line {first}",
+                **key,
+            )
         named[(r.location_id, r.sku)] = r.line
     return r
 
@@ -305,21 +372,34 @@ def _batches(rows: Iterator[FeedRow | RowError], size: int) -> Iterator[list[Any
         yield batch
 
 
-def _apply(url: str, c: Claim, body: IO[bytes], opts: FeedOptions, checked: _Checked,
-           size: int) -> None:
-    valid = (r for r in read_rows(body, opts.format, opts.location_id)
-             if isinstance(r, FeedRow) and r.line not in checked.bad_lines
-             and r.line > c.resume_line)
+def _apply(
+    url: str, c: Claim, body: IO[bytes], opts: FeedOptions, checked: _Checked, size: int
+) -> None:
+    valid = (
+        r
+        for r in read_rows(body, opts.format, opts.location_id)
+        if isinstance(r, FeedRow) and r.line not in checked.bad_lines and r.line > c.resume_line
+    )
     for chunk in _batches(valid, size):
         checked.locations.update(r.location_id for r in chunk)
-        _apply_chunk(url, c, chunk, opts, lambda r, cur: r.quantity if opts.mode == "snapshot"
-                     else cur + r.quantity)
+        _apply_chunk(
+            url,
+            c,
+            chunk,
+            opts,
+            lambda r, cur: r.quantity if opts.mode == "snapshot" else cur + r.quantity,
+        )
     if opts.mode == "snapshot":
         checked.locations.update(loc for loc, _ in checked.named)
 
 
-def _apply_chunk(url: str, c: Claim, chunk: list[FeedRow], opts: FeedOptions,
-                 target: Callable[[FeedRow, int], int]) -> None:
+def _apply_chunk(
+    url: str,
+    c: Claim,
+    chunk: list[FeedRow],
+    opts: FeedOptions,
+    target: Callable[[FeedRow, int], int],
+) -> None:
     """One transaction: lock the chunk's stock rows in order, set them, write the ledger."""
     kind = f"feed_{opts.mode}"
     with session_scope(url) as s:
@@ -336,15 +416,28 @@ def _apply_chunk(url: str, c: Claim, chunk: list[FeedRow], opts: FeedOptions,
                 conflicts.append(_conflict(r.line, r.location_id, r.sku, r.quantity, level, new))
             if new != level["on_hand"]:
                 changed += 1
-                moves.append(ledger.movement(
-                    r.location_id, r.sku, kind, on_hand=new - level["on_hand"],
-                    source=f"feed:{c.feed_id}",
-                    reason=f"line {r.line}" + (f": {r.reason}" if r.reason else ""), at=now))
+                moves.append(
+                    ledger.movement(
+                        r.location_id,
+                        r.sku,
+                        kind,
+                        on_hand=new - level["on_hand"],
+                        source=f"feed:{c.feed_id}",
+                        reason=f"line {r.line}" + (f": {r.reason}" if r.reason else ""),
+                        at=now,
+                    )
+                )
                 level["on_hand"], level["dirty"] = new, True
         _write_levels(conn, levels)
         ledger.record(conn, moves)
-        _add_progress(conn, c, applied=len(chunk), changed=changed, conflicts=conflicts,
-                      resume_line=max(r.line for r in chunk))
+        _add_progress(
+            conn,
+            c,
+            applied=len(chunk),
+            changed=changed,
+            conflicts=conflicts,
+            resume_line=max(r.line for r in chunk),
+        )
 
 
 def _zero_absent(url: str, c: Claim, opts: FeedOptions, checked: _Checked, size: int) -> None:
@@ -352,13 +445,18 @@ def _zero_absent(url: str, c: Claim, opts: FeedOptions, checked: _Checked, size:
     (down to what is reserved, which is reported)."""
     locations = sorted({opts.location_id} if opts.location_id else checked.locations)
     with session_scope(url) as s:
-        rows = s.connection().execute(
-            select(STOCK.c.location_id, STOCK.c.sku).where(
-                STOCK.c.location_id.in_(locations), STOCK.c.on_hand > STOCK.c.reserved)
-            .order_by(STOCK.c.location_id, STOCK.c.sku)).all()
+        rows = (
+            s.connection()
+            .execute(
+                select(STOCK.c.location_id, STOCK.c.sku)
+                .where(STOCK.c.location_id.in_(locations), STOCK.c.on_hand > STOCK.c.reserved)
+                .order_by(STOCK.c.location_id, STOCK.c.sku)
+            )
+            .all()
+        )
     absent = [(r.location_id, r.sku) for r in rows if (r.location_id, r.sku) not in checked.named]
     for start in range(0, len(absent), size):
-        keys = absent[start:start + size]
+        keys = absent[start : start + size]
         with session_scope(url) as s:
             conn, now = s.connection(), _now()
             _touch(conn, c)
@@ -370,22 +468,36 @@ def _zero_absent(url: str, c: Claim, opts: FeedOptions, checked: _Checked, size:
                     continue
                 if new:
                     conflicts.append(_conflict(None, loc, sku, 0, level, new))
-                moves.append(ledger.movement(loc, sku, "feed_snapshot",
-                                             on_hand=new - level["on_hand"],
-                                             source=f"feed:{c.feed_id}",
-                                             reason="absent from the snapshot", at=now))
+                moves.append(
+                    ledger.movement(
+                        loc,
+                        sku,
+                        "feed_snapshot",
+                        on_hand=new - level["on_hand"],
+                        source=f"feed:{c.feed_id}",
+                        reason="absent from the snapshot",
+                        at=now,
+                    )
+                )
                 level["on_hand"], level["dirty"] = new, True
             _write_levels(conn, levels)
             ledger.record(conn, moves)
             _add_progress(conn, c, zeroed=len(moves), conflicts=conflicts)
 
 
-def _conflict(line: int | None, loc: str, sku: str, reported: int, level: dict[str, Any],
-              applied: int) -> dict[str, Any]:
-    return {"line": line, "location_id": loc, "sku": sku, "reported": reported,
-            "on_hand_before": level["on_hand"], "reserved": level["reserved"],
-            "on_hand_after": applied,
-            "message": f"on hand kept at {applied}: {level['reserved']} units are reserved"}
+def _conflict(
+    line: int | None, loc: str, sku: str, reported: int, level: dict[str, Any], applied: int
+) -> dict[str, Any]:
+    return {
+        "line": line,
+        "location_id": loc,
+        "sku": sku,
+        "reported": reported,
+        "on_hand_before": level["on_hand"],
+        "reserved": level["reserved"],
+        "on_hand_after": applied,
+        "message": f"on hand kept at {applied}: {level['reserved']} units are reserved",
+    }
 
 
 def _lock_rows(conn: Connection, keys: list[tuple[str, str]]) -> dict[tuple[str, str], dict]:
@@ -393,44 +505,86 @@ def _lock_rows(conn: Connection, keys: list[tuple[str, str]]) -> dict[tuple[str,
     if conn.dialect.name == "postgresql":
         conn.execute(_PG_ENSURE, {"locs": [k[0] for k in keys], "skus": [k[1] for k in keys]})
     else:
-        conn.execute(sqlite.insert(STOCK).on_conflict_do_nothing(), [
-            {"location_id": loc, "sku": sku, "on_hand": 0, "reserved": 0, "safety_stock": 0,
-             "held": 0} for loc, sku in keys])
+        conn.execute(
+            sqlite.insert(STOCK).on_conflict_do_nothing(),
+            [
+                {
+                    "location_id": loc,
+                    "sku": sku,
+                    "on_hand": 0,
+                    "reserved": 0,
+                    "safety_stock": 0,
+                    "held": 0,
+                }
+                for loc, sku in keys
+            ],
+        )
     if conn.dialect.name == "postgresql":
-        rows = conn.execute(_PG_LOCK, {"locs": [k[0] for k in keys],
-                                       "skus": [k[1] for k in keys]}).all()
+        rows = conn.execute(
+            _PG_LOCK, {"locs": [k[0] for k in keys], "skus": [k[1] for k in keys]}
+        ).all()
     else:
         rows = []
         for start in range(0, len(keys), 500):
             rows += conn.execute(
                 select(STOCK.c.location_id, STOCK.c.sku, STOCK.c.on_hand, STOCK.c.reserved)
-                .where(tuple_(STOCK.c.location_id, STOCK.c.sku).in_(keys[start:start + 500]))
-                .order_by(STOCK.c.location_id, STOCK.c.sku)).all()
-    return {(r.location_id, r.sku): {"on_hand": r.on_hand, "reserved": r.reserved,
-                                     "dirty": False} for r in rows}
+                .where(tuple_(STOCK.c.location_id, STOCK.c.sku).in_(keys[start : start + 500]))
+                .order_by(STOCK.c.location_id, STOCK.c.sku)
+            ).all()
+    return {
+        (r.location_id, r.sku): {"on_hand": r.on_hand, "reserved": r.reserved, "dirty": False}
+        for r in rows
+    }
 
 
 def _write_levels(conn: Connection, levels: dict[tuple[str, str], dict]) -> None:
-    dirty = [{"b_loc": loc, "b_sku": sku, "b_on_hand": level["on_hand"]}
-             for (loc, sku), level in sorted(levels.items()) if level["dirty"]]
+    dirty = [
+        {"b_loc": loc, "b_sku": sku, "b_on_hand": level["on_hand"]}
+        for (loc, sku), level in sorted(levels.items())
+        if level["dirty"]
+    ]
     if dirty and conn.dialect.name == "postgresql":  # one statement, not one per row
-        conn.execute(_PG_SET, {"locs": [d["b_loc"] for d in dirty],
-                               "skus": [d["b_sku"] for d in dirty],
-                               "vals": [d["b_on_hand"] for d in dirty]})
+        conn.execute(
+            _PG_SET,
+            {
+                "locs": [d["b_loc"] for d in dirty],
+                "skus": [d["b_sku"] for d in dirty],
+                "vals": [d["b_on_hand"] for d in dirty],
+            },
+        )
     elif dirty:
-        conn.execute(update(STOCK).where(STOCK.c.location_id == bindparam("b_loc"),
-                                         STOCK.c.sku == bindparam("b_sku"))
-                     .values(on_hand=bindparam("b_on_hand")), dirty)
+        conn.execute(
+            update(STOCK)
+            .where(STOCK.c.location_id == bindparam("b_loc"), STOCK.c.sku == bindparam("b_sku"))
+            .values(on_hand=bindparam("b_on_hand")),
+            dirty,
+        )
 
 
-def _add_progress(conn: Connection, c: Claim, *, applied: int = 0, changed: int = 0,
-                  zeroed: int = 0, conflicts: list[dict[str, Any]],
-                  resume_line: int | None = None) -> None:
-    feed = conn.execute(select(FEED.c.conflicts, FEED.c.conflicts_count, FEED.c.resume_line)
-                        .where(FEED.c.id == c.feed_id)).one()
+def _add_progress(
+    conn: Connection,
+    c: Claim,
+    *,
+    applied: int = 0,
+    changed: int = 0,
+    zeroed: int = 0,
+    conflicts: list[dict[str, Any]],
+    resume_line: int | None = None,
+) -> None:
+    feed = conn.execute(
+        select(FEED.c.conflicts, FEED.c.conflicts_count, FEED.c.resume_line).where(
+            FEED.c.id == c.feed_id
+        )
+    ).one()
     kept = list(feed.conflicts)
-    kept += conflicts[:max(0, KEEP_DETAILS - len(kept))]
-    _touch(conn, c, rows_applied=FEED.c.rows_applied + applied,
-           rows_changed=FEED.c.rows_changed + changed, zeroed=FEED.c.zeroed + zeroed,
-           conflicts=kept, conflicts_count=feed.conflicts_count + len(conflicts),
-           resume_line=resume_line if resume_line is not None else feed.resume_line)
+    kept += conflicts[: max(0, KEEP_DETAILS - len(kept))]
+    _touch(
+        conn,
+        c,
+        rows_applied=FEED.c.rows_applied + applied,
+        rows_changed=FEED.c.rows_changed + changed,
+        zeroed=FEED.c.zeroed + zeroed,
+        conflicts=kept,
+        conflicts_count=feed.conflicts_count + len(conflicts),
+        resume_line=resume_line if resume_line is not None else feed.resume_line,
+    )

@@ -21,8 +21,13 @@ class StockPolicyIn(InputModel):
 
     safety_stock: int = Field(default=0, ge=0, le=1_000_000)
     reorder_point: int | None = Field(default=None, ge=0, le=1_000_000)
-    target_level: int | None = Field(default=None, ge=0, le=1_000_000, validate_default=True,
-                                     description="order-up-to level; with reorder_point")
+    target_level: int | None = Field(
+        default=None,
+        ge=0,
+        le=1_000_000,
+        validate_default=True,
+        description="order-up-to level; with reorder_point",
+    )
     pack_size: int = Field(default=1, ge=1, le=100_000)
     supplier: str = Field(default="", max_length=100)
     lead_time_days: int | None = Field(default=None, ge=0, le=365)
@@ -61,20 +66,29 @@ def set_policy(url: str, location_id: str, sku: str, body: StockPolicyIn) -> Sto
             raise LookupError(f"SKU {sku} not found")
         conn = s.connection()
         insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-        conn.execute(insert(STOCK).values(location_id=location_id, sku=sku, on_hand=0,
-                                          reserved=0, held=0, safety_stock=0)
-                     .on_conflict_do_nothing())
-        conn.execute(update(STOCK).where(STOCK.c.location_id == location_id,
-                                         STOCK.c.sku == sku)
-                     .values(safety_stock=body.safety_stock))
+        conn.execute(
+            insert(STOCK)
+            .values(location_id=location_id, sku=sku, on_hand=0, reserved=0, held=0, safety_stock=0)
+            .on_conflict_do_nothing()
+        )
+        conn.execute(
+            update(STOCK)
+            .where(STOCK.c.location_id == location_id, STOCK.c.sku == sku)
+            .values(safety_stock=body.safety_stock)
+        )
         rule = s.get(ReplenishmentRule, (location_id, sku))
         if body.reorder_point is None or body.target_level is None:
             if rule is not None:
                 s.delete(rule)
             rule = None
         else:
-            rule = rule or ReplenishmentRule(location_id=location_id, sku=sku, reorder_point=0,
-                                             target_level=0, updated_at=datetime.now(UTC))
+            rule = rule or ReplenishmentRule(
+                location_id=location_id,
+                sku=sku,
+                reorder_point=0,
+                target_level=0,
+                updated_at=datetime.now(UTC),
+            )
             rule.reorder_point, rule.target_level = body.reorder_point, body.target_level
             rule.pack_size, rule.supplier = body.pack_size, body.supplier
             rule.lead_time_days, rule.updated_at = body.lead_time_days, datetime.now(UTC)
@@ -82,11 +96,14 @@ def set_policy(url: str, location_id: str, sku: str, body: StockPolicyIn) -> Sto
         return _policy(location_id, sku, body.safety_stock, rule)
 
 
-def _policy(location_id: str, sku: str, safety: int,
-            rule: ReplenishmentRule | None) -> StockPolicy:
+def _policy(location_id: str, sku: str, safety: int, rule: ReplenishmentRule | None) -> StockPolicy:
     return StockPolicy(
-        location_id=location_id, sku=sku, safety_stock=safety,
+        location_id=location_id,
+        sku=sku,
+        safety_stock=safety,
         reorder_point=rule.reorder_point if rule else None,
         target_level=rule.target_level if rule else None,
-        pack_size=rule.pack_size if rule else 1, supplier=rule.supplier if rule else "",
-        lead_time_days=rule.lead_time_days if rule else None)
+        pack_size=rule.pack_size if rule else 1,
+        supplier=rule.supplier if rule else "",
+        lead_time_days=rule.lead_time_days if rule else None,
+    )

@@ -49,9 +49,13 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
             app.state.temporal = await connect(cfg)
         yield
 
-    app = FastAPI(title="OMS API", version="0.1.0", lifespan=lifespan,
-                  description="Order Management System: every order a durable Temporal workflow.",
-                  dependencies=[Depends(bind_path_ids)])  # order id into the log context
+    app = FastAPI(
+        title="OMS API",
+        version="0.1.0",
+        lifespan=lifespan,
+        description="Order Management System: every order a durable Temporal workflow.",
+        dependencies=[Depends(bind_path_ids)],
+    )  # order id into the log context
     app.state.settings = cfg
     app.state.temporal = client
     app.add_middleware(InputLimits, settings=cfg)  # body size, NUL in path/query
@@ -83,8 +87,9 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
         except Exception as exc:  # noqa: BLE001
             checks["temporal"] = f"error: {exc.__class__.__name__}"
         ok = all(v == "ok" for v in checks.values())
-        return JSONResponse({"status": "ok" if ok else "degraded", **checks},
-                            status_code=200 if ok else 503)
+        return JSONResponse(
+            {"status": "ok" if ok else "degraded", **checks}, status_code=200 if ok else 503
+        )
 
     return app
 

@@ -35,8 +35,9 @@ def new_key() -> str:
     return f"oms_{secrets.token_urlsafe(24)}"
 
 
-def issue_key(s: Session, role: str, location_id: str | None = None, label: str = "",
-              key: str | None = None) -> tuple[ApiKey, str]:
+def issue_key(
+    s: Session, role: str, location_id: str | None = None, label: str = "", key: str | None = None
+) -> tuple[ApiKey, str]:
     """A new key (or the given one) stored hashed; returns the row and the key in clear."""
     if role == LOCATION and (location_id is None or s.get(Location, location_id) is None):
         raise ValueError(f"a location key needs a known location, not {location_id!r}")
@@ -82,8 +83,9 @@ class Signer:
         return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
     def sign(self, payload: dict[str, Any]) -> str:
-        body = base64.urlsafe_b64encode(json.dumps(
-            {**payload, "iat": int(time.time())}, separators=(",", ":")).encode())
+        body = base64.urlsafe_b64encode(
+            json.dumps({**payload, "iat": int(time.time())}, separators=(",", ":")).encode()
+        )
         data = body.rstrip(b"=").decode()
         return f"{data}.{self.mac(data)}"
 
@@ -107,8 +109,11 @@ def _main() -> None:
     from core.db.engine import session_scope
     from core.settings import get_settings
 
-    parser = argparse.ArgumentParser(prog="python -m api.auth_keys", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m api.auth_keys",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     issue = sub.add_parser("issue", help="issue a key and print it (shown only this once)")
     issue.add_argument("--role", default=LOCATION)

@@ -39,14 +39,17 @@ def search(s: Session, q: str) -> list[OrderRecord]:
     query = select(OrderRecord)
     if q:
         like = f"%{q.lower()}%"
-        conditions = [func.lower(OrderRecord.order_id).like(f"{q.lower()}%"),
-                      func.lower(OrderRecord.customer_email).like(like),
-                      func.lower(OrderRecord.customer_name).like(like)]
+        conditions = [
+            func.lower(OrderRecord.order_id).like(f"{q.lower()}%"),
+            func.lower(OrderRecord.customer_email).like(like),
+            func.lower(OrderRecord.customer_name).like(like),
+        ]
         if POSTCODE.match(q):
             conditions.append(OrderRecord.postcode == q)
         query = query.where(or_(*conditions))
-    return list(s.exec(query.order_by(col(OrderRecord.created_at).desc())
-                       .limit(SEARCH_LIMIT)).all())
+    return list(
+        s.exec(query.order_by(col(OrderRecord.created_at).desc()).limit(SEARCH_LIMIT)).all()
+    )
 
 
 @dataclass
@@ -65,18 +68,45 @@ def order_page(s: Session, order_id: str) -> OrderPage | None:
     rec = s.get(OrderRecord, order_id)
     if rec is None:
         return None
-    shipments = list(s.exec(select(ShipmentRecord).where(ShipmentRecord.order_id == order_id)
-                            .order_by(col(ShipmentRecord.shipment_id))).all())
-    payments = list(s.exec(select(PaymentTransaction)
-                           .where(PaymentTransaction.order_id == order_id)
-                           .order_by(col(PaymentTransaction.created_at))).all())
-    events = list(s.exec(select(OrderEvent).where(OrderEvent.order_id == order_id)
-                         .order_by(col(OrderEvent.at), col(OrderEvent.id))).all())
-    returns = list(s.exec(select(ReturnRecord).where(ReturnRecord.order_id == order_id)
-                          .order_by(col(ReturnRecord.created_at))).all())
+    shipments = list(
+        s.exec(
+            select(ShipmentRecord)
+            .where(ShipmentRecord.order_id == order_id)
+            .order_by(col(ShipmentRecord.shipment_id))
+        ).all()
+    )
+    payments = list(
+        s.exec(
+            select(PaymentTransaction)
+            .where(PaymentTransaction.order_id == order_id)
+            .order_by(col(PaymentTransaction.created_at))
+        ).all()
+    )
+    events = list(
+        s.exec(
+            select(OrderEvent)
+            .where(OrderEvent.order_id == order_id)
+            .order_by(col(OrderEvent.at), col(OrderEvent.id))
+        ).all()
+    )
+    returns = list(
+        s.exec(
+            select(ReturnRecord)
+            .where(ReturnRecord.order_id == order_id)
+            .order_by(col(ReturnRecord.created_at))
+        ).all()
+    )
     lines = rec.payload.get("lines", [])
-    return OrderPage(rec, lines, rec.payload.get("delivery_address", {}), shipments, payments,
-                     events, returns, _unshipped(lines, shipments))
+    return OrderPage(
+        rec,
+        lines,
+        rec.payload.get("delivery_address", {}),
+        shipments,
+        payments,
+        events,
+        returns,
+        _unshipped(lines, shipments),
+    )
 
 
 def _unshipped(lines: list[dict[str, Any]], shipments: list[ShipmentRecord]) -> dict[str, int]:
@@ -98,9 +128,14 @@ async def workflow_state(client: Client, order_id: str) -> tuple[bool, str, str]
         if desc.status != WorkflowExecutionStatus.RUNNING:
             name = desc.status.name.lower() if desc.status else "closed"
             return False, name, f"nothing: the workflow is closed ({name})"
-        state = await asyncio.wait_for(handle.query(
-            OrderWorkflow.state, result_type=OrderState,
-            rpc_timeout=timedelta(seconds=QUERY_TIMEOUT_S)), QUERY_TIMEOUT_S + 0.5)
+        state = await asyncio.wait_for(
+            handle.query(
+                OrderWorkflow.state,
+                result_type=OrderState,
+                rpc_timeout=timedelta(seconds=QUERY_TIMEOUT_S),
+            ),
+            QUERY_TIMEOUT_S + 0.5,
+        )
         return True, state.status.value, state.waiting_for or "nothing right now"
     except (TimeoutError, RPCError) as exc:
         reason = "no answer in time" if isinstance(exc, TimeoutError) else exc.message

@@ -71,11 +71,17 @@ def _release(s: Session) -> None:
 
 
 @router.post(
-    "/orders/{order_id}/cancel", dependencies=CUSTOMER_SERVICE,
+    "/orders/{order_id}/cancel",
+    dependencies=CUSTOMER_SERVICE,
     response_model=ActionResult,
-             summary="Cancel the whole order (refused once anything has shipped)")
-async def cancel(order_id: str, body: CancelRequest, s: Annotated[Session, Depends(deps.db)],
-                 client: Annotated[Client, Depends(deps.temporal)]) -> ActionResult:
+    summary="Cancel the whole order (refused once anything has shipped)",
+)
+async def cancel(
+    order_id: str,
+    body: CancelRequest,
+    s: Annotated[Session, Depends(deps.db)],
+    client: Annotated[Client, Depends(deps.temporal)],
+) -> ActionResult:
     """Idempotent: cancelling a cancelled order answers 200 again, so a retry after a lost
     answer (timeout, restart) reads as the success it was."""
     _known(s, order_id)
@@ -85,60 +91,82 @@ async def cancel(order_id: str, body: CancelRequest, s: Annotated[Session, Depen
     except HTTPException as exc:
         rec = s.get(OrderRecord, order_id) if exc.status_code == 409 else None
         if rec is not None and rec.status == "cancelled":
-            return ActionResult(message="order already cancelled", status="cancelled",
-                                total_cents=rec.total_cents)
+            return ActionResult(
+                message="order already cancelled", status="cancelled", total_cents=rec.total_cents
+            )
         raise
 
 
 @router.post(
-    "/orders/{order_id}/cancel-lines", dependencies=CUSTOMER_SERVICE,
+    "/orders/{order_id}/cancel-lines",
+    dependencies=CUSTOMER_SERVICE,
     response_model=ActionResult,
-             summary="Cancel some lines or quantities that have not shipped")
-async def cancel_lines(order_id: str, body: CancelLinesRequest,
-                       s: Annotated[Session, Depends(deps.db)],
-                       client: Annotated[Client, Depends(deps.temporal)]) -> ActionResult:
+    summary="Cancel some lines or quantities that have not shipped",
+)
+async def cancel_lines(
+    order_id: str,
+    body: CancelLinesRequest,
+    s: Annotated[Session, Depends(deps.db)],
+    client: Annotated[Client, Depends(deps.temporal)],
+) -> ActionResult:
     _known(s, order_id)
     _release(s)
     return await _update(client, order_id, OrderWorkflow.cancel_lines, body)
 
 
 @router.post(
-    "/orders/{order_id}/modify", dependencies=CUSTOMER_SERVICE,
+    "/orders/{order_id}/modify",
+    dependencies=CUSTOMER_SERVICE,
     response_model=ActionResult,
-             summary="Change address, shipping speed or lines before release")
-async def modify(order_id: str, body: ModifyRequest, s: Annotated[Session, Depends(deps.db)],
-                 client: Annotated[Client, Depends(deps.temporal)]) -> ActionResult:
+    summary="Change address, shipping speed or lines before release",
+)
+async def modify(
+    order_id: str,
+    body: ModifyRequest,
+    s: Annotated[Session, Depends(deps.db)],
+    client: Annotated[Client, Depends(deps.temporal)],
+) -> ActionResult:
     rec = _known(s, order_id)
     if body.lines is not None or body.delivery_address is not None:
-        address = body.delivery_address or Address.model_validate(
-            rec.payload["delivery_address"])
+        address = body.delivery_address or Address.model_validate(rec.payload["delivery_address"])
         try:
             price_lines(s, body.lines or [], address)
         except InvalidOrder as exc:
-            raise invalid([field_error(loc, msg, kind) for loc, msg, kind in exc.errors]) \
-                from exc
+            raise invalid([field_error(loc, msg, kind) for loc, msg, kind in exc.errors]) from exc
     _release(s)
     return await _update(client, order_id, OrderWorkflow.modify, body)
 
 
 @router.post(
-    "/orders/{order_id}/review", dependencies=CUSTOMER_SERVICE,
+    "/orders/{order_id}/review",
+    dependencies=CUSTOMER_SERVICE,
     response_model=ActionResult,
-             summary="Approve or reject an order held for review")
-async def review(order_id: str, body: ReviewDecision, s: Annotated[Session, Depends(deps.db)],
-                 client: Annotated[Client, Depends(deps.temporal)]) -> ActionResult:
+    summary="Approve or reject an order held for review",
+)
+async def review(
+    order_id: str,
+    body: ReviewDecision,
+    s: Annotated[Session, Depends(deps.db)],
+    client: Annotated[Client, Depends(deps.temporal)],
+) -> ActionResult:
     _known(s, order_id)
     _release(s)
     return await _update(client, order_id, OrderWorkflow.decide_review, body)
 
 
 @router.post(
-    "/orders/{order_id}/pickup", dependencies=CS_OR_LOCATION,
+    "/orders/{order_id}/pickup",
+    dependencies=CS_OR_LOCATION,
     response_model=ActionResult,
-             summary="Hand a click & collect order over in the store (code checked)")
-async def confirm_pickup(order_id: str, body: PickupConfirmation, request: Request,
-                         s: Annotated[Session, Depends(deps.db)],
-                         client: Annotated[Client, Depends(deps.temporal)]) -> ActionResult:
+    summary="Hand a click & collect order over in the store (code checked)",
+)
+async def confirm_pickup(
+    order_id: str,
+    body: PickupConfirmation,
+    request: Request,
+    s: Annotated[Session, Depends(deps.db)],
+    client: Annotated[Client, Depends(deps.temporal)],
+) -> ActionResult:
     own_location_only(request, body.location_id)
     _known(s, order_id)
     _release(s)
@@ -146,14 +174,25 @@ async def confirm_pickup(order_id: str, body: PickupConfirmation, request: Reque
 
 
 @router.post(
-    "/cs/orders", dependencies=CUSTOMER_SERVICE,
-    status_code=202, response_model=OrderAccepted,
-             summary="Place an order on a customer's behalf (phone or store)")
-async def place_for_customer(body: AssistedOrder, response: Response,
-                             settings: Annotated[Settings, Depends(deps.settings)],
-                             client: Annotated[Client, Depends(deps.temporal)]) -> OrderAccepted:
+    "/cs/orders",
+    dependencies=CUSTOMER_SERVICE,
+    status_code=202,
+    response_model=OrderAccepted,
+    summary="Place an order on a customer's behalf (phone or store)",
+)
+async def place_for_customer(
+    body: AssistedOrder,
+    response: Response,
+    settings: Annotated[Settings, Depends(deps.settings)],
+    client: Annotated[Client, Depends(deps.temporal)],
+) -> OrderAccepted:
     if body.channel not in ("phone", "store"):
-        raise invalid([field_error(("channel",), "orders placed by an agent come by phone "
-                                   "or in a store", "channel")])
+        raise invalid(
+            [
+                field_error(
+                    ("channel",), "orders placed by an agent come by phone or in a store", "channel"
+                )
+            ]
+        )
     req = OrderRequest.model_validate(body.model_dump(exclude={"agent"}))
     return await start_order(req, response, settings, client, placed_by=body.agent)

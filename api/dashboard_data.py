@@ -69,51 +69,96 @@ def dashboard(s: Session, now: datetime | None = None, top: int = 12) -> Dashboa
     now = now or datetime.now(UTC)
     since = day_start(now)
     today = OrderRecord.created_at >= since
-    by_status = dict(s.exec(select(OrderRecord.status, func.count()).where(today)
-                            .group_by(OrderRecord.status)).all())
-    by_channel = dict(s.exec(select(OrderRecord.channel, func.count()).where(today)
-                             .group_by(OrderRecord.channel)).all())
-    revenue = s.exec(select(func.coalesce(func.sum(OrderRecord.total_cents), 0)).where(
-        today, col(OrderRecord.status).not_in(NOT_REVENUE))).one()
-    payments = s.exec(select(func.coalesce(func.sum(PaymentTransaction.amount_cents), 0)).where(
-        PaymentTransaction.created_at >= since, PaymentTransaction.status == "succeeded",
-        col(PaymentTransaction.kind).in_(MONEY_IN))).one()
-    awaiting = s.exec(select(func.count()).select_from(OrderRecord).where(
-        OrderRecord.status == "awaiting_payment")).one()
+    by_status = dict(
+        s.exec(
+            select(OrderRecord.status, func.count()).where(today).group_by(OrderRecord.status)
+        ).all()
+    )
+    by_channel = dict(
+        s.exec(
+            select(OrderRecord.channel, func.count()).where(today).group_by(OrderRecord.channel)
+        ).all()
+    )
+    revenue = s.exec(
+        select(func.coalesce(func.sum(OrderRecord.total_cents), 0)).where(
+            today, col(OrderRecord.status).not_in(NOT_REVENUE)
+        )
+    ).one()
+    payments = s.exec(
+        select(func.coalesce(func.sum(PaymentTransaction.amount_cents), 0)).where(
+            PaymentTransaction.created_at >= since,
+            PaymentTransaction.status == "succeeded",
+            col(PaymentTransaction.kind).in_(MONEY_IN),
+        )
+    ).one()
+    awaiting = s.exec(
+        select(func.count())
+        .select_from(OrderRecord)
+        .where(OrderRecord.status == "awaiting_payment")
+    ).one()
     late_ship = and_(col(ShipmentRecord.ship_by) < now, col(ShipmentRecord.status).in_(TO_SHIP))
-    late_deliver = and_(col(ShipmentRecord.deliver_by) < now,
-                        col(ShipmentRecord.status).in_(ON_THE_WAY))
-    late_counts = s.exec(select(
-        func.coalesce(func.sum(case((late_ship, 1), else_=0)), 0),
-        func.coalesce(func.sum(case((late_deliver, 1), else_=0)), 0))).one()
-    late_rows = s.exec(select(ShipmentRecord).where(or_(late_ship, late_deliver))
-                       .order_by(col(ShipmentRecord.ship_by)).limit(10)).all()
+    late_deliver = and_(
+        col(ShipmentRecord.deliver_by) < now, col(ShipmentRecord.status).in_(ON_THE_WAY)
+    )
+    late_counts = s.exec(
+        select(
+            func.coalesce(func.sum(case((late_ship, 1), else_=0)), 0),
+            func.coalesce(func.sum(case((late_deliver, 1), else_=0)), 0),
+        )
+    ).one()
+    late_rows = s.exec(
+        select(ShipmentRecord)
+        .where(or_(late_ship, late_deliver))
+        .order_by(col(ShipmentRecord.ship_by))
+        .limit(10)
+    ).all()
     return Dashboard(
-        as_of=now, orders_today=sum(by_status.values()), by_status=by_status,
-        by_channel=by_channel, revenue_cents=int(revenue), payments_cents=int(payments),
-        awaiting_payment=int(awaiting), late_to_ship=int(late_counts[0]),
+        as_of=now,
+        orders_today=sum(by_status.values()),
+        by_status=by_status,
+        by_channel=by_channel,
+        revenue_cents=int(revenue),
+        payments_cents=int(payments),
+        awaiting_payment=int(awaiting),
+        late_to_ship=int(late_counts[0]),
         late_to_deliver=int(late_counts[1]),
-        late=[{"shipment_id": r.shipment_id, "order_id": r.order_id,
-               "location_id": r.location_id, "status": r.status,
-               "due": (r.ship_by if r.status in TO_SHIP else r.deliver_by)}
-              for r in late_rows],
-        locations=_locations(s, now, top))
+        late=[
+            {
+                "shipment_id": r.shipment_id,
+                "order_id": r.order_id,
+                "location_id": r.location_id,
+                "status": r.status,
+                "due": (r.ship_by if r.status in TO_SHIP else r.deliver_by),
+            }
+            for r in late_rows
+        ],
+        locations=_locations(s, now, top),
+    )
 
 
 def _locations(s: Session, now: datetime, top: int) -> list[LocationLoad]:
     """Backlog (active reservations) and today's reserved units against daily capacity."""
     today = now.astimezone(UTC).date()
-    backlog = func.coalesce(func.sum(case((Reservation.status == "active",
-                                           Reservation.quantity), else_=0)), 0)
-    reserved_today = func.coalesce(func.sum(case(
-        (and_(Reservation.day == today, Reservation.status != "released"),
-         Reservation.quantity), else_=0)), 0)
-    rows = s.exec(select(Location.id, Location.name, Location.daily_capacity, backlog,
-                         reserved_today)
-                  .join(Reservation, col(Reservation.location_id) == col(Location.id))
-                  .group_by(col(Location.id), col(Location.name),
-                            col(Location.daily_capacity))).all()
-    loads = [LocationLoad(r[0], r[1], int(r[3]), int(r[4]), r[2]) for r in rows
-             if r[3] or r[4]]
+    backlog = func.coalesce(
+        func.sum(case((Reservation.status == "active", Reservation.quantity), else_=0)), 0
+    )
+    reserved_today = func.coalesce(
+        func.sum(
+            case(
+                (
+                    and_(Reservation.day == today, Reservation.status != "released"),
+                    Reservation.quantity,
+                ),
+                else_=0,
+            )
+        ),
+        0,
+    )
+    rows = s.exec(
+        select(Location.id, Location.name, Location.daily_capacity, backlog, reserved_today)
+        .join(Reservation, col(Reservation.location_id) == col(Location.id))
+        .group_by(col(Location.id), col(Location.name), col(Location.daily_capacity))
+    ).all()
+    loads = [LocationLoad(r[0], r[1], int(r[3]), int(r[4]), r[2]) for r in rows if r[3] or r[4]]
     loads.sort(key=lambda x: (-x.use_pct, -x.backlog_units, x.location_id))
     return loads[:top]

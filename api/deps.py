@@ -27,6 +27,7 @@ def temporal(request: Request) -> Client:
 
 def db(request: Request) -> Iterator[Session]:
     """A read session (never blocks writers on SQLite); writes use ``session_scope``."""
-    with Session(get_engine(request.app.state.settings.database_url, readonly=True),
-                 expire_on_commit=False) as session:
+    with Session(
+        get_engine(request.app.state.settings.database_url, readonly=True), expire_on_commit=False
+    ) as session:
         yield session

@@ -22,13 +22,16 @@ class ErrorMessage(BaseModel):
     detail: str | dict[str, Any] = Field(description="what went wrong")
 
 
-_WHY = {400: "the body could not be read (not UTF-8, not JSON)",
-        401: "no valid API key (X-API-Key), or no webhook signature",
-        403: "the key's role may not do this, or the webhook signature is wrong",
-        404: "no such order, return, location, ... (named in detail)",
-        409: "refused in the current state (named in detail); nothing changed",
-        413: "request body over the limit (max_request_bytes)"}
+_WHY = {
+    400: "the body could not be read (not UTF-8, not JSON)",
+    401: "no valid API key (X-API-Key), or no webhook signature",
+    403: "the key's role may not do this, or the webhook signature is wrong",
+    404: "no such order, return, location, ... (named in detail)",
+    409: "refused in the current state (named in detail); nothing changed",
+    413: "request body over the limit (max_request_bytes)",
+}
 
 API_ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorMessage, "description": why} for code, why in _WHY.items()}
+    code: {"model": ErrorMessage, "description": why} for code, why in _WHY.items()
+}
 """``APIRouter(responses=API_ERRORS)``: the 4xx answers besides 422, documented."""

@@ -27,16 +27,30 @@ FEED_ID = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"
 REPORT_EVERY = 10_000
 """Lines between two progress updates while the body is still arriving."""
 
-JSONL_TYPES = {"application/x-ndjson", "application/jsonl", "application/json-lines",
-               "application/jsonlines", "application/x-jsonlines"}
+JSONL_TYPES = {
+    "application/x-ndjson",
+    "application/jsonl",
+    "application/json-lines",
+    "application/jsonlines",
+    "application/x-jsonlines",
+}
 CSV_TYPES = {"text/csv", "application/csv"}
 
-_BODY_DOC: dict[str, Any] = {"requestBody": {"required": True, "content": {
-    "text/csv": {"schema": {"type": "string"}, "example":
-                 "location_id,sku,quantity\nWH-HAMBURG,TS-0000,42\n"},
-    "application/x-ndjson": {"schema": {"type": "string"}, "example":
-                             '{"location_id": "WH-HAMBURG", "sku": "TS-0000", "quantity": 42}\n'},
-}}}
+_BODY_DOC: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "text/csv": {
+                "schema": {"type": "string"},
+                "example": "location_id,sku,quantity\nWH-HAMBURG,TS-0000,42\n",
+            },
+            "application/x-ndjson": {
+                "schema": {"type": "string"},
+                "example": '{"location_id": "WH-HAMBURG", "sku": "TS-0000", "quantity": 42}\n',
+            },
+        },
+    }
+}
 
 
 def _format(explicit: str | None, content_type: str) -> Literal["csv", "jsonl"]:
@@ -47,52 +61,71 @@ def _format(explicit: str | None, content_type: str) -> Literal["csv", "jsonl"]:
         return "csv"
     if media in JSONL_TYPES:
         return "jsonl"
-    raise HTTPException(415, detail="send text/csv or application/x-ndjson (JSON lines), "
-                        "or name the format with ?format=csv|jsonl")
+    raise HTTPException(
+        415,
+        detail="send text/csv or application/x-ndjson (JSON lines), "
+        "or name the format with ?format=csv|jsonl",
+    )
 
 
 @router.post(
-    "/feeds/{feed_id}", dependencies=OPERATIONS,
-    response_model=FeedReport, openapi_extra=_BODY_DOC,
+    "/feeds/{feed_id}",
+    dependencies=OPERATIONS,
+    response_model=FeedReport,
+    openapi_extra=_BODY_DOC,
     summary="Post a stock feed: full snapshot per location, or deltas (idempotent by feed id)",
-    responses={409: {"description": "feed id in use by a running feed or other content"},
-               415: {"description": "unknown body format"},
-               422: {"description": "bad parameters, or bad rows with on_error=reject"}})
+    responses={
+        409: {"description": "feed id in use by a running feed or other content"},
+        415: {"description": "unknown body format"},
+        422: {"description": "bad parameters, or bad rows with on_error=reject"},
+    },
+)
 async def post_feed(
     feed_id: Annotated[str, Path(pattern=FEED_ID)],
     request: Request,
     settings: Annotated[Settings, Depends(deps.settings)],
     mode: Literal["snapshot", "delta"],
     on_error: Literal["skip", "reject"] = "skip",
-    location_id: Annotated[str | None, Query(min_length=1, max_length=64,
-                                             description="the location a snapshot covers "
-                                             "(rows may then omit location_id)")] = None,
+    location_id: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=64,
+            description="the location a snapshot covers (rows may then omit location_id)",
+        ),
+    ] = None,
     source: Annotated[str, Query(max_length=200, description="who sends it")] = "",
     format: Literal["csv", "jsonl"] | None = None,  # noqa: A002  (the query parameter's name)
 ) -> JSONResponse:
     fmt = _format(format, request.headers.get("content-type", ""))
-    opts = FeedOptions(mode=mode, format=fmt, on_error=on_error, location_id=location_id,
-                       source=source)
+    opts = FeedOptions(
+        mode=mode, format=fmt, on_error=on_error, location_id=location_id, source=source
+    )
     url = settings.database_url
     try:
         claim = await run_in_threadpool(stock_feeds.claim, url, feed_id, opts, settings)
         with tempfile.SpooledTemporaryFile(max_size=8 << 20) as body:
             digest, lines = await _receive(request, body, claim, url)
-            report = await run_in_threadpool(stock_feeds.process, url, claim, body, digest,
-                                             lines, settings)
+            report = await run_in_threadpool(
+                stock_feeds.process, url, claim, body, digest, lines, settings
+            )
     except FeedError as exc:
         return JSONResponse({"detail": exc.detail}, status_code=exc.status)
     content = report.model_dump(mode="json")
     if report.status == "rejected":
-        content["detail"] = [{"loc": ["body", f"line {e['line']}", e["field"]],
-                              "msg": e["message"], "type": "invalid_row"}
-                             for e in report.errors]
+        content["detail"] = [
+            {
+                "loc": ["body", f"line {e['line']}", e["field"]],
+                "msg": e["message"],
+                "type": "invalid_row",
+            }
+            for e in report.errors
+        ]
         return JSONResponse(content, status_code=422)
     return JSONResponse(content)
 
 
-async def _receive(request: Request, body: IO[bytes], claim: Claim,
-                   url: str) -> tuple[str, int]:
+async def _receive(request: Request, body: IO[bytes], claim: Claim, url: str) -> tuple[str, int]:
     """Spool the body, counting lines; returns its SHA-256 and line count."""
     digest, lines, last, next_report = hashlib.sha256(), 0, b"\n", REPORT_EVERY
     try:
@@ -114,9 +147,11 @@ async def _receive(request: Request, body: IO[bytes], claim: Claim,
 
 
 @router.get(
-    "/feeds/{feed_id}", dependencies=OPERATIONS,
+    "/feeds/{feed_id}",
+    dependencies=OPERATIONS,
     response_model=FeedReport,
-            summary="A feed's progress and result: counters move while it runs")
+    summary="A feed's progress and result: counters move while it runs",
+)
 def get_feed(feed_id: str, settings: Annotated[Settings, Depends(deps.settings)]) -> FeedReport:
     found = stock_feeds.get(settings.database_url, feed_id)
     if found is None:

@@ -16,9 +16,10 @@ from core.settings import Settings
 
 router = APIRouter(tags=["inventory: holds"])
 
-_ERRORS = {404: {"description": "no such hold"},
-           409: {"description": "not enough stock, other content under this id, or the hold "
-                 "has ended"}}
+_ERRORS = {
+    404: {"description": "no such hold"},
+    409: {"description": "not enough stock, other content under this id, or the hold has ended"},
+}
 
 
 def _answer(exc: HoldError) -> Exception:
@@ -28,11 +29,16 @@ def _answer(exc: HoldError) -> Exception:
 
 
 @router.post(
-    "/holds", dependencies=SHOP_OR_CS,
-    response_model=HoldView, status_code=201, responses=_ERRORS,
-             summary="Hold stock until it expires (idempotent by hold_id)")
-def place_hold(req: HoldRequest, response: Response,
-               settings: Annotated[Settings, Depends(deps.settings)]) -> HoldView:
+    "/holds",
+    dependencies=SHOP_OR_CS,
+    response_model=HoldView,
+    status_code=201,
+    responses=_ERRORS,
+    summary="Hold stock until it expires (idempotent by hold_id)",
+)
+def place_hold(
+    req: HoldRequest, response: Response, settings: Annotated[Settings, Depends(deps.settings)]
+) -> HoldView:
     try:
         hold, created = holds.place(settings.database_url, req, settings)
     except HoldError as exc:
@@ -43,9 +49,12 @@ def place_hold(req: HoldRequest, response: Response,
 
 
 @router.get(
-    "/holds/{hold_id}", dependencies=READERS,
-    response_model=HoldView, responses=_ERRORS,
-            summary="A hold; lines past their expiry read as expired")
+    "/holds/{hold_id}",
+    dependencies=READERS,
+    response_model=HoldView,
+    responses=_ERRORS,
+    summary="A hold; lines past their expiry read as expired",
+)
 def get_hold(hold_id: str, s: Annotated[Session, Depends(deps.db)]) -> HoldView:
     found = holds.view(s, hold_id)
     if found is None:
@@ -54,11 +63,13 @@ def get_hold(hold_id: str, s: Annotated[Session, Depends(deps.db)]) -> HoldView:
 
 
 @router.post(
-    "/holds/{hold_id}/release", dependencies=SHOP_OR_CS,
-    response_model=HoldView, responses=_ERRORS,
-             summary="Give the held stock back (repeating it is harmless)")
-def release_hold(hold_id: str,
-                 settings: Annotated[Settings, Depends(deps.settings)]) -> HoldView:
+    "/holds/{hold_id}/release",
+    dependencies=SHOP_OR_CS,
+    response_model=HoldView,
+    responses=_ERRORS,
+    summary="Give the held stock back (repeating it is harmless)",
+)
+def release_hold(hold_id: str, settings: Annotated[Settings, Depends(deps.settings)]) -> HoldView:
     try:
         return holds.release(settings.database_url, hold_id)
     except HoldError as exc:
@@ -66,11 +77,13 @@ def release_hold(hold_id: str,
 
 
 @router.post(
-    "/holds/{hold_id}/collect", dependencies=CUSTOMER_SERVICE,
-    response_model=HoldView, responses=_ERRORS,
-             summary="Reserve & collect: picked up in store, the units leave on-hand stock")
-def collect_hold(hold_id: str,
-                 settings: Annotated[Settings, Depends(deps.settings)]) -> HoldView:
+    "/holds/{hold_id}/collect",
+    dependencies=CUSTOMER_SERVICE,
+    response_model=HoldView,
+    responses=_ERRORS,
+    summary="Reserve & collect: picked up in store, the units leave on-hand stock",
+)
+def collect_hold(hold_id: str, settings: Annotated[Settings, Depends(deps.settings)]) -> HoldView:
     try:
         return holds.collect(settings.database_url, hold_id)
     except HoldError as exc:

@@ -38,8 +38,11 @@ def _nul_problem(scope: Scope) -> dict[str, object] | None:
     if "%00" in query or "\x00" in query:
         for name, value in parse_qsl(query, keep_blank_values=True):
             if "\x00" in name or "\x00" in value:
-                return {"loc": ["query", name.replace("\x00", "")], "msg": NUL_MESSAGE,
-                        "type": "nul_character"}
+                return {
+                    "loc": ["query", name.replace("\x00", "")],
+                    "msg": NUL_MESSAGE,
+                    "type": "nul_character",
+                }
     return None
 
 
@@ -86,8 +89,9 @@ class InputLimits:
         declared = _declared_length(scope)
         if declared is not None and declared > limit:
             too_large = BodyTooLarge(limit, setting)
-            await JSONResponse({"detail": too_large.detail}, status_code=413,
-                               headers={"Connection": "close"})(scope, receive, send)
+            await JSONResponse(
+                {"detail": too_large.detail}, status_code=413, headers={"Connection": "close"}
+            )(scope, receive, send)
             return
 
         received, started = 0, False
@@ -113,5 +117,6 @@ class InputLimits:
             too_large = _find_too_large(exc)
             if too_large is None or started:
                 raise
-            await JSONResponse({"detail": too_large.detail}, status_code=413,
-                               headers={"Connection": "close"})(scope, receive, send)
+            await JSONResponse(
+                {"detail": too_large.detail}, status_code=413, headers={"Connection": "close"}
+            )(scope, receive, send)

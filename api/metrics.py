@@ -60,31 +60,72 @@ class OmsStateCollector(Collector):
 
     def _read(self, now: datetime) -> list[Metric]:
         with Session(get_engine(self.database_url, readonly=True)) as s:
-            orders = dict(s.exec(select(OrderRecord.status, func.count())
-                                 .group_by(OrderRecord.status)).all())
-            shipments = dict(s.exec(select(ShipmentRecord.status, func.count())
-                                    .group_by(ShipmentRecord.status)).all())
-            late_ship, late_deliver = s.exec(select(
-                func.coalesce(func.sum(case((and_(col(ShipmentRecord.ship_by) < now, col(
-                    ShipmentRecord.status).in_(TO_SHIP)), 1), else_=0)), 0),
-                func.coalesce(func.sum(case((and_(col(ShipmentRecord.deliver_by) < now, col(
-                    ShipmentRecord.status).in_(ON_THE_WAY)), 1), else_=0)), 0))).one()
-            outbound = dict(s.exec(select(OutboundDelivery.status, func.count())
-                                   .group_by(OutboundDelivery.status)).all())
-        by_status = GaugeMetricFamily("oms_orders", "orders by current status (read model)",
-                                      labels=["status"])
+            orders = dict(
+                s.exec(select(OrderRecord.status, func.count()).group_by(OrderRecord.status)).all()
+            )
+            shipments = dict(
+                s.exec(
+                    select(ShipmentRecord.status, func.count()).group_by(ShipmentRecord.status)
+                ).all()
+            )
+            late_ship, late_deliver = s.exec(
+                select(
+                    func.coalesce(
+                        func.sum(
+                            case(
+                                (
+                                    and_(
+                                        col(ShipmentRecord.ship_by) < now,
+                                        col(ShipmentRecord.status).in_(TO_SHIP),
+                                    ),
+                                    1,
+                                ),
+                                else_=0,
+                            )
+                        ),
+                        0,
+                    ),
+                    func.coalesce(
+                        func.sum(
+                            case(
+                                (
+                                    and_(
+                                        col(ShipmentRecord.deliver_by) < now,
+                                        col(ShipmentRecord.status).in_(ON_THE_WAY),
+                                    ),
+                                    1,
+                                ),
+                                else_=0,
+                            )
+                        ),
+                        0,
+                    ),
+                )
+            ).one()
+            outbound = dict(
+                s.exec(
+                    select(OutboundDelivery.status, func.count()).group_by(OutboundDelivery.status)
+                ).all()
+            )
+        by_status = GaugeMetricFamily(
+            "oms_orders", "orders by current status (read model)", labels=["status"]
+        )
         for status in sorted({*(st.value for st in OrderStatus), *orders}):
             by_status.add_metric([status], int(orders.get(status, 0)))
         ship = GaugeMetricFamily("oms_shipments", "shipments by status", labels=["status"])
         for status, n in sorted(shipments.items()):
             ship.add_metric([status], int(n))
         late = GaugeMetricFamily(
-            "oms_shipments_late", "shipments past their promise: not shipped by ship_by "
-            "(promise=ship) or on the way past deliver_by (promise=deliver)", labels=["promise"])
+            "oms_shipments_late",
+            "shipments past their promise: not shipped by ship_by "
+            "(promise=ship) or on the way past deliver_by (promise=deliver)",
+            labels=["promise"],
+        )
         late.add_metric(["ship"], int(late_ship))
         late.add_metric(["deliver"], int(late_deliver))
-        out = GaugeMetricFamily("oms_outbound_deliveries", "outbound webhook deliveries by "
-                                "status", labels=["status"])
+        out = GaugeMetricFamily(
+            "oms_outbound_deliveries", "outbound webhook deliveries by status", labels=["status"]
+        )
         for status, n in sorted(outbound.items()):
             out.add_metric([status], int(n))
         return [by_status, ship, late, out]

@@ -41,34 +41,42 @@ def _location(s: Session, location_id: str) -> Location:
     return loc
 
 
-@router.get(
-    "/locations/{location_id}", dependencies=CS_OR_OPS,
-    response_model=LocationView)
+@router.get("/locations/{location_id}", dependencies=CS_OR_OPS, response_model=LocationView)
 def get_location(location_id: str, s: Annotated[Session, Depends(deps.db)]) -> LocationView:
     return LocationView.model_validate(_location(s, location_id), from_attributes=True)
 
 
 @router.post(
-    "/locations/{location_id}/offline", dependencies=OPERATIONS,
+    "/locations/{location_id}/offline",
+    dependencies=OPERATIONS,
     response_model=OutageResult,
-             summary="Take a location offline and re-route its unshipped shipments")
-async def take_offline(location_id: str, body: OfflineRequest,
-                       s: Annotated[Session, Depends(deps.db)],
-                       settings: Annotated[Settings, Depends(deps.settings)],
-                       client: Annotated[Client, Depends(deps.temporal)]) -> OutageResult:
+    summary="Take a location offline and re-route its unshipped shipments",
+)
+async def take_offline(
+    location_id: str,
+    body: OfflineRequest,
+    s: Annotated[Session, Depends(deps.db)],
+    settings: Annotated[Settings, Depends(deps.settings)],
+    client: Annotated[Client, Depends(deps.temporal)],
+) -> OutageResult:
     _location(s, location_id)
     return await client.execute_workflow(
-        LocationOutageWorkflow.run, args=[location_id, body.reason],
+        LocationOutageWorkflow.run,
+        args=[location_id, body.reason],
         id=f"location-offline-{location_id}-{uuid.uuid4().hex[:8]}",
-        task_queue=settings.task_queue)
+        task_queue=settings.task_queue,
+    )
 
 
 @router.post(
-    "/locations/{location_id}/online", dependencies=OPERATIONS,
+    "/locations/{location_id}/online",
+    dependencies=OPERATIONS,
     response_model=LocationView,
-             summary="Put a location back into routing")
-def bring_online(location_id: str,
-                 settings: Annotated[Settings, Depends(deps.settings)]) -> LocationView:
+    summary="Put a location back into routing",
+)
+def bring_online(
+    location_id: str, settings: Annotated[Settings, Depends(deps.settings)]
+) -> LocationView:
     with session_scope(settings.database_url) as s:
         loc = _location(s, location_id)
         loc.online = True

@@ -87,12 +87,22 @@ def current_staff(request: Request, s: Session, settings: Settings) -> Staff | N
     if location is None:
         return None
     csrf = AREA.csrf(settings, session)
-    return Staff(key.id or 0, key.label, location.id, location.name, location.kind,
-                 location.pickup_point, csrf)
+    return Staff(
+        key.id or 0,
+        key.label,
+        location.id,
+        location.name,
+        location.kind,
+        location.pickup_point,
+        csrf,
+    )
 
 
-def staff(request: Request, s: Annotated[Session, Depends(deps.db)],
-          settings: Annotated[Settings, Depends(deps.settings)]) -> Staff:
+def staff(
+    request: Request,
+    s: Annotated[Session, Depends(deps.db)],
+    settings: Annotated[Settings, Depends(deps.settings)],
+) -> Staff:
     """Dependency: the logged-in staff, or a redirect to the login page (nothing done)."""
     found = current_staff(request, s, settings)
     if found is None:
@@ -109,15 +119,25 @@ ClientDep = Annotated[Client, Depends(deps.temporal)]
 # ---- rendering -----------------------------------------------------------------------------
 
 
-def _page(request: Request, settings: Settings, who: Staff | None, name: str,
-          status: int = 200, **context: Any) -> Response:
+def _page(
+    request: Request,
+    settings: Settings,
+    who: Staff | None,
+    name: str,
+    status: int = 200,
+    **context: Any,
+) -> Response:
     return AREA.page(request, settings, f"portal/{name}", status, staff=who, **context)
 
 
-def _error(request: Request, settings: Settings, who: Staff | None, exc: PortalError,
-           back: str = "/portal/queue") -> Response:
-    return _page(request, settings, who, "error.html", exc.status, message=exc.message,
-                 back=back)
+def _error(
+    request: Request,
+    settings: Settings,
+    who: Staff | None,
+    exc: PortalError,
+    back: str = "/portal/queue",
+) -> Response:
+    return _page(request, settings, who, "error.html", exc.status, message=exc.message, back=back)
 
 
 def _redirect(settings: Settings, to: str, ok: bool, message: str) -> RedirectResponse:
@@ -155,11 +175,16 @@ async def login(request: Request, s: DbDep, settings: SettingsDep) -> Response:
         return _error(request, settings, None, exc, back=LOGIN)
     key = verify_key(s, form.get("key", "")) if form.get("key", "").strip() else None
     if key is None or key.role != LOCATION or key.location_id is None:
-        return _page(request, settings, None, "login.html", 401,
-                     error="key: not recognised (ask your manager for your location's key)")
+        return _page(
+            request,
+            settings,
+            None,
+            "login.html",
+            401,
+            error="key: not recognised (ask your manager for your location's key)",
+        )
     resp = _redirect(settings, "/portal/queue", True, f"logged in: {key.label or key.location_id}")
-    AREA.log_in(resp, settings, {"k": key.id, "loc": key.location_id,
-                                 "n": secrets.token_hex(8)})
+    AREA.log_in(resp, settings, {"k": key.id, "loc": key.location_id, "n": secrets.token_hex(8)})
     return resp
 
 
@@ -178,34 +203,61 @@ async def logout(request: Request, who: StaffDep, settings: SettingsDep) -> Resp
 
 
 @router.get("/queue")
-async def queue_page(request: Request, who: StaffDep, s: DbDep,
-                     settings: SettingsDep) -> Response:
-    return _page(request, settings, who, "queue.html", nav="queue",
-                 shipments=portal_views.queue(s, who.location_id))
+async def queue_page(request: Request, who: StaffDep, s: DbDep, settings: SettingsDep) -> Response:
+    return _page(
+        request,
+        settings,
+        who,
+        "queue.html",
+        nav="queue",
+        shipments=portal_views.queue(s, who.location_id),
+    )
 
 
 @router.get("/shipments/{shipment_id}")
-async def pick_list(shipment_id: str, request: Request, who: StaffDep, s: DbDep,
-                    settings: SettingsDep) -> Response:
+async def pick_list(
+    shipment_id: str, request: Request, who: StaffDep, s: DbDep, settings: SettingsDep
+) -> Response:
     rec = portal_views.owned_shipment(s, who.location_id, shipment_id)
     if rec is None:
         return _error(request, settings, who, _not_yours(shipment_id))
-    return _page(request, settings, who, "picklist.html", nav="queue",
-                 shipment=portal_views.shipment_view(s, rec), printed=datetime.now(UTC))
+    return _page(
+        request,
+        settings,
+        who,
+        "picklist.html",
+        nav="queue",
+        shipment=portal_views.shipment_view(s, rec),
+        printed=datetime.now(UTC),
+    )
 
 
 @router.get("/pickups")
-async def pickups_page(request: Request, who: StaffDep, s: DbDep,
-                       settings: SettingsDep) -> Response:
-    return _page(request, settings, who, "pickups.html", nav="pickups",
-                 pickups=portal_views.pickups(s, who.location_id))
+async def pickups_page(
+    request: Request, who: StaffDep, s: DbDep, settings: SettingsDep
+) -> Response:
+    return _page(
+        request,
+        settings,
+        who,
+        "pickups.html",
+        nav="pickups",
+        pickups=portal_views.pickups(s, who.location_id),
+    )
 
 
 @router.get("/shipped")
-async def shipped_page(request: Request, who: StaffDep, s: DbDep,
-                       settings: SettingsDep) -> Response:
-    return _page(request, settings, who, "shipped.html", nav="shipped",
-                 shipments=portal_views.recently_left(s, who.location_id))
+async def shipped_page(
+    request: Request, who: StaffDep, s: DbDep, settings: SettingsDep
+) -> Response:
+    return _page(
+        request,
+        settings,
+        who,
+        "shipped.html",
+        nav="shipped",
+        shipments=portal_views.recently_left(s, who.location_id),
+    )
 
 
 # ---- actions -------------------------------------------------------------------------------
@@ -224,8 +276,14 @@ class EventForm(InputModel):
 
 
 @router.post("/shipments/{shipment_id}/events")
-async def shipment_action(shipment_id: str, request: Request, who: StaffDep, s: DbDep,
-                          settings: SettingsDep, client: ClientDep) -> Response:
+async def shipment_action(
+    shipment_id: str,
+    request: Request,
+    who: StaffDep,
+    s: DbDep,
+    settings: SettingsDep,
+    client: ClientDep,
+) -> Response:
     """Accept, picked, packed, shipped (carrier + tracking number) or reject (a line with a
     reason: the whole shipment is refused and the order re-routes it elsewhere)."""
     try:
@@ -247,13 +305,23 @@ async def shipment_action(shipment_id: str, request: Request, who: StaffDep, s: 
     except PortalError as exc:
         return _error(request, settings, who, exc)
     status, order_status = await _recorded(settings.database_url, rec, before)
-    return _redirect(settings, "/portal/queue", True,
-                     _outcome(rec.shipment_id, event.kind, before, status, order_status))
+    return _redirect(
+        settings,
+        "/portal/queue",
+        True,
+        _outcome(rec.shipment_id, event.kind, before, status, order_status),
+    )
 
 
 @router.post("/pickups/{order_id}/handover")
-async def hand_over(order_id: str, request: Request, who: StaffDep, s: DbDep,
-                    settings: SettingsDep, client: ClientDep) -> Response:
+async def hand_over(
+    order_id: str,
+    request: Request,
+    who: StaffDep,
+    s: DbDep,
+    settings: SettingsDep,
+    client: ClientDep,
+) -> Response:
     """The customer shows the pickup code; the order's workflow checks it (and the store)."""
     try:
         form = await _form(request, who)
@@ -261,17 +329,18 @@ async def hand_over(order_id: str, request: Request, who: StaffDep, s: DbDep,
         if order is None:
             raise PortalError(404, f"order {order_id} is not picked up at your store")
         try:
-            confirmation = PickupConfirmation(location_id=who.location_id,
-                                              code=form.get("code", ""),
-                                              staff=form.get("staff", ""))
+            confirmation = PickupConfirmation(
+                location_id=who.location_id, code=form.get("code", ""), staff=form.get("staff", "")
+            )
         except ValidationError as exc:
             raise PortalError(422, _field_errors(exc)) from exc
         s.close()  # hand the connection back while the order works on it
         await _confirm_pickup(client, order, confirmation)
     except PortalError as exc:
         return _error(request, settings, who, exc, back="/portal/pickups")
-    return _redirect(settings, "/portal/pickups", True,
-                     f"order {order_id} handed over to {order.customer_name}")
+    return _redirect(
+        settings, "/portal/pickups", True, f"order {order_id} handed over to {order.customer_name}"
+    )
 
 
 def _not_yours(shipment_id: str) -> PortalError:
@@ -286,8 +355,7 @@ def _event(rec: ShipmentRecord, form: dict[str, str]) -> ShipmentEvent:
     if data.event == "shipped":
         missing = [f for f in ("carrier", "tracking_number") if not getattr(data, f)]
         if missing:
-            raise PortalError(422, "; ".join(f"{f}: required to confirm shipped"
-                                             for f in missing))
+            raise PortalError(422, "; ".join(f"{f}: required to confirm shipped" for f in missing))
     reason = None
     if data.event == "rejected":
         line = next((ln for ln in rec.lines if ln.get("line_id") == data.line_id), None)
@@ -296,17 +364,23 @@ def _event(rec: ShipmentRecord, form: dict[str, str]) -> ShipmentEvent:
         if not data.reason:
             raise PortalError(422, "reason: say why the line cannot be shipped")
         reason = f"line {data.line_id} ({line['sku']}): {data.reason}"
-    return ShipmentEvent(shipment_id=rec.shipment_id, kind=data.event,
-                         carrier=data.carrier or None,
-                         tracking_number=data.tracking_number or None, reason=reason)
+    return ShipmentEvent(
+        shipment_id=rec.shipment_id,
+        kind=data.event,
+        carrier=data.carrier or None,
+        tracking_number=data.tracking_number or None,
+        reason=reason,
+    )
 
 
-async def _confirm_pickup(client: Client, order: OrderRecord,
-                          confirmation: PickupConfirmation) -> ActionResult:
+async def _confirm_pickup(
+    client: Client, order: OrderRecord, confirmation: PickupConfirmation
+) -> ActionResult:
     handle = client.get_workflow_handle(workflow_id_for(order.order_id))
     try:
-        return await handle.execute_update(OrderWorkflow.confirm_pickup, confirmation,
-                                           result_type=ActionResult)
+        return await handle.execute_update(
+            OrderWorkflow.confirm_pickup, confirmation, result_type=ActionResult
+        )
     except WorkflowUpdateFailedError as exc:
         cause = exc.cause
         raise PortalError(409, getattr(cause, "message", None) or str(cause)) from exc
@@ -336,8 +410,9 @@ def _statuses(url: str, rec: ShipmentRecord) -> tuple[str, str]:
 
 def _outcome(shipment_id: str, kind: str, before: str, after: str, order_status: str) -> str:
     if after == before:
-        return (f"{shipment_id}: '{kind}' sent; the order has not recorded it yet, "
-                "reload in a moment")
+        return (
+            f"{shipment_id}: '{kind}' sent; the order has not recorded it yet, reload in a moment"
+        )
     if after in ("rerouted", "cancelled"):
         return f"{shipment_id} rejected: the order moves it elsewhere; it left your queue"
     return f"{shipment_id} is {after}; order status: {order_status.replace('_', ' ')}"

@@ -71,8 +71,10 @@ def refusal(rec: ShipmentRecord, kind: str) -> str:
     if shelf and kind == "shipped":
         return "an item on the pickup shelf is handed over under Pickups, not shipped"
     if shelf and kind == "rejected":
-        return ("a pickup order cannot be moved away from its pickup store: "
-                "ask customer service to cancel the line")
+        return (
+            "a pickup order cannot be moved away from its pickup store: "
+            "ask customer service to cancel the line"
+        )
     if rec.status not in FORWARD[kind]:
         return f"shipment {rec.shipment_id} is {rec.status}: it cannot be marked {kind} now"
     return ""
@@ -85,18 +87,24 @@ def owned_shipment(s: Session, location_id: str, shipment_id: str) -> ShipmentRe
 
 
 def queue(s: Session, location_id: str) -> list[ShipmentView]:
-    recs = s.exec(select(ShipmentRecord).where(
-        ShipmentRecord.location_id == location_id, col(ShipmentRecord.status).in_(OPEN_WORK))
-        .order_by(col(ShipmentRecord.ship_by).asc().nulls_last(),
-                  col(ShipmentRecord.shipment_id))).all()
+    recs = s.exec(
+        select(ShipmentRecord)
+        .where(ShipmentRecord.location_id == location_id, col(ShipmentRecord.status).in_(OPEN_WORK))
+        .order_by(col(ShipmentRecord.ship_by).asc().nulls_last(), col(ShipmentRecord.shipment_id))
+    ).all()
     return _views(s, list(recs))
 
 
 def recently_left(s: Session, location_id: str, limit: int = 50) -> list[ShipmentView]:
-    recs = s.exec(select(ShipmentRecord).where(
-        ShipmentRecord.location_id == location_id, col(ShipmentRecord.status).in_(LEFT_HERE))
-        .order_by(col(ShipmentRecord.shipped_at).desc().nulls_last(),
-                  col(ShipmentRecord.shipment_id).desc()).limit(limit)).all()
+    recs = s.exec(
+        select(ShipmentRecord)
+        .where(ShipmentRecord.location_id == location_id, col(ShipmentRecord.status).in_(LEFT_HERE))
+        .order_by(
+            col(ShipmentRecord.shipped_at).desc().nulls_last(),
+            col(ShipmentRecord.shipment_id).desc(),
+        )
+        .limit(limit)
+    ).all()
     return _views(s, list(recs))
 
 
@@ -114,33 +122,61 @@ def pickup_order(s: Session, location_id: str, order_id: str) -> OrderRecord | N
 
 def pickups(s: Session, location_id: str) -> list[PickupView]:
     """This store's click & collect orders whose goods are all here, waiting for customers."""
-    order_ids = s.exec(select(ShipmentRecord.order_id).where(or_(
-        ShipmentRecord.transfer_to == location_id,
-        and_(ShipmentRecord.location_id == location_id,
-             ShipmentRecord.carrier == SHELF_CARRIER))).distinct()).all()
-    handed_over = set(s.exec(select(ShipmentRecord.order_id).where(
-        col(ShipmentRecord.order_id).in_(order_ids),
-        ShipmentRecord.status == "picked_up")).all()) if order_ids else set()
+    order_ids = s.exec(
+        select(ShipmentRecord.order_id)
+        .where(
+            or_(
+                ShipmentRecord.transfer_to == location_id,
+                and_(
+                    ShipmentRecord.location_id == location_id,
+                    ShipmentRecord.carrier == SHELF_CARRIER,
+                ),
+            )
+        )
+        .distinct()
+    ).all()
+    handed_over = (
+        set(
+            s.exec(
+                select(ShipmentRecord.order_id).where(
+                    col(ShipmentRecord.order_id).in_(order_ids),
+                    ShipmentRecord.status == "picked_up",
+                )
+            ).all()
+        )
+        if order_ids
+        else set()
+    )
     order_ids = [o for o in order_ids if o not in handed_over]  # done, whatever the read model
     if not order_ids:
         return []
-    orders = s.exec(select(OrderRecord).where(
-        col(OrderRecord.order_id).in_(order_ids), OrderRecord.status == "ready_for_pickup")
-        .order_by(col(OrderRecord.updated_at))).all()
+    orders = s.exec(
+        select(OrderRecord)
+        .where(col(OrderRecord.order_id).in_(order_ids), OrderRecord.status == "ready_for_pickup")
+        .order_by(col(OrderRecord.updated_at))
+    ).all()
     out = []
     for order in orders:
         if order.payload.get("pickup_store_id") != location_id:
             continue
-        ready = s.exec(select(OrderEvent).where(
-            OrderEvent.order_id == order.order_id, OrderEvent.type == "ready_for_pickup")
-            .order_by(col(OrderEvent.id).desc())).first()
-        lines = [{"line_id": ln.get("line_id", ""), "sku": ln["sku"],
-                  "quantity": ln["quantity"]} for ln in order.payload.get("lines", [])]
-        out.append(PickupView(
-            order_id=order.order_id, customer=order.customer_name,
-            until=str(ready.detail.get("until", ""))[:10] if ready else "",
-            to_pay_cents=order.total_cents if order.payment_method == "cash_on_pickup" else 0,
-            lines=_lines(s, lines)))
+        ready = s.exec(
+            select(OrderEvent)
+            .where(OrderEvent.order_id == order.order_id, OrderEvent.type == "ready_for_pickup")
+            .order_by(col(OrderEvent.id).desc())
+        ).first()
+        lines = [
+            {"line_id": ln.get("line_id", ""), "sku": ln["sku"], "quantity": ln["quantity"]}
+            for ln in order.payload.get("lines", [])
+        ]
+        out.append(
+            PickupView(
+                order_id=order.order_id,
+                customer=order.customer_name,
+                until=str(ready.detail.get("until", ""))[:10] if ready else "",
+                to_pay_cents=order.total_cents if order.payment_method == "cash_on_pickup" else 0,
+                lines=_lines(s, lines),
+            )
+        )
     return out
 
 
@@ -150,21 +186,44 @@ def location_name(s: Session, location_id: str | None) -> str:
 
 
 def _views(s: Session, recs: list[ShipmentRecord]) -> list[ShipmentView]:
-    orders = {o.order_id: o for o in s.exec(select(OrderRecord).where(
-        col(OrderRecord.order_id).in_({r.order_id for r in recs})))} if recs else {}
+    orders = (
+        {
+            o.order_id: o
+            for o in s.exec(
+                select(OrderRecord).where(col(OrderRecord.order_id).in_({r.order_id for r in recs}))
+            )
+        }
+        if recs
+        else {}
+    )
     names = _sku_names(s, {ln["sku"] for r in recs for ln in r.lines})
     views = []
     for rec in recs:
         order = orders.get(rec.order_id)
-        views.append(ShipmentView(
-            shipment_id=rec.shipment_id, order_id=rec.order_id, status=rec.status,
-            carrier=rec.carrier, speed=order.shipping_speed if order else "",
-            ship_by=rec.ship_by, ship_to=_ship_to(s, rec, order),
-            shelf=rec.carrier == SHELF_CARRIER,
-            lines=[LineView(ln.get("line_id", ""), ln["sku"], names.get(ln["sku"], ln["sku"]),
-                            ln["quantity"]) for ln in rec.lines],
-            actions=[k for k in FORWARD if not refusal(rec, k)],
-            tracking_number=rec.tracking_number, shipped_at=rec.shipped_at))
+        views.append(
+            ShipmentView(
+                shipment_id=rec.shipment_id,
+                order_id=rec.order_id,
+                status=rec.status,
+                carrier=rec.carrier,
+                speed=order.shipping_speed if order else "",
+                ship_by=rec.ship_by,
+                ship_to=_ship_to(s, rec, order),
+                shelf=rec.carrier == SHELF_CARRIER,
+                lines=[
+                    LineView(
+                        ln.get("line_id", ""),
+                        ln["sku"],
+                        names.get(ln["sku"], ln["sku"]),
+                        ln["quantity"],
+                    )
+                    for ln in rec.lines
+                ],
+                actions=[k for k in FORWARD if not refusal(rec, k)],
+                tracking_number=rec.tracking_number,
+                shipped_at=rec.shipped_at,
+            )
+        )
     return views
 
 
@@ -174,15 +233,20 @@ def _ship_to(s: Session, rec: ShipmentRecord, order: OrderRecord | None) -> str:
     if rec.transfer_to:
         return f"{location_name(s, rec.transfer_to)}, for pickup"
     address: dict[str, Any] = order.payload.get("delivery_address", {}) if order else {}
-    parts = [address.get("name", ""), address.get("street", ""),
-             f"{address.get('postcode', '')} {address.get('city', '')}".strip()]
+    parts = [
+        address.get("name", ""),
+        address.get("street", ""),
+        f"{address.get('postcode', '')} {address.get('city', '')}".strip(),
+    ]
     return ", ".join(p for p in parts if p)
 
 
 def _lines(s: Session, lines: list[dict[str, Any]]) -> list[LineView]:
     names = _sku_names(s, {ln["sku"] for ln in lines})
-    return [LineView(ln.get("line_id", ""), ln["sku"], names.get(ln["sku"], ln["sku"]),
-                     ln["quantity"]) for ln in lines]
+    return [
+        LineView(ln.get("line_id", ""), ln["sku"], names.get(ln["sku"], ln["sku"]), ln["quantity"])
+        for ln in lines
+    ]
 
 
 def _sku_names(s: Session, skus: set[str]) -> dict[str, str]:

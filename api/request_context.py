@@ -32,10 +32,18 @@ class HttpMetrics:
     """Request count and latency by method, route template and status."""
 
     def __init__(self, registry: CollectorRegistry) -> None:
-        self.requests = Counter("oms_http_requests", "HTTP requests served",
-                                ["method", "route", "status"], registry=registry)
-        self.duration = Histogram("oms_http_request_duration_seconds", "HTTP request latency",
-                                  ["method", "route"], registry=registry)
+        self.requests = Counter(
+            "oms_http_requests",
+            "HTTP requests served",
+            ["method", "route", "status"],
+            registry=registry,
+        )
+        self.duration = Histogram(
+            "oms_http_request_duration_seconds",
+            "HTTP request latency",
+            ["method", "route"],
+            registry=registry,
+        )
 
 
 def route_template(scope: Scope) -> str:
@@ -46,8 +54,9 @@ def route_template(scope: Scope) -> str:
     if scope.get("route") is None:  # a mounted app (static files)
         return f"{scope.get('root_path', '')}/{{path}}"
     names = {str(v): k for k, v in (scope.get("path_params") or {}).items()}
-    return "/".join(f"{{{names[seg]}}}" if seg in names else seg
-                    for seg in scope["path"].split("/"))
+    return "/".join(
+        f"{{{names[seg]}}}" if seg in names else seg for seg in scope["path"].split("/")
+    )
 
 
 def order_fields(order_id: str) -> dict[str, str]:
@@ -81,8 +90,10 @@ class RequestContext:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                message["headers"] = [*message.get("headers", []),
-                                      (b"x-request-id", request_id.encode())]
+                message["headers"] = [
+                    *message.get("headers", []),
+                    (b"x-request-id", request_id.encode()),
+                ]
             await send(message)
 
         with structlog.contextvars.bound_contextvars(request_id=request_id):
@@ -96,9 +107,20 @@ class RequestContext:
         method, path, route = scope["method"], scope["path"], route_template(scope)
         self.http.requests.labels(method, route, str(status)).inc()
         self.http.duration.labels(method, route).observe(elapsed)
-        fields: dict[str, Any] = {"method": method, "path": path, "route": route,
-                                  "status": status, "duration_ms": round(elapsed * 1000, 1)}
+        fields: dict[str, Any] = {
+            "method": method,
+            "path": path,
+            "route": route,
+            "status": status,
+            "duration_ms": round(elapsed * 1000, 1),
+        }
         if isinstance(order_id := (scope.get("path_params") or {}).get("order_id"), str):
             fields.update(order_fields(order_id))
-        log.log(logging.DEBUG if path in QUIET else logging.INFO, "%s %s %s", method, path,
-                status, extra=fields)
+        log.log(
+            logging.DEBUG if path in QUIET else logging.INFO,
+            "%s %s %s",
+            method,
+            path,
+            status,
+            extra=fields,
+        )

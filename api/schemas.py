@@ -78,11 +78,20 @@ class ShipmentEventIn(InputModel):
     """A warehouse system's or carrier's report about one shipment."""
 
     shipment_id: str = Field(min_length=1, max_length=100)
-    event: Literal["accepted", "picked", "packed", "rejected", "shipped", "in_transit",
-                   "delivered", "exception"]
+    event: Literal[
+        "accepted",
+        "picked",
+        "packed",
+        "rejected",
+        "shipped",
+        "in_transit",
+        "delivered",
+        "exception",
+    ]
     carrier: str | None = Field(default=None, max_length=50)
     tracking_number: str | None = Field(default=None, min_length=1, max_length=100)
     reason: str | None = Field(default=None, max_length=200, description="why it was rejected")
     exception: Literal["lost", "damaged", "returned_to_sender"] | None = Field(
-        default=None, description="with event=exception: what happened to the parcel")
+        default=None, description="with event=exception: what happened to the parcel"
+    )
     at: datetime | None = None

@@ -49,8 +49,12 @@ def _lookup(url: str, key: str) -> Principal | None:
         row = verify_key(s, key)
         if row is None or row.id is None:
             return None
-        return Principal(key_id=row.id, roles=frozenset(r.strip() for r in row.role.split(",")),
-                         location_id=row.location_id, label=row.label)
+        return Principal(
+            key_id=row.id,
+            roles=frozenset(r.strip() for r in row.role.split(",")),
+            location_id=row.location_id,
+            label=row.label,
+        )
 
 
 def _key_from(request: Request) -> str:
@@ -69,14 +73,22 @@ class Allow:
 
     async def __call__(self, request: Request) -> Principal:
         key = _key_from(request)
-        principal = (await run_in_threadpool(_lookup, request.app.state.settings.database_url,
-                                             key)) if key else None
+        principal = (
+            (await run_in_threadpool(_lookup, request.app.state.settings.database_url, key))
+            if key
+            else None
+        )
         if principal is None:
-            raise HTTPException(401, detail="an API key is needed (header X-API-Key)",
-                                headers={"WWW-Authenticate": "Bearer"})
+            raise HTTPException(
+                401,
+                detail="an API key is needed (header X-API-Key)",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
         if not principal.roles & self.roles:
-            raise HTTPException(403, detail="this key's role may not do this; allowed: "
-                                + ", ".join(sorted(self.roles)))
+            raise HTTPException(
+                403,
+                detail="this key's role may not do this; allowed: " + ", ".join(sorted(self.roles)),
+            )
         request.state.principal = principal
         return principal
 
@@ -109,8 +121,7 @@ CS_OR_OPS = [Depends(Allow(Role.CUSTOMER_SERVICE, Role.OPERATIONS))]
 OPS_OR_LOCATION = [Depends(Allow(Role.OPERATIONS, Role.LOCATION))]
 CS_OR_LOCATION = [Depends(Allow(Role.CUSTOMER_SERVICE, Role.LOCATION))]
 READERS = [Depends(Allow(Role.SHOP, Role.CUSTOMER_SERVICE, Role.OPERATIONS))]
-STOCK_READERS = [Depends(Allow(Role.SHOP, Role.CUSTOMER_SERVICE, Role.OPERATIONS,
-                               Role.LOCATION))]
+STOCK_READERS = [Depends(Allow(Role.SHOP, Role.CUSTOMER_SERVICE, Role.OPERATIONS, Role.LOCATION))]
 CARRIER_OR_WAREHOUSE = [Depends(Signed(Source.CARRIER, Source.WAREHOUSE))]
 PAYMENT_PROVIDER = [Depends(Signed(Source.PAYMENT))]
 WAREHOUSE = [Depends(Signed(Source.WAREHOUSE))]

@@ -19,16 +19,27 @@ from workflows.order import OrderWorkflow
 def check_event(event: ShipmentEvent) -> None:
     """Events the workflow could not act on are 422, naming the field, before anything moves."""
     if event.kind == "shipped" and not event.tracking_number:
-        raise invalid([field_error(("tracking_number",), "a shipped event needs a tracking "
-                                   "number", "missing")])
+        raise invalid(
+            [
+                field_error(
+                    ("tracking_number",), "a shipped event needs a tracking number", "missing"
+                )
+            ]
+        )
     if (event.kind == "exception") != (event.exception is not None):
-        raise invalid([field_error(("exception",), "give the exception (lost, damaged, "
-                                   "returned_to_sender) with event=exception, and only then",
-                                   "exception")])
+        raise invalid(
+            [
+                field_error(
+                    ("exception",),
+                    "give the exception (lost, damaged, "
+                    "returned_to_sender) with event=exception, and only then",
+                    "exception",
+                )
+            ]
+        )
 
 
-async def send_shipment_event(client: Client, record: ShipmentRecord,
-                              event: ShipmentEvent) -> None:
+async def send_shipment_event(client: Client, record: ShipmentRecord, event: ShipmentEvent) -> None:
     """Signal ``event`` to the order owning ``record``. The workflow ignores duplicates and
     stale events; an order whose workflow has closed answers 409 (nothing left to tell)."""
     if event.shipment_id != record.shipment_id:
@@ -36,7 +47,8 @@ async def send_shipment_event(client: Client, record: ShipmentRecord,
     check_event(event)
     try:
         await client.get_workflow_handle(workflow_id_for(record.order_id)).signal(
-            OrderWorkflow.shipment_event, event)
+            OrderWorkflow.shipment_event, event
+        )
     except RPCError as exc:
         if exc.status == RPCStatusCode.NOT_FOUND:
             if already_recorded(record, event):
@@ -46,8 +58,16 @@ async def send_shipment_event(client: Client, record: ShipmentRecord,
 
 
 # How far a parcel has come; an event at or below the recorded step is a resend.
-_PROGRESS = {"released": 0, "accepted": 1, "picked": 2, "packed": 3, "shipped": 4,
-             "in_transit": 5, "delivered": 6, "picked_up": 6}
+_PROGRESS = {
+    "released": 0,
+    "accepted": 1,
+    "picked": 2,
+    "packed": 3,
+    "shipped": 4,
+    "in_transit": 5,
+    "delivered": 6,
+    "picked_up": 6,
+}
 
 
 def already_recorded(record: ShipmentRecord, event: ShipmentEvent) -> bool:

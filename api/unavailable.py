@@ -12,18 +12,28 @@ from temporalio.client import WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.service import RPCError, RPCStatusCode
 
 RETRY_AFTER_S = "2"
-_TEMPORAL_BUSY = {RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED,
-                  RPCStatusCode.RESOURCE_EXHAUSTED, RPCStatusCode.CANCELLED}
+_TEMPORAL_BUSY = {
+    RPCStatusCode.UNAVAILABLE,
+    RPCStatusCode.DEADLINE_EXCEEDED,
+    RPCStatusCode.RESOURCE_EXHAUSTED,
+    RPCStatusCode.CANCELLED,
+}
 
 
 def _busy(what: str) -> JSONResponse:
-    return JSONResponse({"detail": f"{what} is briefly unavailable; retry the same request"},
-                        status_code=503, headers={"Retry-After": RETRY_AFTER_S})
+    return JSONResponse(
+        {"detail": f"{what} is briefly unavailable; retry the same request"},
+        status_code=503,
+        headers={"Retry-After": RETRY_AFTER_S},
+    )
 
 
 async def _database(_request: Request, exc: Exception) -> JSONResponse:
-    if isinstance(exc, DBAPIError) and not isinstance(exc, OperationalError) \
-            and not exc.connection_invalidated:
+    if (
+        isinstance(exc, DBAPIError)
+        and not isinstance(exc, OperationalError)
+        and not exc.connection_invalidated
+    ):
         raise exc  # a real error (constraint, bad SQL) stays a 500
     return _busy("the database")
 

@@ -54,8 +54,9 @@ class WebError(Exception):
 
 def field_errors(exc: ValidationError | RequestValidationError) -> str:
     """Validation errors as one line naming each field."""
-    return "; ".join(f"{'.'.join(str(p) for p in e['loc'] if p != 'body')}: {e['msg']}"
-                     for e in exc.errors())
+    return "; ".join(
+        f"{'.'.join(str(p) for p in e['loc'] if p != 'body')}: {e['msg']}" for e in exc.errors()
+    )
 
 
 @dataclass(frozen=True)
@@ -73,27 +74,35 @@ class WebArea:
     def session(self, request: Request, settings: Settings) -> dict[str, Any] | None:
         """The session payload if the cookie is genuine and young enough."""
         return self.signer(settings, "session").unsign(
-            request.cookies.get(self.session_cookie), settings.portal_session_hours * 3600)
+            request.cookies.get(self.session_cookie), settings.portal_session_hours * 3600
+        )
 
     def csrf(self, settings: Settings, session: dict[str, Any]) -> str:
         """The form token bound to this session's nonce."""
         return self.signer(settings, "csrf").mac(str(session.get("n", "")))
 
     def log_in(self, resp: Response, settings: Settings, payload: dict[str, Any]) -> None:
-        resp.set_cookie(self.session_cookie, self.signer(settings, "session").sign(payload),
-                        max_age=settings.portal_session_hours * 3600, path=self.path,
-                        httponly=True, samesite="lax",
-                        secure=settings.base_url.startswith("https"))
+        resp.set_cookie(
+            self.session_cookie,
+            self.signer(settings, "session").sign(payload),
+            max_age=settings.portal_session_hours * 3600,
+            path=self.path,
+            httponly=True,
+            samesite="lax",
+            secure=settings.base_url.startswith("https"),
+        )
 
     def log_out(self, resp: Response) -> None:
         resp.delete_cookie(self.session_cookie, path=self.path)
 
-    def page(self, request: Request, settings: Settings, template: str, status: int = 200,
-             **context: Any) -> Response:
+    def page(
+        self, request: Request, settings: Settings, template: str, status: int = 200, **context: Any
+    ) -> Response:
         """A template with the pending flash message (consumed), never cached."""
         flash = self.signer(settings, "flash").unsign(request.cookies.get(self.flash_cookie), 120)
-        resp = TEMPLATES.TemplateResponse(request, template, {"flash": flash, **context},
-                                          status_code=status)
+        resp = TEMPLATES.TemplateResponse(
+            request, template, {"flash": flash, **context}, status_code=status
+        )
         resp.headers["Cache-Control"] = "no-store"
         if request.cookies.get(self.flash_cookie):
             resp.delete_cookie(self.flash_cookie, path=self.path)
@@ -102,24 +111,30 @@ class WebArea:
     def redirect(self, settings: Settings, to: str, ok: bool, message: str) -> RedirectResponse:
         """Post/redirect/get with a signed flash message for the next page."""
         resp = RedirectResponse(to, status_code=303)
-        resp.set_cookie(self.flash_cookie, self.signer(settings, "flash").sign(
-            {"ok": ok, "m": message[:500]}), max_age=120, path=self.path, httponly=True,
-            samesite="lax", secure=settings.base_url.startswith("https"))
+        resp.set_cookie(
+            self.flash_cookie,
+            self.signer(settings, "flash").sign({"ok": ok, "m": message[:500]}),
+            max_age=120,
+            path=self.path,
+            httponly=True,
+            samesite="lax",
+            secure=settings.base_url.startswith("https"),
+        )
         return resp
 
 
-async def read_form(request: Request, csrf: str | None,
-                    max_fields: int = 20) -> dict[str, str]:
+async def read_form(request: Request, csrf: str | None, max_fields: int = 20) -> dict[str, str]:
     """The posted HTML form; with a session, its form token must match (no cross-site posts)."""
-    if not request.headers.get("content-type", "").startswith(
-            "application/x-www-form-urlencoded"):
+    if not request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
         raise WebError(415, "send the form as application/x-www-form-urlencoded")
     body = await request.body()
     if len(body) > MAX_FORM_BYTES:
         raise WebError(413, "form too large")
-    form = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True,
-                          max_num_fields=max_fields))
+    form = dict(
+        parse_qsl(
+            body.decode("utf-8", "replace"), keep_blank_values=True, max_num_fields=max_fields
+        )
+    )
     if csrf is not None and not hmac.compare_digest(form.get("csrf", "").encode(), csrf.encode()):
-        raise WebError(403, "the form is stale or from elsewhere: reload the page and "
-                       "try again")
+        raise WebError(403, "the form is stale or from elsewhere: reload the page and try again")
     return form

@@ -24,18 +24,33 @@ router = APIRouter(tags=["webhooks"], responses=API_ERRORS)
 
 
 @router.post(
-    "/webhooks/shipments", dependencies=CARRIER_OR_WAREHOUSE,
-    status_code=202, summary="Shipment event (shipped, ...)")
-async def shipment_event(body: ShipmentEventIn, s: Annotated[Session, Depends(deps.db)],
-                         client: Annotated[Client, Depends(deps.temporal)]) -> dict[str, str]:
+    "/webhooks/shipments",
+    dependencies=CARRIER_OR_WAREHOUSE,
+    status_code=202,
+    summary="Shipment event (shipped, ...)",
+)
+async def shipment_event(
+    body: ShipmentEventIn,
+    s: Annotated[Session, Depends(deps.db)],
+    client: Annotated[Client, Depends(deps.temporal)],
+) -> dict[str, str]:
     rec = s.get(ShipmentRecord, body.shipment_id)
     if rec is None:
         raise HTTPException(404, detail=f"shipment {body.shipment_id} not found")
     s.close()  # the connection goes back to the pool before we wait on Temporal
-    await send_shipment_event(client, rec, ShipmentEvent(
-        shipment_id=body.shipment_id, kind=body.event, carrier=body.carrier,
-        tracking_number=body.tracking_number, reason=body.reason, exception=body.exception,
-        at=body.at))
+    await send_shipment_event(
+        client,
+        rec,
+        ShipmentEvent(
+            shipment_id=body.shipment_id,
+            kind=body.event,
+            carrier=body.carrier,
+            tracking_number=body.tracking_number,
+            reason=body.reason,
+            exception=body.exception,
+            at=body.at,
+        ),
+    )
     return {"status": "accepted", "order_id": rec.order_id}
 
 
@@ -50,10 +65,16 @@ class PaymentIn(InputModel):
 
 
 @router.post(
-    "/webhooks/payments", dependencies=PAYMENT_PROVIDER,
-    status_code=202, summary="Money received (bank transfer)")
-async def payment_received(body: PaymentIn, s: Annotated[Session, Depends(deps.db)],
-                           client: Annotated[Client, Depends(deps.temporal)]) -> dict[str, str]:
+    "/webhooks/payments",
+    dependencies=PAYMENT_PROVIDER,
+    status_code=202,
+    summary="Money received (bank transfer)",
+)
+async def payment_received(
+    body: PaymentIn,
+    s: Annotated[Session, Depends(deps.db)],
+    client: Annotated[Client, Depends(deps.temporal)],
+) -> dict[str, str]:
     """Delivered to the order, which books it once per payment id. Money for an order whose
     workflow is gone entirely is answered 409, so the sender keeps it and retries or escalates:
     it is never silently dropped."""
@@ -63,11 +84,17 @@ async def payment_received(body: PaymentIn, s: Annotated[Session, Depends(deps.d
     try:
         await client.get_workflow_handle(workflow_id_for(body.order_id)).signal(
             OrderWorkflow.payment_received,
-            PaymentNotice(payment_id=body.payment_id, amount_cents=body.amount_cents,
-                          reference=body.reference, received_at=body.received_at))
+            PaymentNotice(
+                payment_id=body.payment_id,
+                amount_cents=body.amount_cents,
+                reference=body.reference,
+                received_at=body.received_at,
+            ),
+        )
     except RPCError as exc:
         if exc.status == RPCStatusCode.NOT_FOUND:
-            raise HTTPException(409, detail=f"order {body.order_id} no longer takes payments; "
-                                "refund it manually") from exc
+            raise HTTPException(
+                409, detail=f"order {body.order_id} no longer takes payments; refund it manually"
+            ) from exc
         raise
     return {"status": "accepted", "order_id": body.order_id}

@@ -54,15 +54,26 @@ def embedded_stack() -> Iterator[str]:
     """``python -m devstack up`` on free ports in a temporary state directory."""
     with tempfile.TemporaryDirectory(prefix="oms-bench-") as tmp:
         ports = {name: _free_port() for name in ("temporal", "ui", "api", "smtp", "mail")}
-        env = {**os.environ, "OMS_STATE_DIR": tmp, "OMS_DATABASE_URL": f"sqlite:///{tmp}/oms.db",
-               "OMS_TEMPORAL_DEV_DB": f"{tmp}/temporal.db",
-               "OMS_TEMPORAL_ADDRESS": f"127.0.0.1:{ports['temporal']}",
-               "OMS_TEMPORAL_UI_PORT": str(ports["ui"]), "OMS_API_PORT": str(ports["api"]),
-               "OMS_SMTP_PORT": str(ports["smtp"]), "OMS_MAIL_UI_PORT": str(ports["mail"])}
+        env = {
+            **os.environ,
+            "OMS_STATE_DIR": tmp,
+            "OMS_DATABASE_URL": f"sqlite:///{tmp}/oms.db",
+            "OMS_TEMPORAL_DEV_DB": f"{tmp}/temporal.db",
+            "OMS_TEMPORAL_ADDRESS": f"127.0.0.1:{ports['temporal']}",
+            "OMS_TEMPORAL_UI_PORT": str(ports["ui"]),
+            "OMS_API_PORT": str(ports["api"]),
+            "OMS_SMTP_PORT": str(ports["smtp"]),
+            "OMS_MAIL_UI_PORT": str(ports["mail"]),
+        }
         out = Path(tmp) / "stdout.txt"
         with out.open("w") as sink:
-            proc = subprocess.Popen([sys.executable, "-m", "devstack", "up"], cwd=ROOT, env=env,
-                                    stdout=sink, stderr=subprocess.STDOUT)
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "devstack", "up"],
+                cwd=ROOT,
+                env=env,
+                stdout=sink,
+                stderr=subprocess.STDOUT,
+            )
         try:
             deadline = time.monotonic() + 180
             while "Ctrl-C" not in out.read_text():
@@ -90,8 +101,14 @@ def measure(name: str, n: int, warmup: int, request: Callable[[], httpx.Response
     def pct(p: float) -> float:
         return round(times[min(len(times) - 1, int(len(times) * p))], 2)
 
-    result = {"requests": n, "p50_ms": pct(0.50), "p90_ms": pct(0.90), "p99_ms": pct(0.99),
-              "max_ms": round(times[-1], 2), "mean_ms": round(statistics.fmean(times), 2)}
+    result = {
+        "requests": n,
+        "p50_ms": pct(0.50),
+        "p90_ms": pct(0.90),
+        "p99_ms": pct(0.99),
+        "max_ms": round(times[-1], 2),
+        "mean_ms": round(statistics.fmean(times), 2),
+    }
     if name in TARGETS_MS:
         result["target_p99_ms"] = TARGETS_MS[name]
         result["meets_target"] = result["p99_ms"] < TARGETS_MS[name]
@@ -106,37 +123,53 @@ def run(url: str, n: int, warmup: int, seed: int) -> dict:
     towns = [p.postcode for p in postcodes().values() if p.population > 20_000]
     headers = {"X-API-Key": os.environ.get("OMS_BENCH_KEY", "demo-shop")}
     with httpx.Client(base_url=url, timeout=30, headers=headers) as http:
+
         def one_sku() -> httpx.Response:
-            return http.get(f"/inventory/availability/{rng.choice(sku_ids)}",
-                            params={"channel": "web"})
+            return http.get(
+                f"/inventory/availability/{rng.choice(sku_ids)}", params={"channel": "web"}
+            )
 
         def cart() -> httpx.Response:
-            lines = [{"sku": sku, "quantity": rng.randint(1, 2)}
-                     for sku in rng.sample(sku_ids, 4) + [rng.choice(small)]]
+            lines = [
+                {"sku": sku, "quantity": rng.randint(1, 2)}
+                for sku in rng.sample(sku_ids, 4) + [rng.choice(small)]
+            ]
             if len({ln["sku"] for ln in lines}) < 5:
                 lines = [{"sku": sku, "quantity": 1} for sku in rng.sample(sku_ids, 5)]
-            return http.post("/inventory/promise", json={
-                "postcode": rng.choice(towns), "speed": rng.choice(["standard", "express"]),
-                "lines": lines})
+            return http.post(
+                "/inventory/promise",
+                json={
+                    "postcode": rng.choice(towns),
+                    "speed": rng.choice(["standard", "express"]),
+                    "lines": lines,
+                },
+            )
 
         def one_sku_promise() -> httpx.Response:
-            return http.get("/inventory/promise", params={
-                "sku": rng.choice(sku_ids), "postcode": rng.choice(towns)})
+            return http.get(
+                "/inventory/promise",
+                params={"sku": rng.choice(sku_ids), "postcode": rng.choice(towns)},
+            )
 
         def ten_skus() -> httpx.Response:
             return http.get("/inventory/availability", params={"sku": rng.sample(sku_ids, 10)})
 
         scenarios = {
-            "availability_one_sku_network": measure("availability_one_sku_network", n, warmup,
-                                                    one_sku),
+            "availability_one_sku_network": measure(
+                "availability_one_sku_network", n, warmup, one_sku
+            ),
             "availability_10_skus": measure("availability_10_skus", n, warmup, ten_skus),
             "promise_one_sku": measure("promise_one_sku", n, warmup, one_sku_promise),
             "promise_cart_5_lines": measure("promise_cart_5_lines", n, warmup, cart),
         }
         sample = cart().json()
-    return {"scenarios": scenarios, "sample_promise": {
-        k: sample[k] for k in ("deliverable", "promised_delivery", "strategy", "optimal")}
-        | {"shipments": len(sample["shipments"])}}
+    return {
+        "scenarios": scenarios,
+        "sample_promise": {
+            k: sample[k] for k in ("deliverable", "promised_delivery", "strategy", "optimal")
+        }
+        | {"shipments": len(sample["shipments"])},
+    }
 
 
 def main() -> None:
@@ -155,20 +188,32 @@ def main() -> None:
         with embedded_stack() as url:
             figures = run(url, args.requests, args.warmup, args.seed)
         stack = "embedded (python -m devstack up: SQLite, Temporal dev server, uvicorn)"
-    report = {"benchmark": "availability", "at": datetime.now(UTC).isoformat(timespec="seconds"),
-              "stack": stack, "network": "demo: 6 warehouses, 36 stores, 2 vendors, 300 SKUs",
-              "client": "one keep-alive HTTP client, sequential requests",
-              "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                          "platform": platform.platform()},
-              **figures}
+    report = {
+        "benchmark": "availability",
+        "at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "stack": stack,
+        "network": "demo: 6 warehouses, 36 stores, 2 vendors, 300 SKUs",
+        "client": "one keep-alive HTTP client, sequential requests",
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
+        **figures,
+    }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n")
     print(f"{'scenario':32} {'p50':>8} {'p90':>8} {'p99':>8} {'max':>8}  target")
     for name, r in report["scenarios"].items():
-        target = (f"p99 < {r['target_p99_ms']:.0f} ms: {'ok' if r['meets_target'] else 'MISSED'}"
-                  if "target_p99_ms" in r else "")
-        print(f"{name:32} {r['p50_ms']:8.2f} {r['p90_ms']:8.2f} {r['p99_ms']:8.2f} "
-              f"{r['max_ms']:8.2f}  {target}")
+        target = (
+            f"p99 < {r['target_p99_ms']:.0f} ms: {'ok' if r['meets_target'] else 'MISSED'}"
+            if "target_p99_ms" in r
+            else ""
+        )
+        print(
+            f"{name:32} {r['p50_ms']:8.2f} {r['p90_ms']:8.2f} {r['p99_ms']:8.2f} "
+            f"{r['max_ms']:8.2f}  {target}"
+        )
     print(f"written to {args.out}")
 
 

@@ -42,9 +42,19 @@ async def measure(address: str, workflows: int, concurrency: int = 100) -> dict[
     """Start a worker process, then run ``workflows`` empty workflows through it, at most
     ``concurrency`` at a time; completions per second from the first start to the last end."""
     task_queue = f"engine-limit-{uuid.uuid4().hex[:8]}"
-    worker = subprocess.Popen([sys.executable, "-m", "bench.engine_limit", "--serve",
-                               "--address", address, "--task-queue", task_queue],
-                              cwd=Path(__file__).parent.parent)  # no module-level I/O: the
+    worker = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "bench.engine_limit",
+            "--serve",
+            "--address",
+            address,
+            "--task-queue",
+            task_queue,
+        ],
+        cwd=Path(__file__).parent.parent,
+    )  # no module-level I/O: the
     # workflow sandbox re-imports this module
     try:
         client = await Client.connect(address)
@@ -52,8 +62,9 @@ async def measure(address: str, workflows: int, concurrency: int = 100) -> dict[
 
         async def one(i: int) -> None:
             async with gate:
-                await client.execute_workflow(EmptyWorkflow.run, id=f"{task_queue}-{i}",
-                                              task_queue=task_queue)
+                await client.execute_workflow(
+                    EmptyWorkflow.run, id=f"{task_queue}-{i}", task_queue=task_queue
+                )
 
         await asyncio.wait_for(one(-1), 60)  # the worker is up and polling
         start = time.monotonic()
@@ -62,8 +73,12 @@ async def measure(address: str, workflows: int, concurrency: int = 100) -> dict[
     finally:
         worker.terminate()
         worker.wait(30)
-    return {"workflows": workflows, "concurrency": concurrency, "seconds": round(seconds, 2),
-            "workflows_per_s": round(workflows / seconds, 1)}
+    return {
+        "workflows": workflows,
+        "concurrency": concurrency,
+        "seconds": round(seconds, 2),
+        "workflows_per_s": round(workflows / seconds, 1),
+    }
 
 
 def main() -> None:

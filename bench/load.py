@@ -77,9 +77,13 @@ class Usage:
 
     def report(self) -> dict[str, dict[str, float]]:
         wall = time.monotonic() - self.started
-        return {name: {"cpu_percent_mean": round(100 * self.cpu[name] / wall, 1),
-                       "rss_peak_mb": round(self.peak_rss.get(name, 0) / 2**20, 1)}
-                for name in sorted(self.cpu)}
+        return {
+            name: {
+                "cpu_percent_mean": round(100 * self.cpu[name] / wall, 1),
+                "rss_peak_mb": round(self.peak_rss.get(name, 0) / 2**20, 1),
+            }
+            for name in sorted(self.cpu)
+        }
 
 
 async def faults(stack: LoadStack, placing_s: float, log: list[dict[str, Any]]) -> None:
@@ -126,12 +130,14 @@ async def drive(stack: LoadStack, args: argparse.Namespace, run_id: str) -> dict
     stop = asyncio.Event()
     sampler = asyncio.create_task(usage.run(stop))
     placing_s = args.orders / args.rate
-    async with httpx.AsyncClient(base_url=stack.api_url, timeout=30,
-                                 limits=httpx.Limits(max_connections=100),
-                                 auth=OmsAuth("", settings)) as http:
+    async with httpx.AsyncClient(
+        base_url=stack.api_url,
+        timeout=30,
+        limits=httpx.Limits(max_connections=100),
+        auth=OmsAuth("", settings),
+    ) as http:
         day = Day(http, shop_key="demo-shop", cs_key="demo-cs", seed=args.seed)
-        chaos = (asyncio.create_task(faults(stack, placing_s, fault_log))
-                 if args.faults else None)
+        chaos = asyncio.create_task(faults(stack, placing_s, fault_log)) if args.faults else None
         start = time.monotonic()
 
         async def one(i: int) -> None:
@@ -151,8 +157,13 @@ async def drive(stack: LoadStack, args: argparse.Namespace, run_id: str) -> dict
     stop.set()
     await sampler
     print(f"  all orders settled after {elapsed:.0f} s; {day.send.retries} retried calls")
-    return {"outcomes": outcomes, "faults": fault_log, "usage": usage.report(),
-            "elapsed_s": elapsed, "retries": day.send.retries}
+    return {
+        "outcomes": outcomes,
+        "faults": fault_log,
+        "usage": usage.report(),
+        "elapsed_s": elapsed,
+        "retries": day.send.retries,
+    }
 
 
 async def _progress(outcomes: list[Outcome], start: float) -> None:
@@ -168,12 +179,19 @@ def release_latency(url: str, prefix: str, faults: list[dict[str, Any]]) -> dict
     wait for the customer's bank transfer; also for orders placed well away from any fault
     (more than two minutes after it ended)."""
     with session_scope(url) as s:
-        rows = s.connection().execute(text(
-            "SELECT o.created_at, MAX(sh.released_at), BOOL_AND(sh.released_at IS NOT NULL) "
-            "FROM order_record o JOIN shipment_record sh ON sh.order_id = o.order_id "
-            "WHERE o.order_id LIKE :p AND o.payment_method <> 'prepayment' "
-            "GROUP BY o.order_id, o.created_at"),
-            {"p": prefix + "%"}).all()
+        rows = (
+            s.connection()
+            .execute(
+                text(
+                    "SELECT o.created_at, MAX(sh.released_at), BOOL_AND(sh.released_at IS NOT NULL) "
+                    "FROM order_record o JOIN shipment_record sh ON sh.order_id = o.order_id "
+                    "WHERE o.order_id LIKE :p AND o.payment_method <> 'prepayment' "
+                    "GROUP BY o.order_id, o.created_at"
+                ),
+                {"p": prefix + "%"},
+            )
+            .all()
+        )
     # a fault's shadow: the backlog it leaves takes a while to clear
     windows = [(f["at"] - 5, f["at"] + f["seconds"] + 120) for f in faults]
     all_ms, calm_ms = [], []
@@ -184,10 +202,14 @@ def release_latency(url: str, prefix: str, faults: list[dict[str, Any]]) -> dict
         all_ms.append(ms)
         if not any(lo <= created.timestamp() <= hi for lo, hi in windows):
             calm_ms.append(ms)
-    span = ([min(r[0] for r in rows), max(r[1] for r in rows if r[1])] if rows else [])
-    return {"all": _pcts(all_ms), "calm": _pcts(calm_ms),
-            "released_per_s": round(len(all_ms) / (span[1] - span[0]).total_seconds(), 2)
-            if span else 0.0}
+    span = [min(r[0] for r in rows), max(r[1] for r in rows if r[1])] if rows else []
+    return {
+        "all": _pcts(all_ms),
+        "calm": _pcts(calm_ms),
+        "released_per_s": round(len(all_ms) / (span[1] - span[0]).total_seconds(), 2)
+        if span
+        else 0.0,
+    }
 
 
 def _pcts(values: list[float]) -> dict[str, float | int | None]:
@@ -195,19 +217,25 @@ def _pcts(values: list[float]) -> dict[str, float | int | None]:
         return {"n": 0, "p50": None, "p99": None, "max": None}
     ordered = sorted(values)
     p99 = ordered[min(len(ordered) - 1, int(round(0.99 * (len(ordered) - 1))))]
-    return {"n": len(values), "p50": round(statistics.median(values)),
-            "p99": round(p99), "max": round(max(values))}
+    return {
+        "n": len(values),
+        "p50": round(statistics.median(values)),
+        "p99": round(p99),
+        "max": round(max(values)),
+    }
 
 
 async def audit(stack: LoadStack, prefix: str, outcomes: list[Outcome]) -> dict[str, Any]:
     assert stack.pg is not None
     url = stack.pg.url
     client = await connect(Settings(temporal_address=stack.temporal_address))
-    return {"orders": load_audit.orders(url, prefix, outcomes),
-            "workflows": await load_audit.workflows(client, url, prefix, outcomes),
-            "stock": load_audit.stock(url),
-            "emails": load_audit.emails(url, prefix, stack.mail_dir),
-            "money": load_audit.money(url, prefix, outcomes)}
+    return {
+        "orders": load_audit.orders(url, prefix, outcomes),
+        "workflows": await load_audit.workflows(client, url, prefix, outcomes),
+        "stock": load_audit.stock(url),
+        "emails": load_audit.emails(url, prefix, stack.mail_dir),
+        "money": load_audit.money(url, prefix, outcomes),
+    }
 
 
 def main() -> None:
@@ -226,18 +254,24 @@ def main() -> None:
     run_id = uuid.uuid4().hex[:6]
     prefix = f"LD-{run_id}-"
     failure = args.payment_failure_rate if args.faults else 0.0
-    stack = LoadStack({"OMS_PAYMENT_SIM_FAILURE_RATE": str(failure),
-                       "OMS_PAYMENT_SIM_LATENCY_MS": str(args.payment_latency_ms)})
-    print(f"stack in {stack.dir}; run {run_id}: {args.orders} orders at {args.rate}/s, "
-          f"faults {'on' if args.faults else 'off'}", flush=True)
+    stack = LoadStack(
+        {
+            "OMS_PAYMENT_SIM_FAILURE_RATE": str(failure),
+            "OMS_PAYMENT_SIM_LATENCY_MS": str(args.payment_latency_ms),
+        }
+    )
+    print(
+        f"stack in {stack.dir}; run {run_id}: {args.orders} orders at {args.rate}/s, "
+        f"faults {'on' if args.faults else 'off'}",
+        flush=True,
+    )
     try:
         stack.up()
         run = asyncio.run(drive(stack, args, run_id))
         assert stack.pg is not None
         latency = release_latency(stack.pg.url, prefix, run["faults"])
         findings = asyncio.run(audit(stack, prefix, run["outcomes"]))
-        engine = asyncio.run(engine_limit.measure(stack.temporal_address,
-                                                  args.engine_workflows))
+        engine = asyncio.run(engine_limit.measure(stack.temporal_address, args.engine_workflows))
     finally:
         stack.down(keep=args.keep)
     outcomes: list[Outcome] = run["outcomes"]
@@ -245,47 +279,66 @@ def main() -> None:
     clean = all(f["problems"] == 0 for f in findings.values())
     result = {
         "command": "bench/load.py " + " ".join(sys.argv[1:]),
-        "orders": args.orders, "rate_target_per_s": args.rate, "faults": run["faults"],
-        "payment_failure_rate": failure, "orders_accepted": len(accepted),
+        "orders": args.orders,
+        "rate_target_per_s": args.rate,
+        "faults": run["faults"],
+        "payment_failure_rate": failure,
+        "orders_accepted": len(accepted),
         "orders_per_s_sustained": latency["released_per_s"],
-        "elapsed_s": round(run["elapsed_s"]), "retried_calls": run["retries"],
+        "elapsed_s": round(run["elapsed_s"]),
+        "retried_calls": run["retries"],
         "release_latency_ms": {"all": latency["all"], "calm": latency["calm"]},
-        "usage": run["usage"], "engine_limit": engine,
-        "oms_share_of_engine_limit": round(latency["released_per_s"]
-                                           / engine["workflows_per_s"], 4),
-        "audit_clean": clean, "audit": findings,
-        "outcome_mix": {s: sum(o.final_status == s for o in outcomes)
-                        for s in {o.final_status for o in outcomes}},
+        "usage": run["usage"],
+        "engine_limit": engine,
+        "oms_share_of_engine_limit": round(
+            latency["released_per_s"] / engine["workflows_per_s"], 4
+        ),
+        "audit_clean": clean,
+        "audit": findings,
+        "outcome_mix": {
+            s: sum(o.final_status == s for o in outcomes)
+            for s in {o.final_status for o in outcomes}
+        },
         "machine": {"cpus": os.cpu_count()},
     }
     if not args.keep:
         import shutil
+
         shutil.rmtree(stack.dir, ignore_errors=True)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=2, default=str) + "\n")
     _print(result)
     if args.keep:
-        (stack.dir / "outcomes.json").write_text(json.dumps([asdict(o) for o in outcomes],
-                                                            default=str))
+        (stack.dir / "outcomes.json").write_text(
+            json.dumps([asdict(o) for o in outcomes], default=str)
+        )
     sys.exit(0 if clean else 1)
 
 
 def _print(r: dict[str, Any]) -> None:
     lat = r["release_latency_ms"]
-    print(f"orders: {r['orders_accepted']}/{r['orders']} accepted, sustained "
-          f"{r['orders_per_s_sustained']} orders/s (target {r['rate_target_per_s']}/s), "
-          f"{r['retried_calls']} calls retried by the partners")
-    print(f"placed -> released: all p50 {lat['all']['p50']} ms, p99 {lat['all']['p99']} ms; "
-          f"away from faults p50 {lat['calm']['p50']} ms, p99 {lat['calm']['p99']} ms")
+    print(
+        f"orders: {r['orders_accepted']}/{r['orders']} accepted, sustained "
+        f"{r['orders_per_s_sustained']} orders/s (target {r['rate_target_per_s']}/s), "
+        f"{r['retried_calls']} calls retried by the partners"
+    )
+    print(
+        f"placed -> released: all p50 {lat['all']['p50']} ms, p99 {lat['all']['p99']} ms; "
+        f"away from faults p50 {lat['calm']['p50']} ms, p99 {lat['calm']['p99']} ms"
+    )
     for name, u in r["usage"].items():
         print(f"  {name:<9} CPU {u['cpu_percent_mean']:5.1f}%  peak RSS {u['rss_peak_mb']} MB")
     e = r["engine_limit"]
-    print(f"empty workflows on the same server: {e['workflows_per_s']}/s; the OMS runs at "
-          f"{100 * r['oms_share_of_engine_limit']:.1f}% of that")
+    print(
+        f"empty workflows on the same server: {e['workflows_per_s']}/s; the OMS runs at "
+        f"{100 * r['oms_share_of_engine_limit']:.1f}% of that"
+    )
     for name, f in r["audit"].items():
         figures = {k: v for k, v in f.items() if k not in ("problems", "examples")}
-        print(f"audit {name:<9} {'clean' if not f['problems'] else f['problems']} "
-              f"{figures} {f['examples'] if f['problems'] else ''}")
+        print(
+            f"audit {name:<9} {'clean' if not f['problems'] else f['problems']} "
+            f"{figures} {f['examples'] if f['problems'] else ''}"
+        )
     print(f"audit: {'CLEAN' if r['audit_clean'] else 'PROBLEMS'}; written to {RESULTS}")
 
 

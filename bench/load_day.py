@@ -66,8 +66,7 @@ def catalogue() -> tuple[list[str], dict[str, int]]:
     return good, {s.sku: s.price_cents for s in skus}
 
 
-def plans(n: int, seed: int, run_id: str, cancel_share: float,
-          return_share: float) -> list[Plan]:
+def plans(n: int, seed: int, run_id: str, cancel_share: float, return_share: float) -> list[Plan]:
     """``n`` orders of a realistic mix: mostly card and wallet, some invoice and prepayment,
     1-3 lines, customers weighted by where people live."""
     rng = random.Random(seed)
@@ -78,14 +77,29 @@ def plans(n: int, seed: int, run_id: str, cancel_share: float,
     for i, pc in enumerate(people):
         name = f"Kundin {run_id} {i}"
         method = rng.choices(["card", "wallet", "invoice", "prepayment"], [60, 20, 15, 5])[0]
-        lines = [{"sku": sku, "quantity": rng.choice([1, 1, 1, 2])}
-                 for sku in rng.sample(skus, rng.choice([1, 1, 2, 2, 3]))]
-        body = {"order_id": f"LD-{run_id}-{i:05d}", "channel": rng.choice(["web", "app"]),
-                "customer": {"id": f"LC-{run_id}-{i}", "email": f"k{i}.{run_id}@example.org",
-                             "name": name, "locale": rng.choice(["de", "de", "en"])},
-                "delivery_address": {"name": name, "street": "Musterweg 1",
-                                     "postcode": pc.postcode, "city": pc.city},
-                "lines": lines, "shipping_speed": "standard", "payment_method": method}
+        lines = [
+            {"sku": sku, "quantity": rng.choice([1, 1, 1, 2])}
+            for sku in rng.sample(skus, rng.choice([1, 1, 2, 2, 3]))
+        ]
+        body = {
+            "order_id": f"LD-{run_id}-{i:05d}",
+            "channel": rng.choice(["web", "app"]),
+            "customer": {
+                "id": f"LC-{run_id}-{i}",
+                "email": f"k{i}.{run_id}@example.org",
+                "name": name,
+                "locale": rng.choice(["de", "de", "en"]),
+            },
+            "delivery_address": {
+                "name": name,
+                "street": "Musterweg 1",
+                "postcode": pc.postcode,
+                "city": pc.city,
+            },
+            "lines": lines,
+            "shipping_speed": "standard",
+            "payment_method": method,
+        }
         plan = Plan(order_id=body["order_id"], body=body)
         roll = rng.random()
         if roll < cancel_share:
@@ -106,8 +120,9 @@ class Sender:
         self.deadline_s = deadline_s
         self.retries = 0
 
-    async def call(self, method: str, path: str, *, ok: set[int], key: str | None = None,
-                   json: Any = None) -> httpx.Response:
+    async def call(
+        self, method: str, path: str, *, ok: set[int], key: str | None = None, json: Any = None
+    ) -> httpx.Response:
         deadline = time.monotonic() + self.deadline_s
         wait = 0.2
         last = ""
@@ -131,8 +146,15 @@ class Sender:
 class Day:
     """Drives every order of the run; ``delays`` scales the partners' answer times."""
 
-    def __init__(self, http: httpx.AsyncClient, shop_key: str, cs_key: str, seed: int,
-                 deadline_s: float = 900.0, poll_s: float = 2.0) -> None:
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        shop_key: str,
+        cs_key: str,
+        seed: int,
+        deadline_s: float = 900.0,
+        poll_s: float = 2.0,
+    ) -> None:
         self.send = Sender(http, deadline_s)
         self.shop_key, self.cs_key = shop_key, cs_key
         self.rng = random.Random(seed)
@@ -142,8 +164,7 @@ class Day:
 
     async def _order(self, order_id: str) -> dict[str, Any]:
         async with self.gate:
-            r = await self.send.call("GET", f"/orders/{order_id}", ok={200},
-                                     key=self.shop_key)
+            r = await self.send.call("GET", f"/orders/{order_id}", ok={200}, key=self.shop_key)
         return r.json()
 
     async def _until(self, order_id: str, done: Any) -> dict[str, Any]:
@@ -169,15 +190,27 @@ class Day:
         if plan.body["payment_method"] == "prepayment":
             await self._until(plan.order_id, lambda o: o["status"] == "awaiting_payment")
             await self._pause(1, 5)
-            await self.send.call("POST", "/webhooks/payments", ok={202}, json={
-                "order_id": plan.order_id, "payment_id": f"BANK-{plan.order_id}",
-                "amount_cents": out.total_cents, "reference": plan.order_id})
+            await self.send.call(
+                "POST",
+                "/webhooks/payments",
+                ok={202},
+                json={
+                    "order_id": plan.order_id,
+                    "payment_id": f"BANK-{plan.order_id}",
+                    "amount_cents": out.total_cents,
+                    "reference": plan.order_id,
+                },
+            )
         order = await self._until(plan.order_id, _released_or_over)
         if plan.cancel and order["status"] not in FINAL:
             await self._pause(0.5, 3)
-            r = await self.send.call("POST", f"/orders/{plan.order_id}/cancel", ok={200, 409},
-                                     key=self.cs_key,
-                                     json={"agent": "cs-load", "reason": "customer asked"})
+            r = await self.send.call(
+                "POST",
+                f"/orders/{plan.order_id}/cancel",
+                ok={200, 409},
+                key=self.cs_key,
+                json={"agent": "cs-load", "reason": "customer asked"},
+            )
             out.cancelled = r.status_code == 200
         if out.cancelled:
             out.expected_status = "cancelled"
@@ -203,45 +236,75 @@ class Day:
     async def _return(self, plan: Plan, order: dict[str, Any], out: Outcome) -> None:
         """The customer sends some lines back; the returns centre receives and inspects."""
         await self._pause(1, 5)
-        lines = [{"line_id": lid, "quantity": q, "reason": "changed_mind"}
-                 for lid, q in plan.return_lines]
-        r = await self.send.call("POST", f"/orders/{plan.order_id}/returns", ok={201, 422},
-                                 key=self.cs_key, json={"agent": "cs-load", "lines": lines})
+        lines = [
+            {"line_id": lid, "quantity": q, "reason": "changed_mind"}
+            for lid, q in plan.return_lines
+        ]
+        r = await self.send.call(
+            "POST",
+            f"/orders/{plan.order_id}/returns",
+            ok={201, 422},
+            key=self.cs_key,
+            json={"agent": "cs-load", "lines": lines},
+        )
         if r.status_code == 422:
             if "already returned" not in r.text:
                 raise RuntimeError(f"return refused: {r.text[:300]}")
             # an earlier attempt got through but its answer was lost: take what it opened
-            r = await self.send.call("GET", f"/orders/{plan.order_id}/returns", ok={200},
-                                     key=self.cs_key)
+            r = await self.send.call(
+                "GET", f"/orders/{plan.order_id}/returns", ok={200}, key=self.cs_key
+            )
         prices = {ln["line_id"]: ln["unit_price_cents"] for ln in order["lines"]}
         goods = sum(prices[lid] * q for lid, q in plan.return_lines)
         everything = sum(ln["quantity"] for ln in order["lines"]) == sum(
-            q for _, q in plan.return_lines)
+            q for _, q in plan.return_lines
+        )
         out.expected_refund_cents = order["total_cents"] if everything else goods
         for ret in r.json()["returns"]:
             rid = ret["return_id"]
             out.returns.append(rid)
             await self._until_return(rid, {"label_issued"})
             await self._pause(1, 4)
-            await self.send.call("POST", "/webhooks/returns", ok={202}, json={
-                "return_id": rid, "event": "in_transit", "carrier": "DHL",
-                "tracking_number": f"RT{rid}"[-30:]})
+            await self.send.call(
+                "POST",
+                "/webhooks/returns",
+                ok={202},
+                json={
+                    "return_id": rid,
+                    "event": "in_transit",
+                    "carrier": "DHL",
+                    "tracking_number": f"RT{rid}"[-30:],
+                },
+            )
             await self._pause(1, 4)
-            await self.send.call("POST", "/webhooks/returns", ok={202}, json={
-                "return_id": rid, "event": "received",
-                "location_id": ret["destination"]["location_id"]})
+            await self.send.call(
+                "POST",
+                "/webhooks/returns",
+                ok={202},
+                json={
+                    "return_id": rid,
+                    "event": "received",
+                    "location_id": ret["destination"]["location_id"],
+                },
+            )
             await self._until_return(rid, {"received", "inspected", "refunded", "closed"})
-            await self.send.call("POST", "/webhooks/returns", ok={202}, json={
-                "return_id": rid, "event": "inspected",
-                "lines": [{"line_id": ln["line_id"], "sellable": True} for ln in ret["lines"]]})
+            await self.send.call(
+                "POST",
+                "/webhooks/returns",
+                ok={202},
+                json={
+                    "return_id": rid,
+                    "event": "inspected",
+                    "lines": [{"line_id": ln["line_id"], "sellable": True} for ln in ret["lines"]],
+                },
+            )
             await self._until_return(rid, {"closed"})
 
     async def _until_return(self, return_id: str, statuses: set[str]) -> None:
         deadline = time.monotonic() + self.deadline_s
         while time.monotonic() < deadline:
             async with self.gate:
-                r = await self.send.call("GET", f"/returns/{return_id}", ok={200},
-                                         key=self.cs_key)
+                r = await self.send.call("GET", f"/returns/{return_id}", ok={200}, key=self.cs_key)
             if r.json()["status"] in statuses:
                 return
             await asyncio.sleep(self.poll_s)

@@ -39,8 +39,14 @@ class Service:
 
     def start(self) -> None:
         with self.log.open("ab") as out:
-            self.proc = subprocess.Popen(self.argv, cwd=ROOT, env=self.env, stdout=out,
-                                         stderr=subprocess.STDOUT, start_new_session=True)
+            self.proc = subprocess.Popen(
+                self.argv,
+                cwd=ROOT,
+                env=self.env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         self.starts += 1
 
     def send(self, sig: int) -> None:
@@ -69,8 +75,7 @@ class LoadStack:
         self.dir = Path(tempfile.mkdtemp(prefix="oms-load-"))
         (self.dir / "logs").mkdir()
         self.mail_dir = self.dir / "mail"
-        self.ports = {n: free_port() for n in ("temporal", "ui", "api", "smtp", "mail",
-                                               "metrics")}
+        self.ports = {n: free_port() for n in ("temporal", "ui", "api", "smtp", "mail", "metrics")}
         self.pg: PostgresCluster | None = None
         self.extra_env = extra_env or {}
         self.services: dict[str, Service] = {}
@@ -85,14 +90,20 @@ class LoadStack:
 
     def oms_env(self) -> dict[str, str]:
         assert self.pg is not None
-        return {**os.environ, **self.extra_env,
-                "OMS_DATABASE_URL": self.pg.url,
-                "OMS_TEMPORAL_ADDRESS": self.temporal_address,
-                "OMS_SMTP_HOST": "127.0.0.1", "OMS_SMTP_PORT": str(self.ports["smtp"]),
-                "OMS_MAIL_UI_PORT": str(self.ports["mail"]),
-                "OMS_API_HOST": "127.0.0.1", "OMS_API_PORT": str(self.ports["api"]),
-                "OMS_STATE_DIR": str(self.dir), "OMS_LOG_FORMAT": "json",
-                "OMS_WORKER_METRICS_PORT": str(self.ports["metrics"])}
+        return {
+            **os.environ,
+            **self.extra_env,
+            "OMS_DATABASE_URL": self.pg.url,
+            "OMS_TEMPORAL_ADDRESS": self.temporal_address,
+            "OMS_SMTP_HOST": "127.0.0.1",
+            "OMS_SMTP_PORT": str(self.ports["smtp"]),
+            "OMS_MAIL_UI_PORT": str(self.ports["mail"]),
+            "OMS_API_HOST": "127.0.0.1",
+            "OMS_API_PORT": str(self.ports["api"]),
+            "OMS_STATE_DIR": str(self.dir),
+            "OMS_LOG_FORMAT": "json",
+            "OMS_WORKER_METRICS_PORT": str(self.ports["metrics"]),
+        }
 
     def up(self) -> None:
         self.pg = start_cluster()
@@ -103,18 +114,54 @@ class LoadStack:
         env, logs = self.oms_env(), self.dir / "logs"
         py = sys.executable
         self.services = {
-            "temporal": Service("temporal", [
-                temporal_cli(), "server", "start-dev", "--ip", "127.0.0.1",
-                "--port", str(self.ports["temporal"]), "--ui-port", str(self.ports["ui"]),
-                "--db-filename", str(self.dir / "temporal.db"), "--log-level", "warn",
-                *DEV_SERVER_SQLITE,
-                *cli_flags()], env, logs),
-            "mail": Service("mail", [py, "-m", "devstack.mailcatcher"],
-                            {**env, "OMS_MAIL_DIR": str(self.mail_dir)}, logs),
+            "temporal": Service(
+                "temporal",
+                [
+                    temporal_cli(),
+                    "server",
+                    "start-dev",
+                    "--ip",
+                    "127.0.0.1",
+                    "--port",
+                    str(self.ports["temporal"]),
+                    "--ui-port",
+                    str(self.ports["ui"]),
+                    "--db-filename",
+                    str(self.dir / "temporal.db"),
+                    "--log-level",
+                    "warn",
+                    *DEV_SERVER_SQLITE,
+                    *cli_flags(),
+                ],
+                env,
+                logs,
+            ),
+            "mail": Service(
+                "mail",
+                [py, "-m", "devstack.mailcatcher"],
+                {**env, "OMS_MAIL_DIR": str(self.mail_dir)},
+                logs,
+            ),
             "worker": Service("worker", [py, str(ROOT / "worker.py")], env, logs),
-            "api": Service("api", [py, "-m", "uvicorn", "--factory", "api.app:create_app",
-                                   "--host", "127.0.0.1", "--port", str(self.ports["api"]),
-                                   "--log-level", "warning", "--no-access-log"], env, logs),
+            "api": Service(
+                "api",
+                [
+                    py,
+                    "-m",
+                    "uvicorn",
+                    "--factory",
+                    "api.app:create_app",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(self.ports["api"]),
+                    "--log-level",
+                    "warning",
+                    "--no-access-log",
+                ],
+                env,
+                logs,
+            ),
         }
         self.services["temporal"].start()
         self.services["mail"].start()
@@ -170,4 +217,3 @@ class LoadStack:
                 except (psutil.Error, ValueError):
                     pass
         return out
-

@@ -49,14 +49,23 @@ def _customers(rng: random.Random, n: int) -> list[dict[str, Any]]:
     out = []
     for i, pc in enumerate(rng.choices(codes, weights=weights, k=n)):
         name = f"Kundin {i}"
-        out.append({"customer": {"id": f"B-{i}", "email": f"k{i}@example.org", "name": name},
-                    "delivery_address": {"name": name, "street": "Musterweg 1",
-                                         "postcode": pc.postcode, "city": pc.city}})
+        out.append(
+            {
+                "customer": {"id": f"B-{i}", "email": f"k{i}@example.org", "name": name},
+                "delivery_address": {
+                    "name": name,
+                    "street": "Musterweg 1",
+                    "postcode": pc.postcode,
+                    "city": pc.city,
+                },
+            }
+        )
     return out
 
 
-async def _place(http: httpx.AsyncClient, body: dict[str, Any], sent: dict[str, float],
-                 errors: list[str]) -> None:
+async def _place(
+    http: httpx.AsyncClient, body: dict[str, Any], sent: dict[str, float], errors: list[str]
+) -> None:
     try:
         r = await http.post("/orders", json=body)
         if r.status_code != 202:
@@ -67,8 +76,9 @@ async def _place(http: httpx.AsyncClient, body: dict[str, Any], sent: dict[str, 
         errors.append(repr(exc))
 
 
-async def _released_at(http: httpx.AsyncClient, order_id: str, deadline: float,
-                       gate: asyncio.Semaphore) -> tuple[datetime, datetime] | None:
+async def _released_at(
+    http: httpx.AsyncClient, order_id: str, deadline: float, gate: asyncio.Semaphore
+) -> tuple[datetime, datetime] | None:
     """(placed, all shipments released), or None if it never got there. The timestamps come
     from the OMS itself, so how fast we poll does not change the figure."""
     while time.monotonic() < deadline:
@@ -76,8 +86,10 @@ async def _released_at(http: httpx.AsyncClient, order_id: str, deadline: float,
             order = (await http.get(f"/orders/{order_id}")).json()
         times = [s["released_at"] for s in order.get("shipments", [])]
         if times and all(times):
-            return (datetime.fromisoformat(order["created_at"]),
-                    max(datetime.fromisoformat(t) for t in times))
+            return (
+                datetime.fromisoformat(order["created_at"]),
+                max(datetime.fromisoformat(t) for t in times),
+            )
         if order.get("status") in ("rejected", "failed", "cancelled"):
             return None
         await asyncio.sleep(0.2)
@@ -95,16 +107,23 @@ async def run(url: str, rate: float, seconds: float, seed: int) -> dict[str, Any
     n = int(rate * seconds)
     people = _customers(rng, n)
     run_id = uuid.uuid4().hex[:6]
-    bodies = [{"order_id": f"RL-{run_id}-{i}", **people[i], "payment_method": "card",
-               "lines": [{"sku": sku, "quantity": 1}
-                         for sku in rng.sample(catalogue, rng.choice([1, 1, 2, 3]))]}
-              for i in range(n)]
+    bodies = [
+        {
+            "order_id": f"RL-{run_id}-{i}",
+            **people[i],
+            "payment_method": "card",
+            "lines": [
+                {"sku": sku, "quantity": 1}
+                for sku in rng.sample(catalogue, rng.choice([1, 1, 2, 3]))
+            ],
+        }
+        for i in range(n)
+    ]
     sent: dict[str, float] = {}
     errors: list[str] = []
     limits = httpx.Limits(max_connections=200)
     headers = {"X-API-Key": os.environ.get("OMS_BENCH_KEY", "demo-shop")}
-    async with httpx.AsyncClient(base_url=url, timeout=30, limits=limits,
-                                 headers=headers) as http:
+    async with httpx.AsyncClient(base_url=url, timeout=30, limits=limits, headers=headers) as http:
         start = time.monotonic()
         tasks = []
         for i, body in enumerate(bodies):
@@ -114,16 +133,19 @@ async def run(url: str, rate: float, seconds: float, seed: int) -> dict[str, Any
         place_s = time.monotonic() - start
         deadline = time.monotonic() + 120
         gate = asyncio.Semaphore(8)
-        results = await asyncio.gather(*(_released_at(http, oid, deadline, gate)
-                                         for oid in sent))
+        results = await asyncio.gather(*(_released_at(http, oid, deadline, gate) for oid in sent))
         done = [r for r in results if r is not None]
     latencies = [(rel - placed).total_seconds() * 1000 for placed, rel in done]
     span = (max(r for _, r in done) - min(p for p, _ in done)).total_seconds() if done else 0
     return {
         "command": f"bench/release_latency.py --rate {rate} --seconds {seconds} --seed {seed}",
-        "orders_sent": n, "orders_accepted": len(sent), "orders_released": len(done),
-        "errors": len(errors), "error_samples": errors[:5],
-        "target_rate_per_s": rate, "placing_rate_per_s": round(len(sent) / place_s, 2),
+        "orders_sent": n,
+        "orders_accepted": len(sent),
+        "orders_released": len(done),
+        "errors": len(errors),
+        "error_samples": errors[:5],
+        "target_rate_per_s": rate,
+        "placing_rate_per_s": round(len(sent) / place_s, 2),
         "released_per_s": round(len(done) / span, 2) if span else 0.0,
         "latency_ms": {
             "p50": round(statistics.median(latencies), 1) if latencies else None,
@@ -151,11 +173,15 @@ def main() -> None:
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=2) + "\n")
     lat = result["latency_ms"]
-    print(f"orders: {result['orders_released']}/{result['orders_sent']} released, "
-          f"{result['errors']} errors; placing {result['placing_rate_per_s']}/s, "
-          f"released {result['released_per_s']}/s")
-    print(f"placed -> released: p50 {lat['p50']} ms, p90 {lat['p90']} ms, p99 {lat['p99']} ms, "
-          f"max {lat['max']} ms   ({result['target']})")
+    print(
+        f"orders: {result['orders_released']}/{result['orders_sent']} released, "
+        f"{result['errors']} errors; placing {result['placing_rate_per_s']}/s, "
+        f"released {result['released_per_s']}/s"
+    )
+    print(
+        f"placed -> released: p50 {lat['p50']} ms, p90 {lat['p90']} ms, p99 {lat['p99']} ms, "
+        f"max {lat['max']} ms   ({result['target']})"
+    )
     print(f"written to {RESULTS}")
 
 

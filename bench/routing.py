@@ -47,8 +47,18 @@ if not DATA.exists():
     DATA = Path("/work/shared/data/de-postcodes.csv")
 RESULTS = ROOT / "bench" / "results"
 HUBS = [
-    "Hamburg", "Berlin", "Hannover", "Dortmund", "Köln", "Kassel",
-    "Leipzig", "Erfurt", "Frankfurt am Main", "Nürnberg", "Stuttgart", "München",
+    "Hamburg",
+    "Berlin",
+    "Hannover",
+    "Dortmund",
+    "Köln",
+    "Kassel",
+    "Leipzig",
+    "Erfurt",
+    "Frankfurt am Main",
+    "Nürnberg",
+    "Stuttgart",
+    "München",
 ]
 VENDOR_TOWNS = ["Bielefeld", "Mannheim", "Dresden", "Augsburg"]
 BASELINES = [s for s in STRATEGIES if s != "optimiser"]
@@ -86,8 +96,10 @@ class Town:
 
     def far(self, other: Postcode) -> Postcode:
         """The postcode farthest from `other`, for a town's second store."""
-        return max(self.postcodes,
-                   key=lambda p: (haversine_km(p.lat, p.lon, other.lat, other.lon), p.postcode))
+        return max(
+            self.postcodes,
+            key=lambda p: (haversine_km(p.lat, p.lon, other.lat, other.lon), p.postcode),
+        )
 
 
 @dataclass
@@ -105,8 +117,15 @@ def load_postcodes() -> list[Postcode]:
     """Read the postcode table."""
     with DATA.open(encoding="utf-8") as fh:
         return [
-            Postcode(r["postcode"], r["city"], r["state"], float(r["latitude"]),
-                     float(r["longitude"]), int(r["population_estimate"]), r["population_source"])
+            Postcode(
+                r["postcode"],
+                r["city"],
+                r["state"],
+                float(r["latitude"]),
+                float(r["longitude"]),
+                int(r["population_estimate"]),
+                r["population_source"],
+            )
             for r in csv.DictReader(fh)
         ]
 
@@ -142,35 +161,73 @@ def network(rng: random.Random, towns: list[Town], skus: list[Sku]) -> list[Cand
     locations: list[CandidateLocation] = []
 
     def place(loc_id: str, kind: str, town: Town, pc: Postcode, **kw: object) -> None:
-        locations.append(CandidateLocation(
-            id=loc_id, kind=kind, postcode=pc.postcode, latitude=pc.lat, longitude=pc.lon,
-            city=town.name, zone=town.state, **kw))  # type: ignore[arg-type]
+        locations.append(
+            CandidateLocation(
+                id=loc_id,
+                kind=kind,
+                postcode=pc.postcode,
+                latitude=pc.lat,
+                longitude=pc.lon,
+                city=town.name,
+                zone=town.state,
+                **kw,
+            )
+        )  # type: ignore[arg-type]
 
     for i, name in enumerate(HUBS):
         town = by_name[name]
         stock = {s.sku: rng.randint(3, 40) for s in skus if rng.random() < 0.55}
         edge = town.far(town.central())  # logistics parks sit at the edge of town
-        place(f"WH-{i + 1:02d}", "warehouse", town, edge, stock=stock,
-              capacity_left=rng.randint(900, 1400), backlog=rng.randint(0, 600),
-              hazardous_certified=i % 3 != 2, priority=10 + i, cutoff_hour=rng.choice([15, 16, 18]))
+        place(
+            f"WH-{i + 1:02d}",
+            "warehouse",
+            town,
+            edge,
+            stock=stock,
+            capacity_left=rng.randint(900, 1400),
+            backlog=rng.randint(0, 600),
+            hazardous_certified=i % 3 != 2,
+            priority=10 + i,
+            cutoff_hour=rng.choice([15, 16, 18]),
+        )
     store_no = 0
     for rank, town in enumerate(towns[:100]):
         spots = [town.central()] + ([town.far(town.central())] if rank < 20 else [])
         for pc in spots:
             store_no += 1
-            stock = {s.sku: rng.randint(1, 4)
-                     for s in regular if rng.random() < min(0.9, 12 * s.popularity)}
-            place(f"ST-{store_no:03d}", "store", town, pc, stock=stock,
-                  capacity_left=rng.randint(20, 60), backlog=rng.randint(0, 40),
-                  ships_to_customers=rng.random() < 0.8, hazardous_certified=rng.random() < 0.1,
-                  priority=100 + store_no, cutoff_hour=rng.choice([14, 16, 17]))
+            stock = {
+                s.sku: rng.randint(1, 4)
+                for s in regular
+                if rng.random() < min(0.9, 12 * s.popularity)
+            }
+            place(
+                f"ST-{store_no:03d}",
+                "store",
+                town,
+                pc,
+                stock=stock,
+                capacity_left=rng.randint(20, 60),
+                backlog=rng.randint(0, 40),
+                ships_to_customers=rng.random() < 0.8,
+                hazardous_certified=rng.random() < 0.1,
+                priority=100 + store_no,
+                cutoff_hour=rng.choice([14, 16, 17]),
+            )
     for i, name in enumerate(VENDOR_TOWNS):
         town = by_name[name]
         stock = {s.sku: rng.randint(2, 15) for s in bulky if rng.random() < 0.6}
         stock |= {s.sku: rng.randint(5, 30) for s in regular if rng.random() < 0.05}
-        place(f"VD-{i + 1:02d}", "vendor", town, town.central(), stock=stock,
-              capacity_left=rng.randint(150, 250), backlog=rng.randint(0, 100),
-              priority=300 + i, cutoff_hour=14)
+        place(
+            f"VD-{i + 1:02d}",
+            "vendor",
+            town,
+            town.central(),
+            stock=stock,
+            capacity_left=rng.randint(150, 250),
+            backlog=rng.randint(0, 100),
+            priority=300 + i,
+            cutoff_hour=14,
+        )
     return locations
 
 
@@ -189,8 +246,13 @@ def line_count(rng: random.Random) -> int:
 
 
 def draw_order(
-    rng: random.Random, n: int, postcodes: list[Postcode], pc_weights: list[float],
-    skus: list[Sku], sku_weights: list[float], groups: dict[str, RuleProfile],
+    rng: random.Random,
+    n: int,
+    postcodes: list[Postcode],
+    pc_weights: list[float],
+    skus: list[Sku],
+    sku_weights: list[float],
+    groups: dict[str, RuleProfile],
     locations: list[CandidateLocation],
 ) -> dict[str, object]:
     """One order (RoutingProblem fields but locations): customer by population, basket by
@@ -201,9 +263,17 @@ def draw_order(
     while len(chosen) < count:
         s = rng.choices(skus, weights=sku_weights)[0]
         chosen[s.sku] = s
-    lines = [OrderLine(line_id=f"{i + 1}", sku=s.sku, quantity=rng.choice([1, 1, 1, 1, 2, 2, 3]),
-                       weight_kg=s.weight_kg, bulky=s.bulky, hazardous=s.hazardous)
-             for i, s in enumerate(chosen.values())]
+    lines = [
+        OrderLine(
+            line_id=f"{i + 1}",
+            sku=s.sku,
+            quantity=rng.choice([1, 1, 1, 1, 2, 2, 3]),
+            weight_kg=s.weight_kg,
+            bulky=s.bulky,
+            hazardous=s.hazardous,
+        )
+        for i, s in enumerate(chosen.values())
+    ]
     minute = rng.randint(6 * 60, 23 * 60 - 1)
     r = rng.random()
     speed = "standard" if r < 0.8 else "express" if r < 0.95 else "same_day"
@@ -211,33 +281,42 @@ def draw_order(
     if speed == "same_day" and customer.city not in store_towns:
         speed = "express"  # the shop offers same-day only in towns with a store
     group = rng.choices(["default", "premium", "budget", "b2b"], weights=[70, 15, 10, 5])[0]
-    dest = Destination(postcode=customer.postcode, latitude=customer.lat,
-                       longitude=customer.lon, city=customer.city)
+    dest = Destination(
+        postcode=customer.postcode,
+        latitude=customer.lat,
+        longitude=customer.lon,
+        city=customer.city,
+    )
     pickup = None
     if speed == "standard" and rng.random() < 0.1:
         stores = [x for x in locations if x.kind == "store"]
-        pickup = min(stores, key=lambda x: (haversine_km(x.latitude, x.longitude,
-                                                         customer.lat, customer.lon), x.id)).id
+        pickup = min(
+            stores,
+            key=lambda x: (haversine_km(x.latitude, x.longitude, customer.lat, customer.lon), x.id),
+        ).id
     return {
-        "order_id": f"B{n:05d}", "lines": lines, "destination": dest, "pickup_store_id": pickup,
-        "speed": speed, "order_time": DAY + timedelta(minutes=minute), "customer_group": group,
+        "order_id": f"B{n:05d}",
+        "lines": lines,
+        "destination": dest,
+        "pickup_store_id": pickup,
+        "speed": speed,
+        "order_time": DAY + timedelta(minutes=minute),
+        "customer_group": group,
         "profile": groups[group],
     }
 
 
-def with_candidates(
-    order: dict[str, object], locations: list[CandidateLocation]
-) -> RoutingProblem:
+def with_candidates(order: dict[str, object], locations: list[CandidateLocation]) -> RoutingProblem:
     """The order with the 50 closest locations holding at least one line's SKU (plus the
     pickup store), copied from the network's current state."""
     lines: list[OrderLine] = order["lines"]  # type: ignore[assignment]
     dest: Destination = order["destination"]  # type: ignore[assignment]
     pickup = order["pickup_store_id"]
     skus = {x.sku for x in lines}
-    holding = [x for x in locations
-               if x.id == pickup or any(x.stock.get(s, 0) > 0 for s in skus)]
-    holding.sort(key=lambda x: (
-        haversine_km(x.latitude, x.longitude, dest.latitude, dest.longitude), x.id))
+    holding = [x for x in locations if x.id == pickup or any(x.stock.get(s, 0) > 0 for s in skus)]
+    holding.sort(
+        key=lambda x: (haversine_km(x.latitude, x.longitude, dest.latitude, dest.longitude), x.id)
+    )
     chosen = holding[:CANDIDATE_CAP]
     if pickup and all(x.id != pickup for x in chosen):
         chosen[-1] = next(x for x in holding if x.id == pickup)
@@ -315,8 +394,10 @@ def run(args: argparse.Namespace) -> dict[str, object]:
     groups = load_profiles(ROOT / "routing" / "profiles.example.toml")
     pc_weights = [p.population for p in postcodes]
     sku_weights = [s.popularity for s in skus]
-    problems = [draw_order(rng, i, postcodes, pc_weights, skus, sku_weights, groups, locations)
-                for i in range(args.orders)]
+    problems = [
+        draw_order(rng, i, postcodes, pc_weights, skus, sku_weights, groups, locations)
+        for i in range(args.orders)
+    ]
     problems.sort(key=lambda p: (p["order_time"], p["order_id"]))  # type: ignore[return-value]
 
     tallies = {s: Tally() for s in STRATEGIES}
@@ -354,10 +435,15 @@ def run(args: argparse.Namespace) -> dict[str, object]:
             strictly_better += 1
         slowest.append((opt.solve_ms, problem.order_id, len(problem.lines), opt.optimal))
         best_name = min(BASELINES, key=lambda b: (plans[b].objective, b))
-        if (showcase is None and len(opt.shipments) >= 2 and problem.pickup_store_id is None
-                and len(problem.lines) >= 4 and opt.objective < plans[best_name].objective
-                and len(plans["nearest"].shipments) > len(opt.shipments)
-                and len({state[s.location_id].city for s in opt.shipments}) > 1):
+        if (
+            showcase is None
+            and len(opt.shipments) >= 2
+            and problem.pickup_store_id is None
+            and len(problem.lines) >= 4
+            and opt.objective < plans[best_name].objective
+            and len(plans["nearest"].shipments) > len(opt.shipments)
+            and len({state[s.location_id].city for s in opt.shipments}) > 1
+        ):
             showcase = {"problem": problem, "optimiser": opt, "baseline": plans["nearest"]}
         apply(opt, problem, state)
         if args.progress and (k + 1) % 250 == 0:
@@ -372,7 +458,7 @@ def run(args: argparse.Namespace) -> dict[str, object]:
     exhausted = sorted(x.id for x in state.values() if x.capacity_left == 0)
     return {
         "command": f"bench/routing.py --orders {args.orders} --seed {args.seed}"
-                   f" --time-limit {args.time_limit}",
+        f" --time-limit {args.time_limit}",
         "machine": f"{platform.machine()}, {platform.python_version()}",
         "network": {
             "warehouses": sum(x.kind == "warehouse" for x in locations),
@@ -383,8 +469,7 @@ def run(args: argparse.Namespace) -> dict[str, object]:
         },
         "orders": args.orders,
         "ordered_units": ordered_units,
-        "mean_lines_per_order": round(
-            statistics.fmean(len(p["lines"]) for p in problems), 2),  # type: ignore[arg-type]
+        "mean_lines_per_order": round(statistics.fmean(len(p["lines"]) for p in problems), 2),  # type: ignore[arg-type]
         "mean_candidates_per_order": round(statistics.fmean(candidate_counts), 1),
         "wall_s": round(time.perf_counter() - started, 1),
         "strategies": summary,
@@ -420,8 +505,9 @@ def table(summary: dict[str, dict[str, float]]) -> str:
     rule = "| --- |" + " ---: |" * len(STRATEGIES)
     rows = [head, rule]
     for key, label, fmt in COLUMNS:
-        rows.append(f"| {label} | " + " | ".join(fmt.format(summary[s][key]) for s in STRATEGIES)
-                    + " |")
+        rows.append(
+            f"| {label} | " + " | ".join(fmt.format(summary[s][key]) for s in STRATEGIES) + " |"
+        )
     return "\n".join(rows)
 
 
@@ -444,47 +530,100 @@ def draw_map(result: dict[str, object], path: Path) -> None:
     titles = {"optimiser": "optimiser (CP-SAT)", "baseline": "baseline: nearest location first"}
     for ax, key in zip(axes, ("optimiser", "baseline"), strict=True):
         plan: RoutingPlan = showcase[key]
-        ax.scatter([p.lon for p in postcodes], [p.lat for p in postcodes], s=0.4, c="#cccccc",
-                   linewidths=0, zorder=1)
-        for kind, marker, colour, size in (("store", "o", "#f28e2b", 9),
-                                           ("warehouse", "s", "#4e79a7", 60),
-                                           ("vendor", "^", "#59a14f", 50)):
+        ax.scatter(
+            [p.lon for p in postcodes],
+            [p.lat for p in postcodes],
+            s=0.4,
+            c="#cccccc",
+            linewidths=0,
+            zorder=1,
+        )
+        for kind, marker, colour, size in (
+            ("store", "o", "#f28e2b", 9),
+            ("warehouse", "s", "#4e79a7", 60),
+            ("vendor", "^", "#59a14f", 50),
+        ):
             pts = [x for x in locations if x.kind == kind]
-            ax.scatter([x.longitude for x in pts], [x.latitude for x in pts], s=size, c=colour,
-                       marker=marker, label=f"{kind}s", zorder=2, edgecolors="white",
-                       linewidths=0.4)
+            ax.scatter(
+                [x.longitude for x in pts],
+                [x.latitude for x in pts],
+                s=size,
+                c=colour,
+                marker=marker,
+                label=f"{kind}s",
+                zorder=2,
+                edgecolors="white",
+                linewidths=0.4,
+            )
         d = problem.destination
         legend = []
         for n, s in enumerate(plan.shipments, start=1):
             loc = by_id[s.location_id]
-            ax.plot([loc.longitude, d.longitude], [loc.latitude, d.latitude], c="#e15759",
-                    lw=1.8, zorder=3)
-            ax.annotate(str(n), (loc.longitude, loc.latitude), fontsize=8, zorder=6,
-                        xytext=(13 * math.cos(n * 1.3), 13 * math.sin(n * 1.3)),
-                        textcoords="offset points", ha="center", va="center",
-                        color="white", fontweight="bold",
-                        bbox={"boxstyle": "circle,pad=0.25", "fc": "#e15759", "lw": 0})
+            ax.plot(
+                [loc.longitude, d.longitude],
+                [loc.latitude, d.latitude],
+                c="#e15759",
+                lw=1.8,
+                zorder=3,
+            )
+            ax.annotate(
+                str(n),
+                (loc.longitude, loc.latitude),
+                fontsize=8,
+                zorder=6,
+                xytext=(13 * math.cos(n * 1.3), 13 * math.sin(n * 1.3)),
+                textcoords="offset points",
+                ha="center",
+                va="center",
+                color="white",
+                fontweight="bold",
+                bbox={"boxstyle": "circle,pad=0.25", "fc": "#e15759", "lw": 0},
+            )
             units = sum(pl.quantity for pl in s.lines)
-            legend.append(f"{n}  {loc.id} {loc.city}: {len(s.lines)} lines / {units} units, "
-                          f"{s.carrier}, {s.cost_cents / 100:.2f} EUR, "
-                          f"delivery {s.promised_delivery:%a %d.%m.}")
-        ax.text(0.02, 0.98, "\n".join(legend), transform=ax.transAxes, fontsize=7.5,
-                va="top", ha="left", zorder=7,
-                bbox={"boxstyle": "round", "fc": "white", "alpha": 0.9, "lw": 0.4})
-        ax.scatter([d.longitude], [d.latitude], s=160, marker="*", c="#b07aa1", zorder=4,
-                   edgecolors="black", linewidths=0.5, label="customer")
+            legend.append(
+                f"{n}  {loc.id} {loc.city}: {len(s.lines)} lines / {units} units, "
+                f"{s.carrier}, {s.cost_cents / 100:.2f} EUR, "
+                f"delivery {s.promised_delivery:%a %d.%m.}"
+            )
+        ax.text(
+            0.02,
+            0.98,
+            "\n".join(legend),
+            transform=ax.transAxes,
+            fontsize=7.5,
+            va="top",
+            ha="left",
+            zorder=7,
+            bbox={"boxstyle": "round", "fc": "white", "alpha": 0.9, "lw": 0.4},
+        )
+        ax.scatter(
+            [d.longitude],
+            [d.latitude],
+            s=160,
+            marker="*",
+            c="#b07aa1",
+            zorder=4,
+            edgecolors="black",
+            linewidths=0.5,
+            label="customer",
+        )
         c = plan.criteria
-        ax.set_title(f"{titles[key]}: {len(plan.shipments)} parcels, "
-                     f"{c['cost'] / 100:.2f} EUR, delivered after {c['delivery_days']} "
-                     f"day{'' if c['delivery_days'] == 1 else 's'}",
-                     fontsize=10)
+        ax.set_title(
+            f"{titles[key]}: {len(plan.shipments)} parcels, "
+            f"{c['cost'] / 100:.2f} EUR, delivered after {c['delivery_days']} "
+            f"day{'' if c['delivery_days'] == 1 else 's'}",
+            fontsize=10,
+        )
         ax.set_aspect(1 / math.cos(math.radians(51)))
         ax.set_xticks([])
         ax.set_yticks([])
     axes[0].legend(loc="lower left", fontsize=8)
-    fig.suptitle(f"Order {problem.order_id}: {len(problem.lines)} lines to "
-                 f"{problem.destination.postcode} {problem.destination.city} "
-                 f"({problem.customer_group}, {problem.speed})", fontsize=12)
+    fig.suptitle(
+        f"Order {problem.order_id}: {len(problem.lines)} lines to "
+        f"{problem.destination.postcode} {problem.destination.city} "
+        f"({problem.customer_group}, {problem.speed})",
+        fontsize=12,
+    )
     fig.tight_layout(rect=(0, 0, 1, 0.96))
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -492,8 +631,9 @@ def draw_map(result: dict[str, object], path: Path) -> None:
 
 def main() -> None:
     """Parse flags, run, print the table, write JSON and the map."""
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--orders", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--time-limit", type=float, default=0.5)
@@ -502,15 +642,21 @@ def main() -> None:
     args = parser.parse_args()
     result = run(args)
     summary: dict[str, dict[str, float]] = result["strategies"]  # type: ignore[assignment]
-    print(f"{result['command']}  ({result['orders']} orders, "
-          f"{result['mean_lines_per_order']} lines/order, {result['wall_s']} s)")
+    print(
+        f"{result['command']}  ({result['orders']} orders, "
+        f"{result['mean_lines_per_order']} lines/order, {result['wall_s']} s)"
+    )
     print(table(summary))
     opt = summary["optimiser"]
-    print(f"optimiser worse than best baseline: {opt['orders_worse_than_best_baseline']} orders "
-          f"({opt['orders_worse_than_best_baseline_when_optimal']} of them proven optimal); "
-          f"strictly better: {opt['orders_strictly_better_than_best_baseline']}")
-    print(f"not proven optimal: {opt['orders_not_proven_optimal']} orders; "
-          f"slowest: {result['slowest_optimiser_orders']}")
+    print(
+        f"optimiser worse than best baseline: {opt['orders_worse_than_best_baseline']} orders "
+        f"({opt['orders_worse_than_best_baseline_when_optimal']} of them proven optimal); "
+        f"strictly better: {opt['orders_strictly_better_than_best_baseline']}"
+    )
+    print(
+        f"not proven optimal: {opt['orders_not_proven_optimal']} orders; "
+        f"slowest: {result['slowest_optimiser_orders']}"
+    )
     print(f"network: {result['network']}")
     if args.no_write:
         return

@@ -26,23 +26,31 @@ class EmbeddedStack:
     def __init__(self, extra_env: dict[str, str] | None = None) -> None:
         self.dir = Path(tempfile.mkdtemp(prefix="oms-bench-"))
         self.ports = {n: free_port() for n in ("temporal", "ui", "api", "smtp", "mail")}
-        self.env = {**os.environ, **(extra_env or {}),
-                    "OMS_STATE_DIR": str(self.dir),
-                    "OMS_DATABASE_URL": f"sqlite:///{self.dir}/oms.db",
-                    "OMS_TEMPORAL_DEV_DB": str(self.dir / "temporal.db"),
-                    "OMS_TEMPORAL_ADDRESS": f"127.0.0.1:{self.ports['temporal']}",
-                    "OMS_TEMPORAL_UI_PORT": str(self.ports["ui"]),
-                    "OMS_API_PORT": str(self.ports["api"]),
-                    "OMS_SMTP_PORT": str(self.ports["smtp"]),
-                    "OMS_MAIL_UI_PORT": str(self.ports["mail"])}
+        self.env = {
+            **os.environ,
+            **(extra_env or {}),
+            "OMS_STATE_DIR": str(self.dir),
+            "OMS_DATABASE_URL": f"sqlite:///{self.dir}/oms.db",
+            "OMS_TEMPORAL_DEV_DB": str(self.dir / "temporal.db"),
+            "OMS_TEMPORAL_ADDRESS": f"127.0.0.1:{self.ports['temporal']}",
+            "OMS_TEMPORAL_UI_PORT": str(self.ports["ui"]),
+            "OMS_API_PORT": str(self.ports["api"]),
+            "OMS_SMTP_PORT": str(self.ports["smtp"]),
+            "OMS_MAIL_UI_PORT": str(self.ports["mail"]),
+        }
         self.url = f"http://127.0.0.1:{self.ports['api']}"
         self.temporal_address = self.env["OMS_TEMPORAL_ADDRESS"]
         self.proc: subprocess.Popen[bytes] | None = None
 
     def __enter__(self) -> EmbeddedStack:
         out = (self.dir / "stack.out").open("w")
-        self.proc = subprocess.Popen([sys.executable, "-m", "devstack", "up"], cwd=ROOT,
-                                     env=self.env, stdout=out, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "devstack", "up"],
+            cwd=ROOT,
+            env=self.env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
         deadline = time.monotonic() + 120
         while "Ctrl-C" not in (self.dir / "stack.out").read_text():
             if self.proc.poll() is not None or time.monotonic() > deadline:

@@ -60,7 +60,12 @@ class _BindContext(ActivityInboundInterceptor):
         started = time.monotonic()
         with structlog.contextvars.bound_contextvars(**fields):
             result = await super().execute_activity(input)
-            log.log(level, "activity completed", extra={
-                "attempt": info.attempt,
-                "duration_ms": round((time.monotonic() - started) * 1000, 1)})
+            log.log(
+                level,
+                "activity completed",
+                extra={
+                    "attempt": info.attempt,
+                    "duration_ms": round((time.monotonic() - started) * 1000, 1),
+                },
+            )
             return result

@@ -22,20 +22,26 @@ from temporalio import activity, workflow
 
 ORDER_WORKFLOW_PREFIX = "order-"  # see core.models.workflow_id_for
 _TEMPORAL_EXTRAS = ("temporal_workflow", "temporal_activity")
-_LIFTED = {"workflow_id": "workflow_id", "workflow_type": "workflow_type",
-           "run_id": "run_id", "workflow_run_id": "run_id", "activity_type": "activity",
-           "attempt": "attempt"}
+_LIFTED = {
+    "workflow_id": "workflow_id",
+    "workflow_type": "workflow_type",
+    "run_id": "run_id",
+    "workflow_run_id": "run_id",
+    "activity_type": "activity",
+    "attempt": "attempt",
+}
 
 
 def order_id_from_workflow_id(workflow_id: str | None) -> str | None:
     """The order id of an order workflow (``order-<order id>``); None for other workflows."""
     if workflow_id and workflow_id.startswith(ORDER_WORKFLOW_PREFIX):
-        return workflow_id[len(ORDER_WORKFLOW_PREFIX):] or None
+        return workflow_id[len(ORDER_WORKFLOW_PREFIX) :] or None
     return None
 
 
-def lift_temporal_fields(_logger: Any, _method: str,
-                         event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+def lift_temporal_fields(
+    _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
     """Turn the SDK's ``temporal_workflow`` / ``temporal_activity`` extra dicts (workflow and
     activity loggers) into top-level fields, adding ``order_id`` for order workflows."""
     record = event_dict.get("_record")
@@ -70,11 +76,13 @@ def shared_processors() -> list[Processor]:
 # into the logs, and rendering them cost several per cent of the worker's CPU under load (every
 # retried activity logs one).
 _TRACEBACKS = structlog.processors.ExceptionRenderer(
-    structlog.tracebacks.ExceptionDictTransformer(show_locals=False))
+    structlog.tracebacks.ExceptionDictTransformer(show_locals=False)
+)
 
 
-def build_handler(fmt: Literal["console", "json"], stream: IO[str] | None = None
-                  ) -> logging.Handler:
+def build_handler(
+    fmt: Literal["console", "json"], stream: IO[str] | None = None
+) -> logging.Handler:
     """A stdlib handler rendering every record in the OMS format."""
     out = stream or sys.stderr
     renderer: Processor
@@ -82,27 +90,32 @@ def build_handler(fmt: Literal["console", "json"], stream: IO[str] | None = None
         renderer = structlog.processors.JSONRenderer()
         final: list[Processor] = [_TRACEBACKS, renderer]
     else:
-        renderer = structlog.dev.ConsoleRenderer(colors=bool(getattr(out, "isatty", None)
-                                                             and out.isatty()),
-                                                 exception_formatter=structlog.dev.plain_traceback)
+        renderer = structlog.dev.ConsoleRenderer(
+            colors=bool(getattr(out, "isatty", None) and out.isatty()),
+            exception_formatter=structlog.dev.plain_traceback,
+        )
         final = [renderer]
     handler = logging.StreamHandler(out)
-    handler.setFormatter(structlog.stdlib.ProcessorFormatter(
-        foreign_pre_chain=shared_processors(),
-        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *final]))
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=shared_processors(),
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *final],
+        )
+    )
     return handler
 
 
-def configure_logging(fmt: Literal["console", "json"] = "console", level: str = "INFO",
-                      stream: IO[str] | None = None) -> logging.Handler:
+def configure_logging(
+    fmt: Literal["console", "json"] = "console", level: str = "INFO", stream: IO[str] | None = None
+) -> logging.Handler:
     """Process-wide set-up (call once at start): replaces the root handlers with the OMS one
     and points structlog at stdlib logging. Returns the handler (tests remove it again)."""
     structlog.configure(
-        processors=[*shared_processors(),
-                    structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        processors=[*shared_processors(), structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         logger_factory=structlog.stdlib.LoggerFactory(),
         wrapper_class=structlog.stdlib.BoundLogger,
-        cache_logger_on_first_use=True)
+        cache_logger_on_first_use=True,
+    )
     handler = build_handler(fmt, stream)
     root = logging.getLogger()
     root.handlers = [handler]

@@ -107,7 +107,8 @@ class OrderRequest(_Strict):
     payment_method: PaymentMethod = "card"
     billing_address: Address | None = Field(default=None, description="if not the delivery one")
     pickup_store_id: str | None = Field(
-        default=None, max_length=64, description="click & collect / reserve & collect store")
+        default=None, max_length=64, description="click & collect / reserve & collect store"
+    )
 
 
 class OrderLine(BaseModel):
@@ -143,8 +144,9 @@ class OrderInput(BaseModel):
     billing_address: Address | None = None
     pickup_store_id: str | None = None
     pickup_store_label: str = Field(default="", description="store name and town, for e-mails")
-    placed_by: str | None = Field(default=None, description="agent who placed it for the "
-                                  "customer (phone or store channel)")
+    placed_by: str | None = Field(
+        default=None, description="agent who placed it for the customer (phone or store channel)"
+    )
 
     @property
     def goods_cents(self) -> int:
@@ -216,8 +218,17 @@ class PaymentResult(BaseModel):
     reason: str = ""
 
 
-ShipmentEventKind = Literal["accepted", "picked", "packed", "rejected", "shipped", "in_transit",
-                            "delivered", "exception", "picked_up"]  # picked_up: from the store
+ShipmentEventKind = Literal[
+    "accepted",
+    "picked",
+    "packed",
+    "rejected",
+    "shipped",
+    "in_transit",
+    "delivered",
+    "exception",
+    "picked_up",
+]  # picked_up: from the store
 ExceptionKind = Literal["lost", "damaged", "returned_to_sender"]
 
 
@@ -252,7 +263,8 @@ class ProgressEvent(BaseModel):
     actor: str = "system"
     at: datetime
     snapshot: OrderInput | None = Field(
-        default=None, description="the order as it now stands, when it changed (read model)")
+        default=None, description="the order as it now stands, when it changed (read model)"
+    )
 
 
 class EmailRequest(BaseModel):

@@ -26,21 +26,28 @@ def order_token(secret: str, order_id: str) -> str:
 def token_valid(secret: str, order_id: str, token: str | None) -> bool:
     """True only for this order's own token (constant-time comparison)."""
     return bool(token) and hmac.compare_digest(  # as bytes: str must be ASCII, a token may not
-        order_token(secret, order_id).encode(), (token or "").encode())
+        order_token(secret, order_id).encode(), (token or "").encode()
+    )
 
 
 def self_service_url(settings: Settings, order_id: str) -> str:
     """The link for the order confirmation e-mail (context key ``self_service_url``)."""
-    return (f"{settings.base_url}/my/orders/{order_id}"
-            f"?t={order_token(settings.self_service_secret, order_id)}")
+    return (
+        f"{settings.base_url}/my/orders/{order_id}"
+        f"?t={order_token(settings.self_service_secret, order_id)}"
+    )
 
 
 def label_url(settings: Settings, order_id: str, return_id: str) -> str:
-    return (f"{settings.base_url}/my/orders/{order_id}/returns/{return_id}/label.pdf"
-            f"?t={order_token(settings.self_service_secret, order_id)}")
+    return (
+        f"{settings.base_url}/my/orders/{order_id}/returns/{return_id}/label.pdf"
+        f"?t={order_token(settings.self_service_secret, order_id)}"
+    )
 
 
 def links(settings: Settings) -> Callable[[str, str], tuple[str, str]]:
     """(order id, return id) -> (label URL, page URL), for the return's e-mails."""
-    return lambda order_id, return_id: (label_url(settings, order_id, return_id),
-                                        self_service_url(settings, order_id))
+    return lambda order_id, return_id: (
+        label_url(settings, order_id, return_id),
+        self_service_url(settings, order_id),
+    )

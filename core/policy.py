@@ -41,8 +41,9 @@ class RiskPolicy(_Policy):
     @model_validator(mode="after")
     def _bands_ordered(self) -> RiskPolicy:
         if not self.force_prepayment_score <= self.review_score <= self.reject_score:
-            raise ValueError("bands must satisfy force_prepayment_score <= review_score <= "
-                             "reject_score")
+            raise ValueError(
+                "bands must satisfy force_prepayment_score <= review_score <= reject_score"
+            )
         return self
 
 
@@ -59,7 +60,8 @@ class PaymentPolicy(_Policy):
     prepayment_reminders: list[timedelta] = [timedelta(days=3), timedelta(days=6)]
     prepayment_deadline: timedelta = timedelta(days=10)
     late_payment_window: timedelta = Field(
-        default=timedelta(days=30), description="after auto-cancel, late money is refunded")
+        default=timedelta(days=30), description="after auto-cancel, late money is refunded"
+    )
     bank_account_holder: str = "OMS Shop GmbH"
     bank_iban: str = "DE02120300000000202051"
     bank_bic: str = "BYLADEM1001"
@@ -76,12 +78,15 @@ class PaymentPolicy(_Policy):
 class FulfilmentPolicy(_Policy):
     """Watching shipments against their promises, and what a missed promise earns."""
 
-    accept_within: timedelta = Field(default=timedelta(hours=4),
-                                     description="a location accepts a released shipment ...")
+    accept_within: timedelta = Field(
+        default=timedelta(hours=4), description="a location accepts a released shipment ..."
+    )
     reroute_unshipped_after: timedelta = Field(
-        default=timedelta(days=1), description="past its ship-by time, still unshipped: move it")
-    refund_express_fee: bool = Field(default=True,
-                                     description="missed express/same-day promise: fee back")
+        default=timedelta(days=1), description="past its ship-by time, still unshipped: move it"
+    )
+    refund_express_fee: bool = Field(
+        default=True, description="missed express/same-day promise: fee back"
+    )
     voucher_cents: int = Field(default=500, ge=0, description="standard delay: a voucher")
     voucher_valid: timedelta = timedelta(days=90)
 
@@ -90,8 +95,9 @@ class PickupPolicy(_Policy):
     """Click & collect and reserve & collect at a store."""
 
     window: timedelta = Field(default=timedelta(days=7), description="time to pick it up")
-    reminder_before: timedelta = Field(default=timedelta(days=2),
-                                       description="reminder this long before the window ends")
+    reminder_before: timedelta = Field(
+        default=timedelta(days=2), description="reminder this long before the window ends"
+    )
     fee_cents: int = Field(default=0, ge=0, description="shipping fee of a pickup order")
 
     @model_validator(mode="after")
@@ -104,31 +110,46 @@ class PickupPolicy(_Policy):
 class ReturnPolicy(_Policy):
     """Returns: the window, where returned goods go, and how much of the shipping comes back."""
 
-    window: timedelta = Field(default=timedelta(days=30),
-                              description="a delivered item may be returned this long after")
+    window: timedelta = Field(
+        default=timedelta(days=30), description="a delivered item may be returned this long after"
+    )
     arrival_timeout: timedelta = Field(
-        default=timedelta(days=30), description="a mail return that never arrives expires")
+        default=timedelta(days=30), description="a mail return that never arrives expires"
+    )
     inspection_timeout: timedelta = Field(
-        default=timedelta(days=5), description="not inspected by then: judged by its reason")
+        default=timedelta(days=5), description="not inspected by then: judged by its reason"
+    )
     mail_destination_kinds: list[Literal["warehouse", "store"]] = Field(
-        default=["warehouse"], min_length=1,
-        description="kinds of location a non-defective mail return may be sent to")
+        default=["warehouse"],
+        min_length=1,
+        description="kinds of location a non-defective mail return may be sent to",
+    )
     forward_kinds: list[Literal["warehouse", "store"]] = Field(
-        default=["warehouse"], min_length=1,
-        description="where an in-store return may be forwarded if the store is not the best")
-    demand_window: timedelta = Field(default=timedelta(days=28),
-                                     description="recent demand counts over this window")
+        default=["warehouse"],
+        min_length=1,
+        description="where an in-store return may be forwarded if the store is not the best",
+    )
+    demand_window: timedelta = Field(
+        default=timedelta(days=28), description="recent demand counts over this window"
+    )
     cover_tolerance_days: float = Field(
-        default=7.0, ge=0, description="locations within this many days of cover of the most "
-        "needy one count as equally useful; the cheapest of them wins")
-    returns_centre_id: str = Field(default="RC-KASSEL", min_length=1,
-                                   description="where defective goods go")
-    defective_to_vendor: bool = Field(default=True,
-                                      description="defective drop-ship goods go to the vendor")
+        default=7.0,
+        ge=0,
+        description="locations within this many days of cover of the most "
+        "needy one count as equally useful; the cheapest of them wins",
+    )
+    returns_centre_id: str = Field(
+        default="RC-KASSEL", min_length=1, description="where defective goods go"
+    )
+    defective_to_vendor: bool = Field(
+        default=True, description="defective drop-ship goods go to the vendor"
+    )
     shipping_refund: Literal["never", "whole_order", "proportional"] = Field(
-        default="whole_order", description="whole_order: the shipping fee back when the "
+        default="whole_order",
+        description="whole_order: the shipping fee back when the "
         "return completes the whole order; proportional: by goods value (the last return "
-        "gets the remaining cents)")
+        "gets the remaining cents)",
+    )
 
 
 class OrderPolicy(_Policy):
@@ -162,6 +183,7 @@ def load_policy(path: str | None) -> OrderPolicy:
     try:
         return OrderPolicy.model_validate(data)
     except ValidationError as exc:
-        fields = "; ".join(f"{'.'.join(map(str, e['loc'])) or '(file)'}: {e['msg']}"
-                           for e in exc.errors())
+        fields = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or '(file)'}: {e['msg']}" for e in exc.errors()
+        )
         raise PolicyError(f"{file}: {fields}") from exc

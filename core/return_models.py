@@ -15,12 +15,17 @@ from pydantic import BaseModel, ConfigDict, Field
 from core.models import Address, Customer, InputModel
 from core.policy import ReturnPolicy
 
-ReturnReason = Literal["defective", "wrong_size", "not_as_described", "changed_mind",
-                       "arrived_too_late", "other"]
+ReturnReason = Literal[
+    "defective", "wrong_size", "not_as_described", "changed_mind", "arrived_too_late", "other"
+]
 REASON_LABELS: dict[str, str] = {
-    "wrong_size": "wrong size", "changed_mind": "changed my mind",
-    "not_as_described": "not as described", "defective": "defective",
-    "arrived_too_late": "arrived too late", "other": "other"}
+    "wrong_size": "wrong size",
+    "changed_mind": "changed my mind",
+    "not_as_described": "not as described",
+    "defective": "defective",
+    "arrived_too_late": "arrived too late",
+    "other": "other",
+}
 ReturnChannel = Literal["mail", "store"]
 RETURN_ID_PATTERN = r"^R-[A-Za-z0-9_-]{1,80}$"
 

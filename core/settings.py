@@ -39,20 +39,26 @@ class Settings(BaseSettings):
         default="", description="Base URL used in links (status URLs); defaults to http://host:port"
     )
     max_request_bytes: int = Field(
-        default=1 << 20, gt=0, description="largest request body the API accepts (413 beyond "
-        "it, nothing changed); stock feed uploads have max_feed_bytes")
+        default=1 << 20,
+        gt=0,
+        description="largest request body the API accepts (413 beyond "
+        "it, nothing changed); stock feed uploads have max_feed_bytes",
+    )
     max_feed_bytes: int = Field(
-        default=1 << 30, gt=0, description="largest stock feed upload (streamed to disk)")
+        default=1 << 30, gt=0, description="largest stock feed upload (streamed to disk)"
+    )
 
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 1025
     mail_from: str = "OMS Shop <orders@oms.example>"
     mail_ui_port: int = 8025
     email_template_dir: str = Field(
-        default="", description="your own e-mail templates; missing ones fall back to built-ins")
+        default="", description="your own e-mail templates; missing ones fall back to built-ins"
+    )
 
-    state_dir: Path = Field(default=STATE_DIR,
-                            description="Embedded stack's files: logs, mail, SQLite databases")
+    state_dir: Path = Field(
+        default=STATE_DIR, description="Embedded stack's files: logs, mail, SQLite databases"
+    )
     temporal_ui_port: int = 8233
     temporal_dev_db: str = Field(
         default=f"{STATE_DIR}/temporal.db", description="Dev server's SQLite file (embedded stack)"
@@ -63,43 +69,63 @@ class Settings(BaseSettings):
         default=0, ge=0, description="Simulated payment provider latency, for tests and benches"
     )
     payment_sim_failure_rate: float = Field(
-        default=0.0, ge=0, le=1, description="Share of simulated provider calls that fail like an "
-        "outage (half before, half after the provider booked them), for fault benches")
+        default=0.0,
+        ge=0,
+        le=1,
+        description="Share of simulated provider calls that fail like an "
+        "outage (half before, half after the provider booked them), for fault benches",
+    )
     policy_file: str = Field(default="", description="TOML order policy; empty = defaults")
     routing_strategy: str = Field(default="optimiser", description="optimiser or a baseline")
     routing_time_limit_s: float = Field(default=0.5, gt=0)
     routing_profiles_file: str = Field(
-        default="", description="routing rule profiles per customer group (TOML); empty: "
-        "built-in default")
+        default="",
+        description="routing rule profiles per customer group (TOML); empty: built-in default",
+    )
     worker_max_concurrent_activities: int = 50
 
     # ---- observability: logs and metrics ---------------------------------------------------
     log_format: Literal["console", "json"] = Field(
-        default="console", description="json: one JSON object per line, for log collectors")
+        default="console", description="json: one JSON object per line, for log collectors"
+    )
     log_level: str = Field(default="INFO", description="root log level")
     worker_metrics_port: int = Field(
-        default=0, ge=0, description="Prometheus endpoint of the worker (Temporal SDK and OMS "
-        "worker metrics) on 0.0.0.0:<port>; 0 = off")
+        default=0,
+        ge=0,
+        description="Prometheus endpoint of the worker (Temporal SDK and OMS "
+        "worker metrics) on 0.0.0.0:<port>; 0 = off",
+    )
 
     # ---- security: environment and webhook secrets ----------------------------------------
     environment: Literal["development", "production"] = Field(
-        default="development", description="production refuses the public dev secrets")
-    webhook_secret_payment: str = Field(default=DEV_SECRETS["webhook_secret_payment"],
-                                        description="HMAC secret of the payment provider")
-    webhook_secret_carrier: str = Field(default=DEV_SECRETS["webhook_secret_carrier"],
-                                        description="HMAC secret of carriers")
-    webhook_secret_warehouse: str = Field(default=DEV_SECRETS["webhook_secret_warehouse"],
-                                          description="HMAC secret of warehouse systems")
+        default="development", description="production refuses the public dev secrets"
+    )
+    webhook_secret_payment: str = Field(
+        default=DEV_SECRETS["webhook_secret_payment"],
+        description="HMAC secret of the payment provider",
+    )
+    webhook_secret_carrier: str = Field(
+        default=DEV_SECRETS["webhook_secret_carrier"], description="HMAC secret of carriers"
+    )
+    webhook_secret_warehouse: str = Field(
+        default=DEV_SECRETS["webhook_secret_warehouse"],
+        description="HMAC secret of warehouse systems",
+    )
 
     @model_validator(mode="after")
     def _no_dev_secrets_in_production(self) -> Settings:
         if self.environment == "production":
-            public = [name for name in (*DEV_SECRETS, "session_secret", "self_service_secret")
-                      if "not-for-production" in str(getattr(self, name))
-                      or getattr(self, name) == DEV_SECRETS.get(name)]
+            public = [
+                name
+                for name in (*DEV_SECRETS, "session_secret", "self_service_secret")
+                if "not-for-production" in str(getattr(self, name))
+                or getattr(self, name) == DEV_SECRETS.get(name)
+            ]
             if public:
-                raise ValueError("production needs your own secrets, not the public dev "
-                                 "defaults: set " + ", ".join(f"OMS_{n.upper()}" for n in public))
+                raise ValueError(
+                    "production needs your own secrets, not the public dev "
+                    "defaults: set " + ", ".join(f"OMS_{n.upper()}" for n in public)
+                )
         return self
 
     def webhook_secret(self, source: str) -> str:
@@ -111,18 +137,22 @@ class Settings(BaseSettings):
 
     # ---- inventory: holds, channels, promises, feeds, replenishment ------------------------
     hold_ttl_checkout_s: int = Field(default=900, gt=0, description="checkout hold lifetime")
-    hold_ttl_reserve_collect_s: int = Field(default=172_800, gt=0,
-                                            description="reserve & collect hold lifetime")
+    hold_ttl_reserve_collect_s: int = Field(
+        default=172_800, gt=0, description="reserve & collect hold lifetime"
+    )
     hold_max_ttl_s: int = Field(default=1_209_600, gt=0, description="longest hold accepted")
-    hold_cleanup_interval_s: int = Field(default=60, gt=0,
-                                         description="how often the schedule ends expired holds")
-    store_online_buffer: int = Field(default=2, ge=0,
-                                     description="units of a store's stock not sold online")
+    hold_cleanup_interval_s: int = Field(
+        default=60, gt=0, description="how often the schedule ends expired holds"
+    )
+    store_online_buffer: int = Field(
+        default=2, ge=0, description="units of a store's stock not sold online"
+    )
     promise_strategy: str = Field(default="optimiser", description="routing for promises")
     promise_time_limit_s: float = Field(default=0.05, gt=0)
     feed_chunk_rows: int = Field(default=1000, gt=0, description="feed rows per transaction")
-    feed_stale_after_s: int = Field(default=120, gt=0,
-                                    description="an unfinished feed this quiet may be re-posted")
+    feed_stale_after_s: int = Field(
+        default=120, gt=0, description="an unfinished feed this quiet may be re-posted"
+    )
     replenishment_demand_days: int = Field(default=28, gt=0, description="demand window")
     replenishment_review_days: int = Field(default=7, gt=0)
     replenishment_supplier_lead_days: int = Field(default=7, ge=0)
@@ -130,29 +160,38 @@ class Settings(BaseSettings):
 
     # ---- store and vendor portal -----------------------------------------------------------
     session_secret: str = Field(
-        default="oms-dev-session-secret-not-for-production", min_length=16,
+        default="oms-dev-session-secret-not-for-production",
+        min_length=16,
         description="signs portal session cookies; the same in every API process. The default "
-        "is public and only fit for the embedded stack: set your own in production")
+        "is public and only fit for the embedded stack: set your own in production",
+    )
     portal_session_hours: int = Field(default=12, gt=0, description="portal login lifetime")
 
     # ---- returns and customer self-service -------------------------------------------------
     self_service_secret: str = Field(
-        default="oms-dev-self-service-secret-not-for-production", min_length=16,
+        default="oms-dev-self-service-secret-not-for-production",
+        min_length=16,
         description="signs the customer's self-service link of an order (HMAC); the same in "
-        "every API process. The default is public: set your own in production")
+        "every API process. The default is public: set your own in production",
+    )
 
     # ---- outbound events (signed webhooks to subscribers) ----------------------------------
     outbound_dispatch_interval_s: int = Field(
-        default=5, gt=0, description="how often the schedule posts due outbound deliveries")
+        default=5, gt=0, description="how often the schedule posts due outbound deliveries"
+    )
     outbound_max_attempts: int = Field(
-        default=10, ge=1, description="attempts of one delivery before it is marked failed")
+        default=10, ge=1, description="attempts of one delivery before it is marked failed"
+    )
     outbound_retry_base_s: float = Field(
-        default=10.0, gt=0, description="wait after the first failed attempt; doubles each time")
-    outbound_retry_max_s: float = Field(default=3600.0, gt=0,
-                                        description="longest wait between two attempts")
+        default=10.0, gt=0, description="wait after the first failed attempt; doubles each time"
+    )
+    outbound_retry_max_s: float = Field(
+        default=3600.0, gt=0, description="longest wait between two attempts"
+    )
     outbound_timeout_s: float = Field(default=10.0, gt=0, description="HTTP timeout per attempt")
-    outbound_batch: int = Field(default=50, gt=0,
-                                description="deliveries posted concurrently per dispatch round")
+    outbound_batch: int = Field(
+        default=50, gt=0, description="deliveries posted concurrently per dispatch round"
+    )
 
 
 @lru_cache

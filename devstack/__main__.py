@@ -63,8 +63,9 @@ def prepare() -> None:
     upgrade(settings.database_url)
 
     async def _register() -> list[str]:
-        return await register_search_attributes(await connect(settings),
-                                                settings.temporal_namespace)
+        return await register_search_attributes(
+            await connect(settings), settings.temporal_namespace
+        )
 
     added = asyncio.run(_register())
     typer.echo(f"database migrated; search attributes added: {', '.join(added) or 'none'}")
@@ -75,13 +76,17 @@ def up() -> None:
     """Start everything and keep running until interrupted."""
     s = get_settings()
     temporal_host, temporal_port = s.temporal_address.rsplit(":", 1)
-    for name, host, port in [("Temporal", temporal_host, int(temporal_port)),
-                             ("Temporal UI", temporal_host, s.temporal_ui_port),
-                             ("API", s.api_host, s.api_port), ("SMTP", s.smtp_host, s.smtp_port),
-                             ("mail inbox", s.smtp_host, s.mail_ui_port)]:
+    for name, host, port in [
+        ("Temporal", temporal_host, int(temporal_port)),
+        ("Temporal UI", temporal_host, s.temporal_ui_port),
+        ("API", s.api_host, s.api_port),
+        ("SMTP", s.smtp_host, s.smtp_port),
+        ("mail inbox", s.smtp_host, s.mail_ui_port),
+    ]:
         if not port_free(host, port):
-            typer.echo(f"port {port} ({name}) is taken: stop what uses it, or set OMS_* ports",
-                       err=True)
+            typer.echo(
+                f"port {port} ({name}) is taken: stop what uses it, or set OMS_* ports", err=True
+            )
             raise typer.Exit(1)
     metrics_port = _worker_metrics_port(s.worker_metrics_port)
     state = s.state_dir
@@ -89,39 +94,77 @@ def up() -> None:
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     try:
         Path(s.temporal_dev_db).parent.mkdir(parents=True, exist_ok=True)
-        group.start("temporal", [
-            temporal_cli(), "server", "start-dev", "--ip", temporal_host,
-            "--port", temporal_port, "--ui-port", str(s.temporal_ui_port),
-            "--db-filename", s.temporal_dev_db, "--namespace", s.temporal_namespace,
-            "--log-level", "warn", *DEV_SERVER_SQLITE, *cli_flags()])
-        group.start("mail", [sys.executable, "-m", "devstack.mailcatcher"],
-                    {"OMS_MAIL_DIR": str(state.resolve() / "mail")})
+        group.start(
+            "temporal",
+            [
+                temporal_cli(),
+                "server",
+                "start-dev",
+                "--ip",
+                temporal_host,
+                "--port",
+                temporal_port,
+                "--ui-port",
+                str(s.temporal_ui_port),
+                "--db-filename",
+                s.temporal_dev_db,
+                "--namespace",
+                s.temporal_namespace,
+                "--log-level",
+                "warn",
+                *DEV_SERVER_SQLITE,
+                *cli_flags(),
+            ],
+        )
+        group.start(
+            "mail",
+            [sys.executable, "-m", "devstack.mailcatcher"],
+            {"OMS_MAIL_DIR": str(state.resolve() / "mail")},
+        )
         upgrade(s.database_url)
         loaded = demo_network.seed(s.database_url)
         open_balances(s.database_url)  # the ledger explains the seeded stock
         portal_keys = demo_network.seed_portal_keys(s.database_url)
         staff_keys = demo_network.seed_staff_keys(s.database_url)
         wait_for_port(temporal_host, int(temporal_port), timeout=60, alive=group.failed)
-        group.start("worker", [sys.executable, str(ROOT / "worker.py")],
-                    {"OMS_WORKER_METRICS_PORT": str(metrics_port)})
-        group.start("api", [sys.executable, "-m", "uvicorn", "--factory", "api.app:create_app",
-                            "--host", s.api_host, "--port", str(s.api_port),
-                            "--log-level", "warning"])
-        wait_for_http(f"http://{s.api_host}:{s.api_port}/health", timeout=60,
-                      alive=group.failed)
+        group.start(
+            "worker",
+            [sys.executable, str(ROOT / "worker.py")],
+            {"OMS_WORKER_METRICS_PORT": str(metrics_port)},
+        )
+        group.start(
+            "api",
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "--factory",
+                "api.app:create_app",
+                "--host",
+                s.api_host,
+                "--port",
+                str(s.api_port),
+                "--log-level",
+                "warning",
+            ],
+        )
+        wait_for_http(f"http://{s.api_host}:{s.api_port}/health", timeout=60, alive=group.failed)
         wait_for_port(s.smtp_host, s.mail_ui_port, timeout=30, alive=group.failed)
-        typer.echo(f"""
-OMS is running ({'demo network loaded' if loaded else 'existing database'}: {s.database_url})
+        typer.echo(
+            f"""
+OMS is running ({"demo network loaded" if loaded else "existing database"}: {s.database_url})
   API            http://{s.api_host}:{s.api_port}        (docs: /docs)
   Temporal UI    http://{temporal_host}:{s.temporal_ui_port}/namespaces/{s.temporal_namespace}/workflows
   Mail inbox     http://{s.smtp_host}:{s.mail_ui_port}
   Metrics        http://{s.api_host}:{s.api_port}/metrics   (API: requests, OMS state)
                  http://127.0.0.1:{metrics_port}/metrics   (worker: Temporal SDK, OMS)
-  Logs           {state / 'logs'}/
+  Logs           {state / "logs"}/
 {_portal_banner(f"http://{s.api_host}:{s.api_port}/portal/login", portal_keys)}
 {_console_banner(f"http://{s.api_host}:{s.api_port}", staff_keys)}
 Place an order:  see README.md ("Try it"). Ctrl-C stops everything.
-""", nl=False)
+""",
+            nl=False,
+        )
         while (why := group.failed()) is None:
             time.sleep(1)
         typer.echo(f"stopping: {why}", err=True)
@@ -140,8 +183,11 @@ def _worker_metrics_port(configured: int) -> int:
     (tests) must not fail on the default."""
     if configured:
         if not port_free("127.0.0.1", configured):
-            typer.echo(f"port {configured} (worker metrics) is taken: stop what uses it, or "
-                       "set OMS_WORKER_METRICS_PORT", err=True)
+            typer.echo(
+                f"port {configured} (worker metrics) is taken: stop what uses it, or "
+                "set OMS_WORKER_METRICS_PORT",
+                err=True,
+            )
             raise typer.Exit(1)
         return configured
     return WORKER_METRICS_PORT if port_free("127.0.0.1", WORKER_METRICS_PORT) else free_port()
@@ -169,8 +215,12 @@ def webhook(path: str, body: str) -> None:
     """POST a JSON body to a webhook of the running stack, signed like the real sender
     (``/webhooks/shipments``: carrier, ``/webhooks/payments``: payment provider, ...)."""
     s = get_settings()
-    r = httpx.post(f"http://{s.api_host}:{s.api_port}{path}", content=body.encode(),
-                   headers={"content-type": "application/json"}, auth=OmsAuth("", s))
+    r = httpx.post(
+        f"http://{s.api_host}:{s.api_port}{path}",
+        content=body.encode(),
+        headers={"content-type": "application/json"},
+        auth=OmsAuth("", s),
+    )
     typer.echo(f"{r.status_code} {r.text}")
 
 

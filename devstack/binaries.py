@@ -30,5 +30,4 @@ def temporal_test_server() -> str:
 # The dev server's SQLite file in WAL mode with NORMAL sync: still durable when a process
 # crashes or restarts (only a power loss can drop the last commits), and about three times the
 # workflows per second of the default rollback journal (bench/engine_limit.py: 20/s -> 70/s).
-DEV_SERVER_SQLITE = ["--sqlite-pragma", "journal_mode=wal", "--sqlite-pragma",
-                     "synchronous=normal"]
+DEV_SERVER_SQLITE = ["--sqlite-pragma", "journal_mode=wal", "--sqlite-pragma", "synchronous=normal"]

@@ -13,8 +13,11 @@ import httpx
 from core.settings import Settings
 from core.signing import sign
 
-WEBHOOK_SOURCE = {"/webhooks/shipments": "carrier", "/webhooks/payments": "payment",
-                  "/webhooks/returns": "warehouse"}
+WEBHOOK_SOURCE = {
+    "/webhooks/shipments": "carrier",
+    "/webhooks/payments": "payment",
+    "/webhooks/returns": "warehouse",
+}
 
 
 class OmsAuth(httpx.Auth):
@@ -32,18 +35,23 @@ class OmsAuth(httpx.Auth):
         return None if "x-oms-signature" in request.headers else source
 
     def _sign(self, request: httpx.Request, source: str) -> None:
-        request.headers["X-OMS-Signature"] = sign(self.settings.webhook_secret(source),
-                                                  request.content)
+        request.headers["X-OMS-Signature"] = sign(
+            self.settings.webhook_secret(source), request.content
+        )
 
-    def sync_auth_flow(self, request: httpx.Request,
-                       ) -> Generator[httpx.Request, httpx.Response, None]:
+    def sync_auth_flow(
+        self,
+        request: httpx.Request,
+    ) -> Generator[httpx.Request, httpx.Response, None]:
         if (source := self._prepare(request)) is not None:
             request.read()
             self._sign(request, source)
         yield request
 
-    async def async_auth_flow(self, request: httpx.Request,
-                              ) -> AsyncGenerator[httpx.Request, httpx.Response]:
+    async def async_auth_flow(
+        self,
+        request: httpx.Request,
+    ) -> AsyncGenerator[httpx.Request, httpx.Response]:
         if (source := self._prepare(request)) is not None:
             await request.aread()
             self._sign(request, source)

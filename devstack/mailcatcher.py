@@ -39,10 +39,14 @@ class StoreHandler:
 def _summary(path: Path) -> dict[str, str]:
     msg = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
     body = msg.get_body(preferencelist=("plain",))
-    return {"id": path.stem, "from": str(msg["From"]), "to": str(msg["To"]),
-            "subject": str(msg["Subject"]), "date": time.strftime(
-                "%Y-%m-%d %H:%M:%S", time.localtime(path.stat().st_mtime)),
-            "text": body.get_content() if body else ""}
+    return {
+        "id": path.stem,
+        "from": str(msg["From"]),
+        "to": str(msg["To"]),
+        "subject": str(msg["Subject"]),
+        "date": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(path.stat().st_mtime)),
+        "text": body.get_content() if body else "",
+    }
 
 
 def inbox_app(directory: Path) -> FastAPI:
@@ -67,10 +71,14 @@ def inbox_app(directory: Path) -> FastAPI:
         rows = "".join(
             f"<tr><td>{html.escape(m['date'])}</td><td>{html.escape(m['to'])}</td>"
             f"<td><details><summary>{html.escape(m['subject'])}</summary>"
-            f"<pre>{html.escape(m['text'])}</pre></details></td></tr>" for m in messages())
-        return ("<!doctype html><meta charset=utf-8><title>OMS mail</title>"
-                "<h1>OMS mail catcher</h1><table border=1 cellpadding=4>"
-                f"<tr><th>received</th><th>to</th><th>subject</th></tr>{rows}</table>")
+            f"<pre>{html.escape(m['text'])}</pre></details></td></tr>"
+            for m in messages()
+        )
+        return (
+            "<!doctype html><meta charset=utf-8><title>OMS mail</title>"
+            "<h1>OMS mail catcher</h1><table border=1 cellpadding=4>"
+            f"<tr><th>received</th><th>to</th><th>subject</th></tr>{rows}</table>"
+        )
 
     return app
 
@@ -79,15 +87,20 @@ async def serve(smtp_host: str, smtp_port: int, http_port: int, directory: Path)
     controller = Controller(StoreHandler(directory), hostname=smtp_host, port=smtp_port)
     controller.start()
     try:
-        config = uvicorn.Config(inbox_app(directory), host=smtp_host, port=http_port,
-                                log_level="warning")
+        config = uvicorn.Config(
+            inbox_app(directory), host=smtp_host, port=http_port, log_level="warning"
+        )
         await uvicorn.Server(config).serve()
     finally:
         controller.stop()
 
 
 if __name__ == "__main__":
-    asyncio.run(serve(os.environ.get("OMS_SMTP_HOST", "127.0.0.1"),
-                      int(os.environ.get("OMS_SMTP_PORT", "1025")),
-                      int(os.environ.get("OMS_MAIL_UI_PORT", "8025")),
-                      Path(os.environ.get("OMS_MAIL_DIR", ".oms/mail"))))
+    asyncio.run(
+        serve(
+            os.environ.get("OMS_SMTP_HOST", "127.0.0.1"),
+            int(os.environ.get("OMS_SMTP_PORT", "1025")),
+            int(os.environ.get("OMS_MAIL_UI_PORT", "8025")),
+            Path(os.environ.get("OMS_MAIL_DIR", ".oms/mail")),
+        )
+    )

@@ -53,11 +53,21 @@ class PostgresCluster:
         subprocess.run(cmd, check=True, capture_output=True, cwd="/tmp")
 
     def start(self) -> None:
-        self._run("pg_ctl", "-D", str(self.datadir), "-w", "-t", "60", "-l",
-                  str(self.datadir / "server.log"), "-o",
-                  f"-p {self.port} -k {self.datadir} -c listen_addresses=127.0.0.1 "
-                  "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
-                  "-c max_connections=300", "start")
+        self._run(
+            "pg_ctl",
+            "-D",
+            str(self.datadir),
+            "-w",
+            "-t",
+            "60",
+            "-l",
+            str(self.datadir / "server.log"),
+            "-o",
+            f"-p {self.port} -k {self.datadir} -c listen_addresses=127.0.0.1 "
+            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
+            "-c max_connections=300",
+            "start",
+        )
 
     def stop(self, mode: str = "fast") -> None:
         self._run("pg_ctl", "-D", str(self.datadir), "-m", mode, "-w", "stop")
@@ -73,8 +83,9 @@ def start_cluster() -> PostgresCluster:
         shutil.chown(datadir, "postgres")
         root.chmod(0o755)
     cluster = PostgresCluster(datadir=datadir, port=free_port(), bindir=_bindir())
-    cluster._run("initdb", "-D", str(datadir), "-A", "trust", "-U", "postgres", "--no-sync",
-                 "-E", "UTF8")
+    cluster._run(
+        "initdb", "-D", str(datadir), "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8"
+    )
     cluster.start()
     cluster._run("createdb", "-h", "127.0.0.1", "-p", str(cluster.port), "-U", "postgres", "oms")
     return cluster

@@ -54,8 +54,9 @@ def build_plan(
             )
         )
     uncovered = [
-        PlannedLine(line_id=line.line_id, sku=line.sku,
-                    quantity=line.quantity - served.get(line.line_id, 0))
+        PlannedLine(
+            line_id=line.line_id, sku=line.sku, quantity=line.quantity - served.get(line.line_id, 0)
+        )
         for line in ctx.problem.lines
         if line.quantity > served.get(line.line_id, 0)
     ]

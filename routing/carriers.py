@@ -34,8 +34,11 @@ def band_index(carrier: Carrier, weight_g: int) -> int:
 
 def surcharge_cents(carrier: Carrier, speed: Speed, bulky: bool) -> int:
     """Fixed extras per parcel: speed surcharge and, if it holds bulky goods, the bulky one."""
-    extra = {"standard": 0, "express": carrier.express_surcharge_cents,
-             "same_day": carrier.same_day_surcharge_cents}[speed]
+    extra = {
+        "standard": 0,
+        "express": carrier.express_surcharge_cents,
+        "same_day": carrier.same_day_surcharge_cents,
+    }[speed]
     return extra + (carrier.bulky_surcharge_cents if bulky else 0)
 
 

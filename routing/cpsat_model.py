@@ -152,12 +152,14 @@ class RoutingModel:
         m, v, ctx = self.model, self.v, self.ctx
         max_weight = self.max_weight[loc]
         weight = sum(ctx.line_weight_g(lid) * v.q[(lid, loc)] for lid in lids)
-        limits = sorted({
-            limit
-            for name in names
-            for limit in ctx.limits[name]
-            if limit is not None and limit < max_weight
-        })
+        limits = sorted(
+            {
+                limit
+                for name in names
+                for limit in ctx.limits[name]
+                if limit is not None and limit < max_weight
+            }
+        )
         for t in limits:
             over = m.new_bool_var(f"over[{loc},{t}]")
             v.over[(loc, t)] = over
@@ -224,15 +226,20 @@ class RoutingModel:
                 if name != PICKUP_CARRIER:
                     carrier = ctx.carriers[name]
                     base = carrier.weight_bands[0].cost_cents + tariffs.surcharge_cents(
-                        carrier, ctx.problem.speed, bulky=False)
+                        carrier, ctx.problem.speed, bulky=False
+                    )
                     terms.append(base * z)
             terms += [self.cost_steps[key] * s for key, s in v.step.items()]
-            terms += [ctx.carriers[name].bulky_surcharge_cents * fee
-                      for (_, name), fee in v.fee.items()]
+            terms += [
+                ctx.carriers[name].bulky_surcharge_cents * fee for (_, name), fee in v.fee.items()
+            ]
             expr["cost"] = sum(terms)
         if coef("backlog"):
-            expr["backlog"] = sum(ctx.excess_backlog[loc] * q for (_, loc), q in v.q.items()
-                                  if ctx.excess_backlog[loc])
+            expr["backlog"] = sum(
+                ctx.excess_backlog[loc] * q
+                for (_, loc), q in v.q.items()
+                if ctx.excess_backlog[loc]
+            )
         return sum(coef(c) * e for c, e in expr.items() if coef(c))
 
     def tier_expr(self, tier: list[tuple[str, int]]) -> Expr:
@@ -277,8 +284,10 @@ class RoutingModel:
                 m.add_hint(var, value)
 
         # a dominated carrier in the greedy plan is swapped for the one that dominates it
-        carrier_of = {loc: name if name in self.carriers_at.get(loc, [name])
-                      else self._replacement(loc, name) for loc, name in carrier_of.items()}
+        carrier_of = {
+            loc: name if name in self.carriers_at.get(loc, [name]) else self._replacement(loc, name)
+            for loc, name in carrier_of.items()
+        }
         for (lid, loc), q in v.q.items():
             units = assignment.get(loc, {}).get(lid, 0)
             put(q, units)
@@ -287,24 +296,32 @@ class RoutingModel:
             put(used, int(loc in carrier_of))
         for (loc, name), z in v.z.items():
             put(z, int(carrier_of.get(loc) == name))
-        weight = {loc: sum(ctx.line_weight_g(lid) * q for lid, q in units.items())
-                  for loc, units in assignment.items()}
+        weight = {
+            loc: sum(ctx.line_weight_g(lid) * q for lid, q in units.items())
+            for loc, units in assignment.items()
+        }
         for (loc, t), over in v.over.items():
             put(over, int(weight.get(loc, 0) > t))
         for (loc, name, k), step in v.step.items():
             limit = ctx.limits[name][k - 1]
             put(step, int(carrier_of.get(loc) == name and weight.get(loc, 0) > (limit or 0)))
-        bulky = {loc for loc, units in assignment.items()
-                 if any(ctx.lines[lid].bulky for lid, q in units.items() if q > 0)}
+        bulky = {
+            loc
+            for loc, units in assignment.items()
+            if any(ctx.lines[lid].bulky for lid, q in units.items() if q > 0)
+        }
         for loc, b in v.bulky.items():
             put(b, int(loc in bulky))
         for (loc, name), fee in v.fee.items():
             put(fee, int(carrier_of.get(loc) == name and loc in bulky))
         if v.days is not None:
-            put(v.days, max((ctx.options[loc][name].days for loc, name in carrier_of.items()),
-                            default=0))
+            put(
+                v.days,
+                max((ctx.options[loc][name].days for loc, name in carrier_of.items()), default=0),
+            )
 
     def _replacement(self, loc: str, name: str) -> str:
         """A kept carrier at least as good as a pruned one for this location's lines."""
-        return beats_for(self.ctx, loc, name, self.carriers_at[loc], self.lines_at[loc],
-                         self.max_weight[loc])
+        return beats_for(
+            self.ctx, loc, name, self.carriers_at[loc], self.lines_at[loc], self.max_weight[loc]
+        )

@@ -21,8 +21,15 @@ def _breakpoints(ctx: Context, names: list[str], max_weight_g: int) -> list[int]
     return sorted(points)
 
 
-def _beats(ctx: Context, loc: str, better: str, worse: str, lines: list[str],
-           points: list[int], bulky_options: list[bool]) -> bool:
+def _beats(
+    ctx: Context,
+    loc: str,
+    better: str,
+    worse: str,
+    lines: list[str],
+    points: list[int],
+    bulky_options: list[bool],
+) -> bool:
     opts = ctx.options[loc]
     if opts[better].promised > opts[worse].promised:
         return False
@@ -57,8 +64,9 @@ def useful_carriers(ctx: Context, loc: str, lines: list[str], max_weight_g: int)
     return kept
 
 
-def beats_for(ctx: Context, loc: str, pruned: str, kept: list[str], lines: list[str],
-              max_weight_g: int) -> str:
+def beats_for(
+    ctx: Context, loc: str, pruned: str, kept: list[str], lines: list[str], max_weight_g: int
+) -> str:
     """The kept carrier that dominates a pruned one (to translate a plan into the model)."""
     names = sorted({pruned, *kept})
     points = _breakpoints(ctx, names, max_weight_g)

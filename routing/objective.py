@@ -61,8 +61,7 @@ def max_parcel_cost(ctx: Context, location_id: str) -> int:
         return 0
     loc = ctx.locations[location_id]
     weight = sum(
-        ctx.line_weight_g(lid)
-        * min(ctx.lines[lid].quantity, loc.stock.get(ctx.lines[lid].sku, 0))
+        ctx.line_weight_g(lid) * min(ctx.lines[lid].quantity, loc.stock.get(ctx.lines[lid].sku, 0))
         for lid in line_ids
     )
     bulky = any(ctx.lines[lid].bulky for lid in line_ids)
@@ -88,9 +87,7 @@ def criterion_bounds(ctx: Context) -> dict[str, int]:
     units = ctx.total_units
     parcels = min(len(usable), units)
     costs = sorted((max_parcel_cost(ctx, loc) for loc in usable), reverse=True)
-    days = max(
-        (opt.days for loc in usable for opt in ctx.options[loc].values()), default=0
-    )
+    days = max((opt.days for loc in usable for opt in ctx.options[loc].values()), default=0)
     backlog = sum(
         line.quantity
         * max((ctx.excess_backlog[loc] for loc in ctx.locations_for(line.line_id)), default=0)
@@ -135,9 +132,7 @@ def plan_criteria(ctx: Context, plan: RoutingPlan) -> dict[str, int]:
         if shipment.location_id != ctx.pickup_id:
             transfer += units
         backlog += units * ctx.excess_backlog.get(shipment.location_id, 0)
-    days = max(
-        ((s.promised_delivery - ctx.order_date).days for s in plan.shipments), default=0
-    )
+    days = max(((s.promised_delivery - ctx.order_date).days for s in plan.shipments), default=0)
     return {
         UNCOVERED: sum(x.quantity for x in plan.uncovered),
         TRANSFER_UNITS: transfer if ctx.pickup_id is not None else 0,

@@ -45,8 +45,9 @@ def best_greedy(ctx: Context) -> RoutingPlan:
 
 
 def _assignment_of(plan: RoutingPlan) -> tuple[Assignment, dict[str, str]]:
-    assignment = {s.location_id: {pl.line_id: pl.quantity for pl in s.lines}
-                  for s in plan.shipments}
+    assignment = {
+        s.location_id: {pl.line_id: pl.quantity for pl in s.lines} for s in plan.shipments
+    }
     return assignment, {s.location_id: s.carrier for s in plan.shipments}
 
 
@@ -102,10 +103,12 @@ def optimise_detailed(
         units = solver.value(q)
         if units > 0:
             assignment[loc][lid] = units
-    carrier_of = {loc: name for (loc, name), z in v.z.items()
-                  if loc in assignment and solver.value(z)}
-    plan = build_plan(ctx, dict(assignment), carrier_of, "optimiser",
-                      optimal=status == cp_model.OPTIMAL)
+    carrier_of = {
+        loc: name for (loc, name), z in v.z.items() if loc in assignment and solver.value(z)
+    }
+    plan = build_plan(
+        ctx, dict(assignment), carrier_of, "optimiser", optimal=status == cp_model.OPTIMAL
+    )
     if spec.value(plan.criteria) > spec.value(greedy.criteria):  # guard; the bound prevents it
         greedy.strategy = "optimiser"
         greedy.note = "greedy plan kept: better than the solver's best within the time limit"

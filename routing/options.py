@@ -171,7 +171,10 @@ def build_context(problem: RoutingProblem) -> Context:
     else:
         dest = problem.destination
         dest_lat, dest_lon, dest_postcode, dest_city = (
-            dest.latitude, dest.longitude, dest.postcode, dest.city
+            dest.latitude,
+            dest.longitude,
+            dest.postcode,
+            dest.city,
         )
     ctx = Context(
         problem=problem,

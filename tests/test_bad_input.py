@@ -50,8 +50,9 @@ def _locs(r: httpx.Response) -> list[list[Any]]:
 # ---- oversized payloads -----------------------------------------------------------------
 
 
-async def test_a_five_megabyte_body_is_413_naming_the_limit(api: httpx.AsyncClient,
-                                                             settings: Settings) -> None:
+async def test_a_five_megabyte_body_is_413_naming_the_limit(
+    api: httpx.AsyncClient, settings: Settings
+) -> None:
     before = _counts(settings.database_url)
     body = order_request(new_order_id("BIG"))
     body["padding"] = "x" * (5 << 20)
@@ -62,8 +63,9 @@ async def test_a_five_megabyte_body_is_413_naming_the_limit(api: httpx.AsyncClie
     assert _counts(settings.database_url) == before
 
 
-async def test_a_chunked_body_without_length_is_cut_off_with_413(api: httpx.AsyncClient,
-                                                                  settings: Settings) -> None:
+async def test_a_chunked_body_without_length_is_cut_off_with_413(
+    api: httpx.AsyncClient, settings: Settings
+) -> None:
     before = _counts(settings.database_url)
     chunk = b" " * 65_536
 
@@ -72,30 +74,39 @@ async def test_a_chunked_body_without_length_is_cut_off_with_413(api: httpx.Asyn
         for _ in range(40):  # 2.5 MiB, no Content-Length: counted as it arrives
             yield chunk
 
-    r = await api.post("/orders", content=endless(),
-                       headers={"content-type": "application/json"})
+    r = await api.post("/orders", content=endless(), headers={"content-type": "application/json"})
     assert r.status_code == 413, r.text[:300]
     assert "max_request_bytes" in r.json()["detail"]
     assert _counts(settings.database_url) == before
 
 
-async def test_an_oversized_signed_webhook_is_413(api: httpx.AsyncClient,
-                                                  settings: Settings) -> None:
-    body = json.dumps({"shipment_id": "S-1", "event": "picked",
-                       "reason": "x" * (2 << 20)}).encode()
-    r = await api.post("/webhooks/shipments", content=body, headers={
-        "content-type": "application/json",
-        "X-OMS-Signature": sign(settings.webhook_secret("carrier"), body)})
+async def test_an_oversized_signed_webhook_is_413(
+    api: httpx.AsyncClient, settings: Settings
+) -> None:
+    body = json.dumps({"shipment_id": "S-1", "event": "picked", "reason": "x" * (2 << 20)}).encode()
+    r = await api.post(
+        "/webhooks/shipments",
+        content=body,
+        headers={
+            "content-type": "application/json",
+            "X-OMS-Signature": sign(settings.webhook_secret("carrier"), body),
+        },
+    )
     assert r.status_code == 413, r.text[:300]
 
 
-async def test_huge_orders_and_strings_are_422_naming_the_field(api: httpx.AsyncClient,
-                                                                 settings: Settings) -> None:
+async def test_huge_orders_and_strings_are_422_naming_the_field(
+    api: httpx.AsyncClient, settings: Settings
+) -> None:
     before = _counts(settings.database_url)
     many = order_request(lines=[(f"TS-{n:04d}", 1) for n in range(10_000)])
     assert ["body", "lines"] in _locs(await api.post("/orders", json=many))
-    for path in (("customer", "name"), ("delivery_address", "street"),
-                 ("delivery_address", "city"), ("customer", "id")):
+    for path in (
+        ("customer", "name"),
+        ("delivery_address", "street"),
+        ("delivery_address", "city"),
+        ("customer", "id"),
+    ):
         body = order_request()
         body[path[0]][path[1]] = "x" * 100_000
         assert ["body", *path] in _locs(await api.post("/orders", json=body))
@@ -107,9 +118,9 @@ async def test_huge_orders_and_strings_are_422_naming_the_field(api: httpx.Async
 # ---- unicode and injection strings ------------------------------------------------------
 
 
-async def test_hostile_text_is_stored_and_echoed_verbatim(api: httpx.AsyncClient,
-                                                          settings: Settings,
-                                                          inbox: Inbox) -> None:
+async def test_hostile_text_is_stored_and_echoed_verbatim(
+    api: httpx.AsyncClient, settings: Settings, inbox: Inbox
+) -> None:
     """Free-text fields take any text: kept exactly, inert in SQL, filters and e-mails."""
     placed: dict[str, str] = {}
     for name, text in HOSTILE.items():
@@ -128,8 +139,11 @@ async def test_hostile_text_is_stored_and_echoed_verbatim(api: httpx.AsyncClient
         assert [o["order_id"] for o in found["orders"]] == [body["order_id"]], name
 
     with session_scope(settings.database_url) as s:  # the table is still there, all of it
-        assert s.exec(select(func.count()).select_from(OrderRecord)
-                      .where(OrderRecord.order_id.in_(placed.values()))).one() == len(placed)
+        assert s.exec(
+            select(func.count())
+            .select_from(OrderRecord)
+            .where(OrderRecord.order_id.in_(placed.values()))
+        ).one() == len(placed)
 
     mail = await wait_for_subject(inbox, placed["crlf"], "Bestellbestätigung")
     assert mail["Bcc"] is None
@@ -144,7 +158,8 @@ async def test_hostile_text_is_stored_and_echoed_verbatim(api: httpx.AsyncClient
 
 @pytest.mark.parametrize("name", list(HOSTILE))
 async def test_hostile_text_in_constrained_fields_is_422_naming_them(
-        name: str, api: httpx.AsyncClient, settings: Settings) -> None:
+    name: str, api: httpx.AsyncClient, settings: Settings
+) -> None:
     text = HOSTILE[name]
     before = _counts(settings.database_url)
     body = order_request(new_order_id("CONSTRAINED"))
@@ -164,27 +179,67 @@ async def test_hostile_text_in_constrained_fields_is_422_naming_them(
 
 WRITES: list[tuple[str, str, dict[str, Any]]] = [
     ("POST", "/orders/{x}/cancel", {"agent": "{t}", "reason": "{t}"}),
-    ("POST", "/orders/{x}/cancel-lines",
-     {"agent": "{t}", "reason": "{t}", "lines": [{"line_id": "L1", "quantity": 1}]}),
-    ("POST", "/orders/{x}/modify", {"agent": "{t}", "delivery_address": {
-        "name": "{t}", "street": "{t}", "postcode": "51147", "city": "{t}"}}),
+    (
+        "POST",
+        "/orders/{x}/cancel-lines",
+        {"agent": "{t}", "reason": "{t}", "lines": [{"line_id": "L1", "quantity": 1}]},
+    ),
+    (
+        "POST",
+        "/orders/{x}/modify",
+        {
+            "agent": "{t}",
+            "delivery_address": {
+                "name": "{t}",
+                "street": "{t}",
+                "postcode": "51147",
+                "city": "{t}",
+            },
+        },
+    ),
     ("POST", "/orders/{x}/review", {"agent": "{t}", "reason": "{t}", "approve": False}),
     ("POST", "/orders/{x}/pickup", {"location_id": "{t}", "code": "123456", "staff": "{t}"}),
-    ("POST", "/orders/{x}/returns", {"agent": "{t}", "lines": [
-        {"line_id": "L1", "quantity": 1, "reason": "other", "note": "{t}"}]}),
-    ("POST", "/webhooks/shipments", {"shipment_id": "{t}", "event": "rejected",
-                                     "reason": "{t}", "carrier": "{t}"}),
-    ("POST", "/webhooks/payments", {"order_id": "{t}", "payment_id": "{t}",
-                                    "amount_cents": 100, "reference": "{t}"}),
-    ("POST", "/webhooks/returns", {"return_id": "{t}", "event": "in_transit",
-                                   "carrier": "{t}", "by": "{t}"}),
+    (
+        "POST",
+        "/orders/{x}/returns",
+        {
+            "agent": "{t}",
+            "lines": [{"line_id": "L1", "quantity": 1, "reason": "other", "note": "{t}"}],
+        },
+    ),
+    (
+        "POST",
+        "/webhooks/shipments",
+        {"shipment_id": "{t}", "event": "rejected", "reason": "{t}", "carrier": "{t}"},
+    ),
+    (
+        "POST",
+        "/webhooks/payments",
+        {"order_id": "{t}", "payment_id": "{t}", "amount_cents": 100, "reference": "{t}"},
+    ),
+    (
+        "POST",
+        "/webhooks/returns",
+        {"return_id": "{t}", "event": "in_transit", "carrier": "{t}", "by": "{t}"},
+    ),
     ("POST", "/ops/locations/{x}/offline", {"reason": "{t}"}),
-    ("POST", "/inventory/holds", {"hold_id": "H-bad-input", "lines": [
-        {"sku": "{t}", "quantity": 1, "location_id": "{t}"}]}),
-    ("POST", "/inventory/adjustments", {"adjustment_id": "A-bad-input", "location_id": "{t}",
-                                        "sku": "{t}", "quantity": 1, "reason": "{t}"}),
-    ("POST", "/inventory/promise", {"postcode": "51147", "lines": [
-        {"sku": "{t}", "quantity": 1}]}),
+    (
+        "POST",
+        "/inventory/holds",
+        {"hold_id": "H-bad-input", "lines": [{"sku": "{t}", "quantity": 1, "location_id": "{t}"}]},
+    ),
+    (
+        "POST",
+        "/inventory/adjustments",
+        {
+            "adjustment_id": "A-bad-input",
+            "location_id": "{t}",
+            "sku": "{t}",
+            "quantity": 1,
+            "reason": "{t}",
+        },
+    ),
+    ("POST", "/inventory/promise", {"postcode": "51147", "lines": [{"sku": "{t}", "quantity": 1}]}),
     ("PUT", "/inventory/policies/{x}/{x}", {"safety_stock": 1}),
     ("GET", "/inventory/availability/{x}", {}),
     ("GET", "/returns/{x}", {}),
@@ -202,7 +257,8 @@ def _fill(value: Any, text: str) -> Any:
 
 
 async def test_hostile_text_on_the_other_write_endpoints_is_a_clean_4xx(
-        api: httpx.AsyncClient, settings: Settings) -> None:
+    api: httpx.AsyncClient, settings: Settings
+) -> None:
     """Unknown ids named by hostile text: 404/409/422, never 5xx, nothing written."""
     before = _counts(settings.database_url)
     for text in [*HOSTILE.values(), NUL]:
@@ -216,14 +272,20 @@ async def test_hostile_text_on_the_other_write_endpoints_is_a_clean_4xx(
 # ---- NUL characters ---------------------------------------------------------------------
 
 
-ORDER_TEXT_FIELDS = [("customer", "name"), ("customer", "id"), ("customer", "group"),
-                     ("delivery_address", "name"), ("delivery_address", "street"),
-                     ("delivery_address", "city")]
+ORDER_TEXT_FIELDS = [
+    ("customer", "name"),
+    ("customer", "id"),
+    ("customer", "group"),
+    ("delivery_address", "name"),
+    ("delivery_address", "street"),
+    ("delivery_address", "city"),
+]
 
 
 @pytest.mark.parametrize("field", ORDER_TEXT_FIELDS, ids=".".join)
 async def test_nul_in_an_order_is_422_naming_the_field(
-        field: tuple[str, str], api: httpx.AsyncClient, settings: Settings) -> None:
+    field: tuple[str, str], api: httpx.AsyncClient, settings: Settings
+) -> None:
     before = _counts(settings.database_url)
     body = order_request(new_order_id("NUL"))
     body[field[0]][field[1]] = NUL
@@ -238,47 +300,79 @@ async def test_nul_in_an_order_is_422_naming_the_field(
 NUL_BODIES: list[tuple[str, dict[str, Any], list[Any]]] = [
     ("/orders/NUL-1/cancel", {"agent": NUL}, ["body", "agent"]),
     ("/orders/NUL-1/cancel", {"agent": "a", "reason": NUL}, ["body", "reason"]),
-    ("/orders/NUL-1/modify", {"agent": "a", "delivery_address": {
-        "name": NUL, "street": "s", "postcode": "51147", "city": "c"}},
-     ["body", "delivery_address", "name"]),
-    ("/orders/NUL-1/returns", {"agent": "a", "lines": [
-        {"line_id": "L1", "quantity": 1, "reason": "other", "note": NUL}]},
-     ["body", "lines", 0, "note"]),
-    ("/webhooks/shipments", {"shipment_id": "S-1", "event": "rejected", "reason": NUL},
-     ["body", "reason"]),
-    ("/webhooks/payments", {"order_id": "O-1", "payment_id": "P", "amount_cents": 1,
-                            "reference": NUL}, ["body", "reference"]),
-    ("/webhooks/returns", {"return_id": "R-1", "event": "in_transit", "carrier": NUL},
-     ["body", "carrier"]),
+    (
+        "/orders/NUL-1/modify",
+        {
+            "agent": "a",
+            "delivery_address": {"name": NUL, "street": "s", "postcode": "51147", "city": "c"},
+        },
+        ["body", "delivery_address", "name"],
+    ),
+    (
+        "/orders/NUL-1/returns",
+        {"agent": "a", "lines": [{"line_id": "L1", "quantity": 1, "reason": "other", "note": NUL}]},
+        ["body", "lines", 0, "note"],
+    ),
+    (
+        "/webhooks/shipments",
+        {"shipment_id": "S-1", "event": "rejected", "reason": NUL},
+        ["body", "reason"],
+    ),
+    (
+        "/webhooks/payments",
+        {"order_id": "O-1", "payment_id": "P", "amount_cents": 1, "reference": NUL},
+        ["body", "reference"],
+    ),
+    (
+        "/webhooks/returns",
+        {"return_id": "R-1", "event": "in_transit", "carrier": NUL},
+        ["body", "carrier"],
+    ),
     ("/ops/locations/WH-HAMBURG/offline", {"reason": NUL}, ["body", "reason"]),
-    ("/inventory/adjustments", {"adjustment_id": "A-nul", "location_id": "WH-HAMBURG",
-                                "sku": "TS-0000", "quantity": 1, "reason": NUL},
-     ["body", "reason"]),
-    ("/inventory/promise", {"postcode": "51147", "lines": [{"sku": NUL, "quantity": 1}]},
-     ["body", "lines", 0, "sku"]),
+    (
+        "/inventory/adjustments",
+        {
+            "adjustment_id": "A-nul",
+            "location_id": "WH-HAMBURG",
+            "sku": "TS-0000",
+            "quantity": 1,
+            "reason": NUL,
+        },
+        ["body", "reason"],
+    ),
+    (
+        "/inventory/promise",
+        {"postcode": "51147", "lines": [{"sku": NUL, "quantity": 1}]},
+        ["body", "lines", 0, "sku"],
+    ),
     ("/ops/subscriptions", {"url": "http://example.org/hook", "label": NUL}, ["body", "label"]),
-    ("/ops/subscriptions", {"url": "http://example.org/hook", "event_types": [NUL]},
-     ["body", "event_types"]),
+    (
+        "/ops/subscriptions",
+        {"url": "http://example.org/hook", "event_types": [NUL]},
+        ["body", "event_types"],
+    ),
 ]
 
 
-async def test_nul_anywhere_else_is_422_naming_the_field(api: httpx.AsyncClient,
-                                                         settings: Settings) -> None:
+async def test_nul_anywhere_else_is_422_naming_the_field(
+    api: httpx.AsyncClient, settings: Settings
+) -> None:
     before = _counts(settings.database_url)
     for path, body, loc in NUL_BODIES:
         assert loc in _locs(await api.post(path, json=body)), path
-    assert ["query", "customer_id"] in _locs(await api.get("/orders",
-                                                           params={"customer_id": NUL}))
-    assert ["query", "sku"] in _locs(await api.get("/inventory/availability",
-                                                   params={"sku": NUL}))
+    assert ["query", "customer_id"] in _locs(await api.get("/orders", params={"customer_id": NUL}))
+    assert ["query", "sku"] in _locs(await api.get("/inventory/availability", params={"sku": NUL}))
     assert ["path"] in _locs(await api.get("/orders/A%00B"))
     assert _counts(settings.database_url) == before
 
 
 async def test_nul_in_a_stock_feed_is_a_bad_row(api: httpx.AsyncClient) -> None:
-    r = await api.post("/inventory/feeds/NUL-FEED-1", params={"mode": "delta"},
-                       content="location_id,sku,quantity\nWH-HAMBURG,TS\x000000,1\n",
-                       headers={"content-type": "text/csv"})
+    r = await api.post(
+        "/inventory/feeds/NUL-FEED-1",
+        params={"mode": "delta"},
+        content="location_id,sku,quantity\nWH-HAMBURG,TS\x000000,1\n",
+        headers={"content-type": "text/csv"},
+    )
     assert r.status_code == 200, r.text
     report = r.json()
     assert report["rows_bad"] == 1 and report["errors"][0]["field"] == "sku"
@@ -299,14 +393,18 @@ async def test_ids_beyond_the_database_integers_are_422(api: httpx.AsyncClient) 
 
 
 async def test_non_ascii_tokens_and_signatures_are_refused_not_crashed(
-        api: httpx.AsyncClient) -> None:
+    api: httpx.AsyncClient,
+) -> None:
     """hmac.compare_digest raises on non-ASCII str: compared as bytes, they are just wrong."""
     r = await api.get("/my/orders/NOPE-1", params={"t": "ä" * 22})
     assert 400 <= r.status_code < 500
     r = await api.get("/my/orders/NOPE-1/returns/R-1/label.pdf", params={"t": "ü"})
     assert 400 <= r.status_code < 500
-    r = await api.post("/webhooks/shipments", content=b"{}", headers={
-        "content-type": "application/json", "X-OMS-Signature": b"sha256=\xe4"})
+    r = await api.post(
+        "/webhooks/shipments",
+        content=b"{}",
+        headers={"content-type": "application/json", "X-OMS-Signature": b"sha256=\xe4"},
+    )
     assert r.status_code == 403
     r = await api.get("/console", headers={"cookie": "oms_console=ä.ö".encode("latin-1")})
     assert r.status_code < 500

@@ -27,13 +27,13 @@ from tests.support.console import (
 )
 from tests.support.portal import csrf_of, portal_key
 
-ADDRESS = {"name": "Lena Vogel", "street": "Lindenallee 4", "postcode": "24103",
-           "city": "Kiel"}
+ADDRESS = {"name": "Lena Vogel", "street": "Lindenallee 4", "postcode": "24103", "city": "Kiel"}
 
 
 @pytest.fixture
-async def web(settings: Settings, temporal_client: Client,
-              api: httpx.AsyncClient) -> AsyncIterator[httpx.AsyncClient]:
+async def web(
+    settings: Settings, temporal_client: Client, api: httpx.AsyncClient
+) -> AsyncIterator[httpx.AsyncClient]:
     """A browser-like client of its own (its own cookies), on the session's worker."""
     transport = httpx.ASGITransport(app=create_app(settings, temporal_client))
     async with httpx.AsyncClient(transport=transport, base_url="http://oms.test") as client:
@@ -43,17 +43,20 @@ async def web(settings: Settings, temporal_client: Client,
 @pytest.fixture(scope="module")
 def keys(settings: Settings) -> dict[str, str]:
     url = settings.database_url
-    return {"cs": staff_key(url, "customer_service", "Agent Petra"),
-            "ops": staff_key(url, "operations", "Ops Olaf"),
-            "all": staff_key(url, ALL_ROLES, "Test shop and staff")}
+    return {
+        "cs": staff_key(url, "customer_service", "Agent Petra"),
+        "ops": staff_key(url, "operations", "Ops Olaf"),
+        "all": staff_key(url, ALL_ROLES, "Test shop and staff"),
+    }
 
 
 async def login(web: httpx.AsyncClient, key: str) -> httpx.Response:
     return await web.post("/console/login", data={"key": key})
 
 
-async def test_login_needs_a_staff_key(web: httpx.AsyncClient, settings: Settings,
-                                       keys: dict[str, str]) -> None:
+async def test_login_needs_a_staff_key(
+    web: httpx.AsyncClient, settings: Settings, keys: dict[str, str]
+) -> None:
     r = await web.get("/console")
     assert r.status_code == 303 and r.headers["location"] == "/console/login"
     for key in (portal_key(settings.database_url, "ST-BERLIN"), "oms_not-a-key", ""):
@@ -69,10 +72,15 @@ async def test_login_needs_a_staff_key(web: httpx.AsyncClient, settings: Setting
 
 
 async def test_search_finds_the_order_by_email_and_postcode(
-        web: httpx.AsyncClient, api: httpx.AsyncClient, keys: dict[str, str]) -> None:
+    web: httpx.AsyncClient, api: httpx.AsyncClient, keys: dict[str, str]
+) -> None:
     email = unique_email()
-    order_id = await place(api, keys["all"], delivery_address=ADDRESS,
-                           customer={"id": "C-kiel", "email": email, "name": "Lena Vogel"})
+    order_id = await place(
+        api,
+        keys["all"],
+        delivery_address=ADDRESS,
+        customer={"id": "C-kiel", "email": email, "name": "Lena Vogel"},
+    )
     await login(web, keys["cs"])
     for q in (email, email.upper(), "24103", "lena vog", order_id[:8]):
         r = await web.get("/console", params={"q": q})
@@ -84,8 +92,8 @@ async def test_search_finds_the_order_by_email_and_postcode(
 
 
 async def test_refused_action_shows_the_reason_and_changes_nothing(
-        web: httpx.AsyncClient, api: httpx.AsyncClient, settings: Settings,
-        keys: dict[str, str]) -> None:
+    web: httpx.AsyncClient, api: httpx.AsyncClient, settings: Settings, keys: dict[str, str]
+) -> None:
     url = settings.database_url
     order_id = await place(api, keys["all"], lines=[("TS-0000", 2)])
     await wait_status(url, order_id, {"in_fulfilment"})
@@ -95,31 +103,53 @@ async def test_refused_action_shows_the_reason_and_changes_nothing(
     csrf = csrf_of(page)
     before = _events(url, order_id)
 
-    r = await web.post(f"/console/orders/{order_id}/review", follow_redirects=True,
-                       data={"csrf": csrf, "decision": "approve", "reason": "looks fine"})
+    r = await web.post(
+        f"/console/orders/{order_id}/review",
+        follow_redirects=True,
+        data={"csrf": csrf, "decision": "approve", "reason": "looks fine"},
+    )
     assert "refused: the order is not waiting for a review" in r.text
-    r = await web.post(f"/console/orders/{order_id}/cancel-lines", follow_redirects=True,
-                       data={"csrf": csrf, "line_id": "L1", "quantity": "5", "reason": "x"})
-    assert re.search(r"refused: line L1: only 2 unshipped unit\(s\) can be cancelled, not 5",
-                     r.text)
-    r = await web.post(f"/console/orders/{order_id}/cancel", follow_redirects=True,
-                       data={"csrf": "forged", "reason": "x"})
+    r = await web.post(
+        f"/console/orders/{order_id}/cancel-lines",
+        follow_redirects=True,
+        data={"csrf": csrf, "line_id": "L1", "quantity": "5", "reason": "x"},
+    )
+    assert re.search(
+        r"refused: line L1: only 2 unshipped unit\(s\) can be cancelled, not 5", r.text
+    )
+    r = await web.post(
+        f"/console/orders/{order_id}/cancel",
+        follow_redirects=True,
+        data={"csrf": "forged", "reason": "x"},
+    )
     assert "refused: the form is stale" in r.text
     assert _events(url, order_id) == before and db_status(url, order_id) == "in_fulfilment"
 
 
 async def test_dashboard_numbers_follow_the_orders(
-        web: httpx.AsyncClient, api: httpx.AsyncClient, settings: Settings,
-        keys: dict[str, str]) -> None:
+    web: httpx.AsyncClient, api: httpx.AsyncClient, settings: Settings, keys: dict[str, str]
+) -> None:
     url = settings.database_url
     await login(web, keys["cs"])
     before = (await web.get("/dashboard/data")).json()
 
     r = await web.get("/console/new")
-    placed = await web.post("/console/new", data={
-        "csrf": csrf_of(r.text), "channel": "phone", "name": "Jan Roth", "email": unique_email(),
-        "street": "Am Markt 2", "postcode": "28195", "city": "Bremen", "locale": "de",
-        "shipping_speed": "standard", "payment_method": "invoice", "lines": "TS-0000 1"})
+    placed = await web.post(
+        "/console/new",
+        data={
+            "csrf": csrf_of(r.text),
+            "channel": "phone",
+            "name": "Jan Roth",
+            "email": unique_email(),
+            "street": "Am Markt 2",
+            "postcode": "28195",
+            "city": "Bremen",
+            "locale": "de",
+            "shipping_speed": "standard",
+            "payment_method": "invoice",
+            "lines": "TS-0000 1",
+        },
+    )
     assert placed.status_code == 303, placed.text
     phone_order = placed.headers["location"].rsplit("/", 1)[1]
     web_order = await place(api, keys["all"])
@@ -127,8 +157,11 @@ async def test_dashboard_numbers_follow_the_orders(
         await wait_status(url, order_id, {"in_fulfilment"})
     with Session(get_engine(url, readonly=True)) as s:
         rec = s.get(OrderRecord, phone_order)
-        placed_event = s.exec(select(OrderEvent).where(OrderEvent.order_id == phone_order,
-                                                       OrderEvent.type == "placed")).one()
+        placed_event = s.exec(
+            select(OrderEvent).where(
+                OrderEvent.order_id == phone_order, OrderEvent.type == "placed"
+            )
+        ).one()
     assert rec is not None and rec.channel == "phone" and placed_event.actor == "Agent Petra"
 
     after = (await web.get("/dashboard/data")).json()
@@ -146,5 +179,6 @@ async def test_dashboard_numbers_follow_the_orders(
 
 def _events(url: str, order_id: str) -> int:
     with Session(get_engine(url, readonly=True)) as s:
-        return s.exec(select(func.count()).select_from(OrderEvent)
-                      .where(OrderEvent.order_id == order_id)).one()
+        return s.exec(
+            select(func.count()).select_from(OrderEvent).where(OrderEvent.order_id == order_id)
+        ).one()

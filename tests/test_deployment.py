@@ -35,12 +35,26 @@ PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 DOCKERFILE = (ROOT / "Dockerfile").read_text()
 
 OMS_SERVICES = ["prepare", "api", "worker"]
-SECRETS = ["OMS_SESSION_SECRET", "OMS_SELF_SERVICE_SECRET", "OMS_WEBHOOK_SECRET_PAYMENT",
-           "OMS_WEBHOOK_SECRET_CARRIER", "OMS_WEBHOOK_SECRET_WAREHOUSE"]
+SECRETS = [
+    "OMS_SESSION_SECRET",
+    "OMS_SELF_SERVICE_SECRET",
+    "OMS_WEBHOOK_SECRET_PAYMENT",
+    "OMS_WEBHOOK_SECRET_CARRIER",
+    "OMS_WEBHOOK_SECRET_WAREHOUSE",
+]
 # What the OMS needs set in production (everything else has a sound default).
-NEEDED = {"OMS_DATABASE_URL", "OMS_TEMPORAL_ADDRESS", "OMS_TEMPORAL_NAMESPACE", "OMS_TASK_QUEUE",
-          "OMS_SMTP_HOST", "OMS_SMTP_PORT", "OMS_PUBLIC_BASE_URL", "OMS_ENVIRONMENT",
-          "OMS_LOG_FORMAT", *SECRETS}
+NEEDED = {
+    "OMS_DATABASE_URL",
+    "OMS_TEMPORAL_ADDRESS",
+    "OMS_TEMPORAL_NAMESPACE",
+    "OMS_TASK_QUEUE",
+    "OMS_SMTP_HOST",
+    "OMS_SMTP_PORT",
+    "OMS_PUBLIC_BASE_URL",
+    "OMS_ENVIRONMENT",
+    "OMS_LOG_FORMAT",
+    *SECRETS,
+}
 HEALTH_CHECKED = ["temporal-db", "temporal", "oms-db", "mailpit", "api", "worker"]
 TEMPORAL_IMAGES = ("temporalio/server", "temporalio/admin-tools")
 
@@ -81,8 +95,10 @@ def interpolate(node: Any, env: dict[str, str]) -> Any:
     return _VAR.sub(substitute, node)
 
 
-STAND_INS = {name: f"{name.lower().replace('_', '')}0123456789abcdef"
-             for name in required_variables(COMPOSE_TEXT)}
+STAND_INS = {
+    name: f"{name.lower().replace('_', '')}0123456789abcdef"
+    for name in required_variables(COMPOSE_TEXT)
+}
 COMPOSE = interpolate(RAW, STAND_INS)
 SERVICES: dict[str, dict[str, Any]] = COMPOSE["services"]
 
@@ -130,9 +146,10 @@ def host_file(service: str, container_path: str) -> Path:
     """The repository file a bind mount puts at ``container_path`` inside ``service``."""
     for volume in SERVICES[service].get("volumes", []):
         source, target = str(volume).split(":")[:2]
-        if source.startswith(".") and (container_path == target
-                                       or container_path.startswith(target + "/")):
-            return ROOT / source / container_path[len(target):].lstrip("/")
+        if source.startswith(".") and (
+            container_path == target or container_path.startswith(target + "/")
+        ):
+            return ROOT / source / container_path[len(target) :].lstrip("/")
     raise AssertionError(f"{service}: nothing mounted at {container_path}")
 
 
@@ -179,18 +196,22 @@ def test_secrets_have_no_defaults_in_the_compose_file() -> None:
             value = env(name, raw=True)[secret]
             assert value.startswith("${" + secret + ":?") and value.endswith("}"), secret
     assert env("temporal-db", raw=True)["POSTGRES_PASSWORD"].startswith(
-        "${POSTGRES_TEMPORAL_PASSWORD:?")
+        "${POSTGRES_TEMPORAL_PASSWORD:?"
+    )
     assert env("oms-db", raw=True)["POSTGRES_PASSWORD"].startswith("${POSTGRES_OMS_PASSWORD:?")
     assert "${POSTGRES_OMS_PASSWORD:?" in env("api", raw=True)["OMS_DATABASE_URL"]
     with pytest.raises(KeyError):
         interpolate(RAW, {})
-    example = dict(line.split("=", 1) for line in
-                   (ROOT / "deploy" / "env.example").read_text().splitlines()
-                   if line and not line.startswith("#"))
+    example = dict(
+        line.split("=", 1)
+        for line in (ROOT / "deploy" / "env.example").read_text().splitlines()
+        if line and not line.startswith("#")
+    )
     missing = required_variables(COMPOSE_TEXT) - set(example)
     assert not missing, f"deploy/env.example lacks {missing}"
-    assert all(example[name] == "" for name in required_variables(COMPOSE_TEXT)), \
+    assert all(example[name] == "" for name in required_variables(COMPOSE_TEXT)), (
         "env.example must not carry usable secrets"
+    )
 
 
 # ---- hosts, ports and names agree ---------------------------------------------------------
@@ -202,7 +223,10 @@ def test_the_oms_database_url_matches_the_oms_database() -> None:
     db = env(url.host)
     assert (url.port or 5432) == int(db.get("PGPORT", 5432))
     assert (url.username, url.password, url.database) == (
-        db["POSTGRES_USER"], db["POSTGRES_PASSWORD"], db["POSTGRES_DB"])
+        db["POSTGRES_USER"],
+        db["POSTGRES_PASSWORD"],
+        db["POSTGRES_DB"],
+    )
     assert url.password == STAND_INS["POSTGRES_OMS_PASSWORD"]
 
 
@@ -224,8 +248,11 @@ def test_temporal_address_namespace_and_database_agree() -> None:
     assert server["DB_PORT"] == tools["SQL_PORT"] == db.get("PGPORT", "5432")
     assert server["POSTGRES_USER"] == tools["SQL_USER"] == db["POSTGRES_USER"]
     assert server["POSTGRES_PWD"] == tools["SQL_PASSWORD"] == db["POSTGRES_PASSWORD"]
-    assert (server["DBNAME"], server["VISIBILITY_DBNAME"]) == (
-        tools["DBNAME"], tools["VISIBILITY_DBNAME"]) == ("temporal", "temporal_visibility")
+    assert (
+        (server["DBNAME"], server["VISIBILITY_DBNAME"])
+        == (tools["DBNAME"], tools["VISIBILITY_DBNAME"])
+        == ("temporal", "temporal_visibility")
+    )
     config = server["DYNAMIC_CONFIG_FILE_PATH"]
     assert yaml.safe_load(host_file("temporal", config).read_text())
 
@@ -299,8 +326,9 @@ def test_images_are_pinned_and_temporal_is_one_version() -> None:
         if name in OMS_SERVICES:
             continue
         image, tag = image_tag(name)
-        assert image and tag and tag != "latest" and re.search(r"\d+\.\d+", tag), \
+        assert image and tag and tag != "latest" and re.search(r"\d+\.\d+", tag), (
             f"{name} image not pinned: {SERVICES[name]['image']}"
+        )
         assert "$" not in SERVICES[name]["image"]
     versions = {image_tag(n)[1] for n in SERVICES if image_tag(n)[0] in TEMPORAL_IMAGES}
     assert len(versions) == 1, f"server and admin tools must be one Temporal version: {versions}"
@@ -340,8 +368,9 @@ def test_workers_scale_and_stop_gracefully() -> None:
     assert worker["deploy"]["replicas"] >= 2
     assert "ports" not in worker, "workers must scale: no fixed host ports"
     assert env("worker")["OMS_WORKER_METRICS_PORT"] in [str(p) for p in worker.get("expose", [])]
-    grace = re.search(r"graceful_shutdown_timeout=timedelta\(seconds=(\d+)\)",
-                      (ROOT / "worker.py").read_text())
+    grace = re.search(
+        r"graceful_shutdown_timeout=timedelta\(seconds=(\d+)\)", (ROOT / "worker.py").read_text()
+    )
     assert grace, "worker.py's graceful shutdown timeout moved: update this test"
     assert seconds(worker["stop_grace_period"]) >= int(grace[1]) + 5
     assert seconds(SERVICES["api"].get("stop_grace_period", "10s")) >= 10
@@ -359,9 +388,14 @@ def _stub(bin_dir: Path, name: str, body: str) -> None:
 def _run(script: Path, variables: dict[str, str], bin_dir: Path) -> subprocess.CompletedProcess:
     shell = shutil.which("sh")
     assert shell, "no POSIX shell to run the deploy scripts with"
-    return subprocess.run([shell, str(script)],
-                          env={**variables, "PATH": f"{bin_dir}:/usr/bin:/bin"},
-                          capture_output=True, text=True, timeout=60, check=False)
+    return subprocess.run(
+        [shell, str(script)],
+        env={**variables, "PATH": f"{bin_dir}:/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
 
 
 def test_schema_setup_creates_and_upgrades_both_temporal_databases(tmp_path: Path) -> None:
@@ -372,23 +406,34 @@ def test_schema_setup_creates_and_upgrades_both_temporal_databases(tmp_path: Pat
     assert done.returncode == 0, done.stderr
     schema = "/etc/temporal/schema/postgresql/v12"  # the postgres12 plugin's schema in the image
     expected = []
-    for db, kind in ((variables["DBNAME"], "temporal"),
-                     (variables["VISIBILITY_DBNAME"], "visibility")):
-        expected += [f"--db {db} create", f"--db {db} setup-schema -v 0.0",
-                     f"--db {db} update-schema -d {schema}/{kind}/versioned"]
+    for db, kind in (
+        (variables["DBNAME"], "temporal"),
+        (variables["VISIBILITY_DBNAME"], "visibility"),
+    ):
+        expected += [
+            f"--db {db} create",
+            f"--db {db} setup-schema -v 0.0",
+            f"--db {db} update-schema -d {schema}/{kind}/versioned",
+        ]
     assert log.read_text().splitlines() == expected
-    assert {"temporal", "temporal_visibility"} <= {variables["DBNAME"],
-                                                    variables["VISIBILITY_DBNAME"]}
+    assert {"temporal", "temporal_visibility"} <= {
+        variables["DBNAME"],
+        variables["VISIBILITY_DBNAME"],
+    }
 
 
 def test_namespace_step_creates_the_oms_namespace_once(tmp_path: Path) -> None:
     log, made = tmp_path / "calls", tmp_path / "namespace-exists"
-    _stub(tmp_path, "temporal", f"""echo "$*" >> {log}
+    _stub(
+        tmp_path,
+        "temporal",
+        f"""echo "$*" >> {log}
 case "$*" in
   *"namespace describe"*) test -e {made} ;;
   *"namespace create"*) touch {made} ;;
 esac
-""")
+""",
+    )
     _stub(tmp_path, "getent", 'echo "172.18.0.5      STREAM temporal"\n')
     variables = env("temporal-create-namespace")
     namespace = env("api")["OMS_TEMPORAL_NAMESPACE"]
@@ -397,8 +442,10 @@ esac
     done = _run(script, variables, tmp_path)
     assert done.returncode == 0, done.stderr
     creates = [c for c in log.read_text().splitlines() if "namespace create" in c]
-    assert creates == [f"operator namespace create --namespace {namespace} --retention "
-                       f"{variables['NAMESPACE_RETENTION']} --address 172.18.0.5:7233"]
+    assert creates == [
+        f"operator namespace create --namespace {namespace} --retention "
+        f"{variables['NAMESPACE_RETENTION']} --address 172.18.0.5:7233"
+    ]
     assert seconds(variables["NAMESPACE_RETENTION"]) >= timedelta(days=1).total_seconds()
     assert f"operator search-attribute list --namespace {namespace}" in log.read_text()
 
@@ -412,8 +459,11 @@ esac
 
 def _instruction_args(keyword: str) -> list[str]:
     joined = re.sub(r"\\\n", " ", DOCKERFILE)
-    return [line.split(None, 1)[1] for line in joined.splitlines()
-            if line.split(None, 1)[:1] == [keyword] and len(line.split(None, 1)) == 2]
+    return [
+        line.split(None, 1)[1]
+        for line in joined.splitlines()
+        if line.split(None, 1)[:1] == [keyword] and len(line.split(None, 1)) == 2
+    ]
 
 
 def _runtime_sources() -> list[Path]:
@@ -426,14 +476,22 @@ def _runtime_sources() -> list[Path]:
 
 
 def test_the_image_holds_everything_the_code_reads() -> None:
-    copied = {Path(src).as_posix().strip("/") for args in _instruction_args("COPY")
-              for src in args.split()[:-1] if not src.startswith("--")}
+    copied = {
+        Path(src).as_posix().strip("/")
+        for args in _instruction_args("COPY")
+        for src in args.split()[:-1]
+        if not src.startswith("--")
+    }
     local_imports = set()
     for source in _runtime_sources():
         for node in ast.walk(ast.parse(source.read_text())):
-            names = ([a.name for a in node.names] if isinstance(node, ast.Import) else
-                     [node.module] if isinstance(node, ast.ImportFrom) and node.module
-                     and not node.level else [])
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module]
+                if isinstance(node, ast.ImportFrom) and node.module and not node.level
+                else []
+            )
             for name in names:
                 top = name.split(".")[0]
                 if (ROOT / top).is_dir() or (ROOT / f"{top}.py").is_file():
@@ -441,12 +499,19 @@ def test_the_image_holds_everything_the_code_reads() -> None:
     assert local_imports, "found no local imports: the scan is broken"
     missing = local_imports - copied
     assert not missing, f"Dockerfile does not copy {missing}"
-    packages = {p.rstrip("*").split(".")[0]
-                for p in PYPROJECT["tool"]["setuptools"]["packages"]["find"]["include"]}
+    packages = {
+        p.rstrip("*").split(".")[0]
+        for p in PYPROJECT["tool"]["setuptools"]["packages"]["find"]["include"]
+    }
     assert packages | {"worker.py", "alembic.ini"} <= copied
     # Files the code opens next to itself (templates, static files, migrations, data).
-    for data in ("core/migrations", "core/data", "api/templates", "api/static",
-                 "activities/templates"):
+    for data in (
+        "core/migrations",
+        "core/data",
+        "api/templates",
+        "api/static",
+        "activities/templates",
+    ):
         assert (ROOT / data).is_dir(), data
         assert data.split("/")[0] in copied, data
     # Run from the source tree, or a wheel would have to carry those files as package data.
@@ -466,8 +531,9 @@ def test_the_image_installs_runtime_dependencies_only_and_runs_unprivileged() ->
     uses_zoneinfo = any("zoneinfo" in f.read_text() for f in _runtime_sources())
     if uses_zoneinfo:
         installs = " ".join(_instruction_args("RUN"))
-        assert re.search(r"(pip|apt-get) install[^&;]*\btzdata\b", installs), \
+        assert re.search(r"(pip|apt-get) install[^&;]*\btzdata\b", installs), (
             "zoneinfo needs tzdata: slim images may not ship /usr/share/zoneinfo"
+        )
     exposed = _instruction_args("EXPOSE")[0].split()
     assert env("worker")["OMS_WORKER_METRICS_PORT"] in exposed
 
@@ -476,19 +542,31 @@ def test_the_image_installs_runtime_dependencies_only_and_runs_unprivileged() ->
 
 
 async def test_search_attributes_register_once_on_a_fresh_namespace(
-        temporal_client: Client) -> None:
+    temporal_client: Client,
+) -> None:
     namespace = f"oms-{uuid.uuid4().hex[:8]}"
-    await temporal_client.workflow_service.register_namespace(RegisterNamespaceRequest(
-        namespace=namespace, workflow_execution_retention_period=timedelta(days=1)))
+    await temporal_client.workflow_service.register_namespace(
+        RegisterNamespaceRequest(
+            namespace=namespace, workflow_execution_retention_period=timedelta(days=1)
+        )
+    )
     assert await register_search_attributes(temporal_client, namespace) == sorted(
-        key.name for key in SEARCH_ATTRIBUTES)
+        key.name for key in SEARCH_ATTRIBUTES
+    )
     assert await register_search_attributes(temporal_client, namespace) == []
 
 
 def test_production_refuses_the_public_development_secrets() -> None:
     with pytest.raises(ValueError, match="OMS_WEBHOOK_SECRET_PAYMENT"):
         Settings(environment="production")
-    own = {name: f"{name}-0123456789abcdef" for name in (
-        "session_secret", "self_service_secret", "webhook_secret_payment",
-        "webhook_secret_carrier", "webhook_secret_warehouse")}
+    own = {
+        name: f"{name}-0123456789abcdef"
+        for name in (
+            "session_secret",
+            "self_service_secret",
+            "webhook_secret_payment",
+            "webhook_secret_carrier",
+            "webhook_secret_warehouse",
+        )
+    }
     assert Settings(environment="production", **own).environment == "production"

@@ -27,22 +27,27 @@ ROOT = Path(__file__).resolve().parent.parent
 
 class Stack:
     def __init__(self, tmp: Path) -> None:
-        self.ports = {name: free_port() for name in
-                      ("temporal", "ui", "api", "smtp", "mail")}
-        self.env = {**os.environ,
-                    "OMS_STATE_DIR": str(tmp),
-                    "OMS_DATABASE_URL": f"sqlite:///{tmp}/oms.db",
-                    "OMS_TEMPORAL_DEV_DB": str(tmp / "temporal.db"),
-                    "OMS_TEMPORAL_ADDRESS": f"127.0.0.1:{self.ports['temporal']}",
-                    "OMS_TEMPORAL_UI_PORT": str(self.ports["ui"]),
-                    "OMS_API_PORT": str(self.ports["api"]),
-                    "OMS_SMTP_PORT": str(self.ports["smtp"]),
-                    "OMS_MAIL_UI_PORT": str(self.ports["mail"])}
+        self.ports = {name: free_port() for name in ("temporal", "ui", "api", "smtp", "mail")}
+        self.env = {
+            **os.environ,
+            "OMS_STATE_DIR": str(tmp),
+            "OMS_DATABASE_URL": f"sqlite:///{tmp}/oms.db",
+            "OMS_TEMPORAL_DEV_DB": str(tmp / "temporal.db"),
+            "OMS_TEMPORAL_ADDRESS": f"127.0.0.1:{self.ports['temporal']}",
+            "OMS_TEMPORAL_UI_PORT": str(self.ports["ui"]),
+            "OMS_API_PORT": str(self.ports["api"]),
+            "OMS_SMTP_PORT": str(self.ports["smtp"]),
+            "OMS_MAIL_UI_PORT": str(self.ports["mail"]),
+        }
         self.api = f"http://127.0.0.1:{self.ports['api']}"
         self.out = tmp / "stdout.txt"
-        self.proc = subprocess.Popen([sys.executable, "-m", "devstack", "up"], cwd=ROOT,
-                                     env=self.env, stdout=self.out.open("w"),
-                                     stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "devstack", "up"],
+            cwd=ROOT,
+            env=self.env,
+            stdout=self.out.open("w"),
+            stderr=subprocess.STDOUT,
+        )
         self.banner = ""
 
     def wait_ready(self, timeout: float) -> float:
@@ -74,22 +79,34 @@ async def test_start_command_runs_an_order_end_to_end(stack: Stack) -> None:
     assert stack.api in stack.banner and f":{stack.ports['ui']}" in stack.banner
     settings = Settings(database_url=stack.env["OMS_DATABASE_URL"])
     ensure_keys(settings)  # a shop key, written into the stack's own database
-    async with httpx.AsyncClient(base_url=stack.api, timeout=10,
-                                 auth=OmsAuth(ALL_ROLES_KEY, settings)) as http:
+    async with httpx.AsyncClient(
+        base_url=stack.api, timeout=10, auth=OmsAuth(ALL_ROLES_KEY, settings)
+    ) as http:
         assert (await http.get("/orders", headers={"X-API-Key": "wrong"})).status_code == 401
-        r = await http.post("/orders", json={
-            "order_id": "E2E-1", "customer": {"id": "C-E2E", "email": "e2e@example.org",
-                                              "name": "Eva Ende"},
-            "delivery_address": {"name": "Eva Ende", "street": "Domkloster 4",
-                                 "postcode": "50667", "city": "Köln"},
-            "lines": [{"sku": "TS-0000", "quantity": 1}]})
+        r = await http.post(
+            "/orders",
+            json={
+                "order_id": "E2E-1",
+                "customer": {"id": "C-E2E", "email": "e2e@example.org", "name": "Eva Ende"},
+                "delivery_address": {
+                    "name": "Eva Ende",
+                    "street": "Domkloster 4",
+                    "postcode": "50667",
+                    "city": "Köln",
+                },
+                "lines": [{"sku": "TS-0000", "quantity": 1}],
+            },
+        )
         assert r.status_code == 202, r.text
         order = await _poll(http, "E2E-1", "in_fulfilment")
         for shipment in order["shipments"]:
-            for event in ({"event": "shipped", "carrier": "DHL", "tracking_number": "E2E"},
-                          {"event": "delivered"}):
-                r = await http.post("/webhooks/shipments",
-                                    json={"shipment_id": shipment["shipment_id"], **event})
+            for event in (
+                {"event": "shipped", "carrier": "DHL", "tracking_number": "E2E"},
+                {"event": "delivered"},
+            ):
+                r = await http.post(
+                    "/webhooks/shipments", json={"shipment_id": shipment["shipment_id"], **event}
+                )
                 assert r.status_code == 202
         await _poll(http, "E2E-1", "completed")
 

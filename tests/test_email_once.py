@@ -58,19 +58,24 @@ class RestartingInbox(Inbox):
 
 
 async def test_mail_sent_once_when_the_database_restarts_right_after_sending(
-        own_postgres: PostgresCluster) -> None:
+    own_postgres: PostgresCluster,
+) -> None:
     inbox = RestartingInbox(own_postgres)
     port = free_port()
     controller = Controller(inbox, hostname="127.0.0.1", port=port)
     controller.start()
     try:
-        settings = Settings(database_url=own_postgres.url, smtp_port=port,
-                            public_base_url="http://oms.test")
+        settings = Settings(
+            database_url=own_postgres.url, smtp_port=port, public_base_url="http://oms.test"
+        )
         order_id = f"MAIL-{uuid.uuid4().hex[:8]}"
-        req = EmailRequest(key=f"{order_id}:cancelled", order_id=order_id,
-                           to="erika@example.org", template="order_cancelled",
-                           context={"order_id": order_id, "customer_name": "Erika",
-                                    "reason": "out of stock"})
+        req = EmailRequest(
+            key=f"{order_id}:cancelled",
+            order_id=order_id,
+            to="erika@example.org",
+            template="order_cancelled",
+            context={"order_id": order_id, "customer_name": "Erika", "reason": "out of stock"},
+        )
         result = await ActivityEnvironment().run(EmailActivities(settings).send_email, req)
         assert result == "sent" and inbox.restarted.is_set()
         # a retry of the same step (as after a worker crash) finds it sent

@@ -9,24 +9,49 @@ import pytest
 from activities.email_templates import DEFAULT_DIR, euro, render
 
 CONTEXT = {
-    "order_id": "A-1", "customer_name": "Erika <b>", "status_url": "http://x/orders/A-1",
+    "order_id": "A-1",
+    "customer_name": "Erika <b>",
+    "status_url": "http://x/orders/A-1",
     "self_service_url": "http://x/my/orders/A-1?t=abc",
     "lines": [{"sku": "TS-1", "name": "Shirt", "quantity": 2, "total_cents": 3998}],
-    "shipping_cents": 495, "total_cents": 4493, "address": "Weg 1, 10115 Berlin",
-    "promised_delivery": "2026-11-25", "carrier": "DHL", "tracking_number": "123",
-    "tracking_url": "http://t/123", "reason": "out of stock",
-    "old_promise": "2026-11-25", "new_promise": "2026-11-26", "amount_cents": 1234,
-    "holder": "OMS Shop GmbH", "iban": "DE02120300000000202051", "bic": "BYLADEM1001",
-    "reference": "A-1", "deadline": "2026-12-03", "reminder": 1, "previous_method": "card",
-    "why": "ship_late", "promised": "2026-11-25", "new_estimate": "2026-11-27",
-    "voucher_code": "SORRY-A-1-1", "voucher_cents": 500, "refund_cents": 0, "code": "123456",
-    "store": "Filiale Köln, 50667 Köln", "until": "2026-12-01",
-    "return_id": "R-A-1-1", "items": "1 x Shirt", "label_url": "http://x/label.pdf",
-    "page_url": "http://x/my/orders/A-1", "destination": "Lager Hamburg, 20095 Hamburg",
-    "location": "Lager Hamburg", "shipping_refund_cents": 495,
+    "shipping_cents": 495,
+    "total_cents": 4493,
+    "address": "Weg 1, 10115 Berlin",
+    "promised_delivery": "2026-11-25",
+    "carrier": "DHL",
+    "tracking_number": "123",
+    "tracking_url": "http://t/123",
+    "reason": "out of stock",
+    "old_promise": "2026-11-25",
+    "new_promise": "2026-11-26",
+    "amount_cents": 1234,
+    "holder": "OMS Shop GmbH",
+    "iban": "DE02120300000000202051",
+    "bic": "BYLADEM1001",
+    "reference": "A-1",
+    "deadline": "2026-12-03",
+    "reminder": 1,
+    "previous_method": "card",
+    "why": "ship_late",
+    "promised": "2026-11-25",
+    "new_estimate": "2026-11-27",
+    "voucher_code": "SORRY-A-1-1",
+    "voucher_cents": 500,
+    "refund_cents": 0,
+    "code": "123456",
+    "store": "Filiale Köln, 50667 Köln",
+    "until": "2026-12-01",
+    "return_id": "R-A-1-1",
+    "items": "1 x Shirt",
+    "label_url": "http://x/label.pdf",
+    "page_url": "http://x/my/orders/A-1",
+    "destination": "Lager Hamburg, 20095 Hamburg",
+    "location": "Lager Hamburg",
+    "shipping_refund_cents": 495,
 }
-TEMPLATES = sorted({p.name.split(".")[0] for p in DEFAULT_DIR.glob("*.txt")
-                    if not p.name.startswith("_")})
+TEMPLATES = sorted(
+    {p.name.split(".")[0] for p in DEFAULT_DIR.glob("*.txt") if not p.name.startswith("_")}
+)
 
 
 @pytest.mark.parametrize("template", TEMPLATES)

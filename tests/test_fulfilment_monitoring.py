@@ -29,7 +29,8 @@ def _released(state) -> bool:  # type: ignore[no-untyped-def]
 
 
 async def test_missed_express_ship_by_tells_customer_and_refunds_the_fee(
-        skipping: Skipping, inbox: Inbox) -> None:
+    skipping: Skipping, inbox: Inbox
+) -> None:
     env, settings = skipping
     wh = warehouses(settings.database_url)[0]
     sku = make_sku(settings.database_url, {wh: 3}, price_cents=3000)
@@ -38,16 +39,15 @@ async def test_missed_express_ship_by_tells_customer_and_refunds_the_fee(
     [shipment] = state.shipments
     await send(handle, shipment.shipment_id, "accepted")
     assert shipment.ship_by is not None
-    await env.sleep(shipment.ship_by - (await env.get_current_time())
-                    + timedelta(minutes=5))
+    await env.sleep(shipment.ship_by - (await env.get_current_time()) + timedelta(minutes=5))
 
-    mail = await wait_for_subject(inbox, order.order_id, f"Ihre Bestellung {order.order_id} "
-                                  "verspätet sich")
+    mail = await wait_for_subject(
+        inbox, order.order_id, f"Ihre Bestellung {order.order_id} verspätet sich"
+    )
     body = mail.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
     assert "Expressgebühr von 5,00 €" in body and "neue voraussichtliche Lieferung" in body
     fee_back = POLICY.shipping_fee_cents["express"] - POLICY.shipping_fee_cents["standard"]
-    await eventually(lambda: amounts(settings.database_url, order.order_id).get("void") ==
-                     fee_back)
+    await eventually(lambda: amounts(settings.database_url, order.order_id).get("void") == fee_back)
 
     await send(handle, shipment.shipment_id, "shipped", "delivered")
     assert (await handle.result()).status == OrderStatus.COMPLETED
@@ -59,7 +59,8 @@ async def test_missed_express_ship_by_tells_customer_and_refunds_the_fee(
 
 
 async def test_location_not_accepting_in_time_is_rerouted_and_order_completes(
-        skipping: Skipping) -> None:
+    skipping: Skipping,
+) -> None:
     env, settings = skipping
     wh = warehouses(settings.database_url)
     sku = make_sku(settings.database_url, {wh[0]: 2, wh[1]: 2}, price_cents=1500)
@@ -67,8 +68,7 @@ async def test_location_not_accepting_in_time_is_rerouted_and_order_completes(
     state = await until(handle, _released)
     [first] = state.shipments
     await env.sleep(POLICY.fulfilment.accept_within + timedelta(minutes=1))
-    state = await until(handle, lambda s: s.shipment_status.get(first.shipment_id)
-                        == "rerouted")
+    state = await until(handle, lambda s: s.shipment_status.get(first.shipment_id) == "rerouted")
     [moved] = [s for s in state.shipments if s.shipment_id != first.shipment_id]
     assert moved.location_id != first.location_id
     assert stock_of(settings.database_url, first.location_id, sku) == (2, 0)
@@ -76,8 +76,7 @@ async def test_location_not_accepting_in_time_is_rerouted_and_order_completes(
     assert (await handle.result()).status == OrderStatus.COMPLETED
 
 
-async def test_late_delivery_gets_a_notice_and_a_voucher(skipping: Skipping,
-                                                         inbox: Inbox) -> None:
+async def test_late_delivery_gets_a_notice_and_a_voucher(skipping: Skipping, inbox: Inbox) -> None:
     env, settings = skipping
     wh = warehouses(settings.database_url)[0]
     sku = make_sku(settings.database_url, {wh: 2})
@@ -86,10 +85,10 @@ async def test_late_delivery_gets_a_notice_and_a_voucher(skipping: Skipping,
     [shipment] = state.shipments
     await send(handle, shipment.shipment_id, "accepted", "shipped", "in_transit")
     assert shipment.deliver_by is not None
-    await env.sleep(shipment.deliver_by - (await env.get_current_time())
-                    + timedelta(hours=2))
-    mail = await wait_for_subject(inbox, order.order_id, f"Ihre Bestellung {order.order_id} "
-                                  "verspätet sich")
+    await env.sleep(shipment.deliver_by - (await env.get_current_time()) + timedelta(hours=2))
+    mail = await wait_for_subject(
+        inbox, order.order_id, f"Ihre Bestellung {order.order_id} verspätet sich"
+    )
     body = mail.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
     with session_scope(settings.database_url) as s:
         voucher = s.exec(select(Voucher).where(Voucher.order_id == order.order_id)).one()
@@ -102,7 +101,8 @@ async def test_late_delivery_gets_a_notice_and_a_voucher(skipping: Skipping,
 
 
 async def test_express_delivered_late_refunds_the_fee_against_the_capture(
-        skipping: Skipping, inbox: Inbox) -> None:
+    skipping: Skipping, inbox: Inbox
+) -> None:
     env, settings = skipping
     wh = warehouses(settings.database_url)[0]
     sku = make_sku(settings.database_url, {wh: 2}, price_cents=4000)
@@ -112,8 +112,9 @@ async def test_express_delivered_late_refunds_the_fee_against_the_capture(
     await send(handle, shipment.shipment_id, "accepted", "shipped")  # on time: captured
     assert shipment.deliver_by is not None
     await env.sleep(shipment.deliver_by - (await env.get_current_time()) + timedelta(hours=1))
-    await wait_for_subject(inbox, order.order_id, f"Ihre Bestellung {order.order_id} "
-                           "verspätet sich")
+    await wait_for_subject(
+        inbox, order.order_id, f"Ihre Bestellung {order.order_id} verspätet sich"
+    )
     await send(handle, shipment.shipment_id, "delivered")
     assert (await handle.result()).status == OrderStatus.COMPLETED
     money = amounts(settings.database_url, order.order_id)
@@ -144,14 +145,17 @@ async def test_lost_parcel_is_replaced_free_of_charge(skipping: Skipping, inbox:
     await keep(env.client, handle.id, "lost_parcel_replaced")
 
 
-async def test_pickup_window_expiry_cancels_restocks_and_voids(skipping: Skipping,
-                                                               inbox: Inbox) -> None:
+async def test_pickup_window_expiry_cancels_restocks_and_voids(
+    skipping: Skipping, inbox: Inbox
+) -> None:
     """Goods transferred into the pickup store that nobody collects become store stock."""
     env, settings = skipping
     with session_scope(settings.database_url) as s:
-        store = s.exec(select(Location).where(Location.kind == "store",
-                                              Location.pickup_point == True)  # noqa: E712
-                       .order_by(Location.id)).first()
+        store = s.exec(
+            select(Location)
+            .where(Location.kind == "store", Location.pickup_point == True)  # noqa: E712
+            .order_by(Location.id)
+        ).first()
         assert store is not None
         store_id = store.id
     wh = warehouses(settings.database_url)[0]
@@ -162,18 +166,23 @@ async def test_pickup_window_expiry_cancels_restocks_and_voids(skipping: Skippin
     assert transfer.transfer_to == store_id and transfer.location_id == wh
     await send(handle, transfer.shipment_id, "accepted", "shipped", "delivered")
     state = await until(handle, lambda s: s.status == OrderStatus.READY_FOR_PICKUP)
-    ready = await wait_for_subject(inbox, order.order_id, f"Ihre Bestellung {order.order_id} "
-                                   "liegt zur Abholung bereit")
-    assert "Ihr Abholcode:" in ready.get_body(  # type: ignore[union-attr]
-        preferencelist=("plain",)).get_content()
+    ready = await wait_for_subject(
+        inbox, order.order_id, f"Ihre Bestellung {order.order_id} liegt zur Abholung bereit"
+    )
+    assert (
+        "Ihr Abholcode:"
+        in ready.get_body(  # type: ignore[union-attr]
+            preferencelist=("plain",)
+        ).get_content()
+    )
 
     result = await handle.result()  # nobody comes: the window runs out
     assert result.status == OrderStatus.CANCELLED
     subjects = [str(m["Subject"]) for m in inbox.for_order(order.order_id)]
     assert f"Erinnerung: Ihre Bestellung {order.order_id} wartet auf Sie" in subjects
     assert f"Ihre Bestellung {order.order_id} wurde storniert" in subjects
-    assert stock_of(settings.database_url, store_id, sku) == (2, 0)   # restocked in the store
-    assert stock_of(settings.database_url, wh, sku) == (1, 0)         # left the warehouse
+    assert stock_of(settings.database_url, store_id, sku) == (2, 0)  # restocked in the store
+    assert stock_of(settings.database_url, wh, sku) == (1, 0)  # left the warehouse
     money = amounts(settings.database_url, order.order_id)
     assert money["authorise"] == 3600 and money["void"] == 3600 and "capture" not in money
     assert not active_reservations(settings.database_url, order.order_id)
@@ -181,38 +190,47 @@ async def test_pickup_window_expiry_cancels_restocks_and_voids(skipping: Skippin
 
 
 async def test_reserve_and_collect_is_paid_in_store_with_the_right_code(
-        skipping: Skipping, inbox: Inbox) -> None:
+    skipping: Skipping, inbox: Inbox
+) -> None:
     env, settings = skipping
     with session_scope(settings.database_url) as s:
-        store_id = s.exec(select(Location.id).where(Location.kind == "store",
-                                                    Location.pickup_point == True)  # noqa: E712
-                          .order_by(Location.id.desc())).first()  # type: ignore[union-attr]
+        store_id = s.exec(
+            select(Location.id)
+            .where(Location.kind == "store", Location.pickup_point == True)  # noqa: E712
+            .order_by(Location.id.desc())
+        ).first()  # type: ignore[union-attr]
     assert store_id is not None
     sku = make_sku(settings.database_url, {store_id: 2}, price_cents=2500)
-    handle, order = await start(env, settings, [(sku, 1)], pickup_store_id=store_id,
-                                payment_method="cash_on_pickup")
+    handle, order = await start(
+        env, settings, [(sku, 1)], pickup_store_id=store_id, payment_method="cash_on_pickup"
+    )
     state = await until(handle, _released)
     [shelf] = state.shipments
     assert shelf.from_shelf and shelf.location_id == store_id
     await send(handle, shelf.shipment_id, "accepted", "picked", "packed")
     await until(handle, lambda s: s.status == OrderStatus.READY_FOR_PICKUP)
-    mail = await wait_for_subject(inbox, order.order_id, f"Ihre Bestellung {order.order_id} "
-                                  "liegt zur Abholung bereit")
+    mail = await wait_for_subject(
+        inbox, order.order_id, f"Ihre Bestellung {order.order_id} liegt zur Abholung bereit"
+    )
     text = mail.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
     code = text.split("Ihr Abholcode: ")[1][:6]
     assert "Zu zahlen bei Abholung: 25,00 €" in text
 
     wrong = f"{(int(code) + 1) % 1_000_000:06d}"
-    for bad in (PickupConfirmation(location_id=store_id, code=wrong, staff="kasse-1"),
-                PickupConfirmation(location_id="WH-HAMBURG", code=code, staff="kasse-1")):
+    for bad in (
+        PickupConfirmation(location_id=store_id, code=wrong, staff="kasse-1"),
+        PickupConfirmation(location_id="WH-HAMBURG", code=code, staff="kasse-1"),
+    ):
         try:
             await handle.execute_update(OrderWorkflow.confirm_pickup, bad)
         except Exception as exc:  # noqa: BLE001 - the update is refused
             assert "code" in str(exc.__cause__) or "store" in str(exc.__cause__)
         else:
             raise AssertionError("a wrong code or store was accepted")
-    await handle.execute_update(OrderWorkflow.confirm_pickup, PickupConfirmation(
-        location_id=store_id, code=code, staff="kasse-1"))
+    await handle.execute_update(
+        OrderWorkflow.confirm_pickup,
+        PickupConfirmation(location_id=store_id, code=code, staff="kasse-1"),
+    )
     assert (await handle.result()).status == OrderStatus.COMPLETED
     assert stock_of(settings.database_url, store_id, sku) == (1, 0)
     assert amounts(settings.database_url, order.order_id) == {"incoming": 2500}

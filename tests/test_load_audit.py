@@ -28,14 +28,23 @@ def _mail(directory: Path, name: str, order_id: str, key: str, subject: str = "x
     (directory / f"{name}.eml").write_bytes(bytes(msg))
 
 
-def test_emails_doubled_missing_or_undecided_are_each_found(database_url: str,
-                                                            tmp_path: Path) -> None:
+def test_emails_doubled_missing_or_undecided_are_each_found(
+    database_url: str, tmp_path: Path
+) -> None:
     p = _prefix()
     with session_scope(database_url) as s:
         for n, status in enumerate(["sent", "sent", "sent", "pending"]):
-            s.add(OutboundEmail(key=f"{p}1:mail{n}", order_id=f"{p}1", recipient="k@x.org",
-                                template="order_confirmation", subject="x", message_id="m",
-                                status=status))
+            s.add(
+                OutboundEmail(
+                    key=f"{p}1:mail{n}",
+                    order_id=f"{p}1",
+                    recipient="k@x.org",
+                    template="order_confirmation",
+                    subject="x",
+                    message_id="m",
+                    status=status,
+                )
+            )
     _mail(tmp_path, "a", f"{p}1", f"{p}1:mail0")
     # mail1-3 never received, mail3 still pending
     assert load_audit.emails(database_url, p, tmp_path)["problems"] == 4
@@ -60,16 +69,32 @@ def test_emails_doubled_missing_or_undecided_are_each_found(database_url: str,
 
 
 def _tx(order_id: str, kind: str, amount: int, status: str = "succeeded") -> PaymentTransaction:
-    return PaymentTransaction(id=f"t_{uuid.uuid4().hex[:16]}", idempotency_key=uuid.uuid4().hex,
-                              order_id=order_id, kind=kind, amount_cents=amount, status=status)
+    return PaymentTransaction(
+        id=f"t_{uuid.uuid4().hex[:16]}",
+        idempotency_key=uuid.uuid4().hex,
+        order_id=order_id,
+        kind=kind,
+        amount_cents=amount,
+        status=status,
+    )
 
 
 def _order(order_id: str, status: str, method: str = "card") -> OrderRecord:
-    return OrderRecord(order_id=order_id, workflow_id=f"order-{order_id}", status=status,
-                       channel="web", customer_id="c", customer_email="k@example.org",
-                       customer_name="K", postcode="50667", payment_method=method,
-                       shipping_speed="standard", total_cents=5000, request_hash="h",
-                       payload={})
+    return OrderRecord(
+        order_id=order_id,
+        workflow_id=f"order-{order_id}",
+        status=status,
+        channel="web",
+        customer_id="c",
+        customer_email="k@example.org",
+        customer_name="K",
+        postcode="50667",
+        payment_method=method,
+        shipping_speed="standard",
+        total_cents=5000,
+        request_hash="h",
+        payload={},
+    )
 
 
 def test_money_kept_must_equal_money_expected_per_order(database_url: str) -> None:
@@ -79,16 +104,28 @@ def test_money_kept_must_equal_money_expected_per_order(database_url: str) -> No
         s.add(_order(done, "completed"))
         s.add(_order(cancelled, "cancelled"))
         s.add(_order(returned, "completed"))
-        s.add_all([_tx(done, "authorise", 5000), _tx(done, "capture", 5000),
-                   _tx(cancelled, "authorise", 5000), _tx(cancelled, "void", 5000),
-                   _tx(returned, "authorise", 5000), _tx(returned, "capture", 5000),
-                   _tx(returned, "refund", 1500)])
+        s.add_all(
+            [
+                _tx(done, "authorise", 5000),
+                _tx(done, "capture", 5000),
+                _tx(cancelled, "authorise", 5000),
+                _tx(cancelled, "void", 5000),
+                _tx(returned, "authorise", 5000),
+                _tx(returned, "capture", 5000),
+                _tx(returned, "refund", 1500),
+            ]
+        )
     outcomes = [
         Outcome(order_id=done, accepted=True, expected_status="completed", total_cents=5000),
-        Outcome(order_id=cancelled, accepted=True, expected_status="cancelled",
-                total_cents=5000),
-        Outcome(order_id=returned, accepted=True, expected_status="completed",
-                total_cents=5000, expected_refund_cents=1500)]
+        Outcome(order_id=cancelled, accepted=True, expected_status="cancelled", total_cents=5000),
+        Outcome(
+            order_id=returned,
+            accepted=True,
+            expected_status="completed",
+            total_cents=5000,
+            expected_refund_cents=1500,
+        ),
+    ]
     clean = load_audit.money(database_url, p, outcomes)
     assert clean["problems"] == 0 and clean["money_kept_cents"] == 5000 + 3500
     assert load_audit.orders(database_url, p, outcomes)["problems"] == 0

@@ -45,12 +45,16 @@ async def observed(temporal_client: Client, settings: Settings) -> AsyncIterator
     port = free_port()
     client = await Client.connect(
         temporal_client.service_client.config.target_host,
-        namespace=temporal_client.namespace, data_converter=pydantic_data_converter,
-        runtime=worker_runtime(port, host="127.0.0.1"))
+        namespace=temporal_client.namespace,
+        data_converter=pydantic_data_converter,
+        runtime=worker_runtime(port, host="127.0.0.1"),
+    )
     async with own_worker(client, settings, "metrics") as cfg:
         ensure_keys(cfg)
-        async with serve(create_app(cfg, client)) as base, httpx.AsyncClient(
-                base_url=base, auth=OmsAuth(ALL_ROLES_KEY, cfg), timeout=10) as api:
+        async with (
+            serve(create_app(cfg, client)) as base,
+            httpx.AsyncClient(base_url=base, auth=OmsAuth(ALL_ROLES_KEY, cfg), timeout=10) as api,
+        ):
             body = order_request(lines=[("TS-0000", 1)])
             order_id = body["order_id"]
             assert (await api.post("/orders", json=body)).status_code == 202
@@ -61,8 +65,13 @@ async def observed(temporal_client: Client, settings: Settings) -> AsyncIterator
                 await post_event(api, shipment["shipment_id"], "delivered", at=late.isoformat())
             await wait_for_status(api, order_id, {"completed"})
             await client.get_workflow_handle(f"order-{order_id}").result()
-            yield Observed(api, f"http://127.0.0.1:{port}/metrics", cfg, order_id,
-                           [s["shipment_id"] for s in order["shipments"]])
+            yield Observed(
+                api,
+                f"http://127.0.0.1:{port}/metrics",
+                cfg,
+                order_id,
+                [s["shipment_id"] for s in order["shipments"]],
+            )
 
 
 async def test_worker_endpoint_shows_sdk_and_oms_metrics(observed: Observed) -> None:
@@ -75,8 +84,7 @@ async def test_worker_endpoint_shows_sdk_and_oms_metrics(observed: Observed) -> 
     assert released >= len(observed.shipment_ids)
     assert total(found, "oms_release_latency_seconds_sum", **queue) > 0
     assert total(found, "oms_release_latency_seconds_bucket", le="+Inf", **queue) == released
-    assert total(found, "oms_routing_solve_seconds_count", activity_type="plan_route",
-                 **queue) >= 1
+    assert total(found, "oms_routing_solve_seconds_count", activity_type="plan_route", **queue) >= 1
     assert total(found, "oms_late_shipments_total", why="delivered_late", **queue) >= 1
     assert total(found, "oms_orders_placed_total", **queue) >= 1
     assert total(found, "oms_orders_finished_total", status="completed", **queue) >= 1
@@ -84,8 +92,10 @@ async def test_worker_endpoint_shows_sdk_and_oms_metrics(observed: Observed) -> 
     # the Temporal SDK's own metrics come out of the same endpoint (exposed without the
     # ``_total`` suffix, e.g. ``temporal_workflow_completed``; the parser adds it to counters)
     assert "\ntemporal_workflow_completed{" in r.text
-    assert total(found, "temporal_workflow_completed_total", workflow_type="OrderWorkflow",
-                 **queue) >= 1
+    assert (
+        total(found, "temporal_workflow_completed_total", workflow_type="OrderWorkflow", **queue)
+        >= 1
+    )
     assert total(found, "temporal_activity_execution_latency_count", **queue) >= 1
     assert total(found, "temporal_request_total", operation="StartWorkflowExecution") >= 1
 
@@ -107,7 +117,8 @@ async def test_api_metrics_show_the_oms_state_from_the_database(observed: Observ
                 break
         for status in OrderStatus:
             assert total(scraped, "oms_orders", status=status.value) == before.get(
-                status.value, 0), status
+                status.value, 0
+            ), status
         assert total(scraped, "oms_orders", status="completed") >= 1
 
         # a released shipment past its ship-by time is counted as late
@@ -118,19 +129,39 @@ async def test_api_metrics_show_the_oms_state_from_the_database(observed: Observ
         assert total(late, "oms_shipments", status="released") >= 1
 
     # HTTP metrics are labelled with the route template, never with raw ids
-    assert total(scraped, "oms_http_requests_total", method="GET", route="/orders/{order_id}",
-                 status="200") >= 1
-    assert total(scraped, "oms_http_requests_total", method="POST", route="/orders",
-                 status="202") >= 1
-    assert total(scraped, "oms_http_request_duration_seconds_count", method="GET",
-                 route="/orders/{order_id}") >= 1
+    assert (
+        total(
+            scraped,
+            "oms_http_requests_total",
+            method="GET",
+            route="/orders/{order_id}",
+            status="200",
+        )
+        >= 1
+    )
+    assert (
+        total(scraped, "oms_http_requests_total", method="POST", route="/orders", status="202") >= 1
+    )
+    assert (
+        total(
+            scraped,
+            "oms_http_request_duration_seconds_count",
+            method="GET",
+            route="/orders/{order_id}",
+        )
+        >= 1
+    )
     assert not [s for s in scraped if observed.order_id in s.labels.get("route", "")]
 
 
 def _orders_by_status(url: str) -> dict[str, int]:
     with session_scope(url) as s:
-        return {status: int(n) for status, n in s.exec(
-            select(OrderRecord.status, func.count()).group_by(OrderRecord.status)).all()}
+        return {
+            status: int(n)
+            for status, n in s.exec(
+                select(OrderRecord.status, func.count()).group_by(OrderRecord.status)
+            ).all()
+        }
 
 
 class _late_shipment:  # noqa: N801  (used as a context manager)
@@ -142,11 +173,17 @@ class _late_shipment:  # noqa: N801  (used as a context manager)
 
     def __enter__(self) -> None:
         with session_scope(self.url) as s:
-            s.add(ShipmentRecord(
-                shipment_id=self.shipment_id, order_id=self.shipment_id[:-3],
-                location_id="WH-NOWHERE", status="released", lines=[],
-                ship_by=datetime.now(UTC) - timedelta(days=1),
-                released_at=datetime.now(UTC) - timedelta(days=2)))
+            s.add(
+                ShipmentRecord(
+                    shipment_id=self.shipment_id,
+                    order_id=self.shipment_id[:-3],
+                    location_id="WH-NOWHERE",
+                    status="released",
+                    lines=[],
+                    ship_by=datetime.now(UTC) - timedelta(days=1),
+                    released_at=datetime.now(UTC) - timedelta(days=2),
+                )
+            )
 
     def __exit__(self, *_: object) -> None:
         with session_scope(self.url) as s:

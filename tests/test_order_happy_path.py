@@ -14,7 +14,8 @@ from tests.support.smtp import Inbox, text_of
 
 
 async def test_order_completes_with_emails_payment_and_stock(
-        api: httpx.AsyncClient, inbox: Inbox, settings: Settings) -> None:
+    api: httpx.AsyncClient, inbox: Inbox, settings: Settings
+) -> None:
     body = order_request(lines=[("TS-0000", 2), ("HO-0005", 1)])
     order_id = body["order_id"]
 
@@ -29,14 +30,22 @@ async def test_order_completes_with_emails_payment_and_stock(
     assert sum(ln["quantity"] for s in shipments for ln in s["lines"]) == 3
 
     for n, shipment in enumerate(shipments):
-        r = await api.post("/webhooks/shipments", json={
-            "shipment_id": shipment["shipment_id"], "event": "shipped", "carrier": "DHL",
-            "tracking_number": f"00340434{n}"})
+        r = await api.post(
+            "/webhooks/shipments",
+            json={
+                "shipment_id": shipment["shipment_id"],
+                "event": "shipped",
+                "carrier": "DHL",
+                "tracking_number": f"00340434{n}",
+            },
+        )
         assert r.status_code == 202, r.text
     await wait_for_status(api, order_id, {"shipped"})
     for shipment in shipments:
-        r = await api.post("/webhooks/shipments", json={
-            "shipment_id": shipment["shipment_id"], "event": "delivered"})
+        r = await api.post(
+            "/webhooks/shipments",
+            json={"shipment_id": shipment["shipment_id"], "event": "delivered"},
+        )
         assert r.status_code == 202
     order = await wait_for_status(api, order_id, {"completed"})
 
@@ -56,13 +65,15 @@ async def test_order_completes_with_emails_payment_and_stock(
     assert str(confirmation["To"]) == "erika.mustermann@example.org"
     link = self_service_url(settings, order_id)
     assert link.startswith(f"http://oms.test/my/orders/{order_id}?t=") and link in text_of(
-        confirmation)
+        confirmation
+    )
     page = await api.get(link.removeprefix("http://oms.test"))
     assert page.status_code == 200 and order_id in page.text
 
     with session_scope(settings.database_url) as s:
-        txs = s.exec(select(PaymentTransaction).where(
-            PaymentTransaction.order_id == order_id)).all()
+        txs = s.exec(
+            select(PaymentTransaction).where(PaymentTransaction.order_id == order_id)
+        ).all()
         reservations = s.exec(select(Reservation).where(Reservation.order_id == order_id)).all()
     auth = [t for t in txs if t.kind == "authorise"]
     captures = [t for t in txs if t.kind == "capture"]

@@ -15,13 +15,14 @@ from tests.support.orders import order_request, wait_for_status
 from tests.support.smtp import Inbox
 
 
-async def test_same_order_twice_is_one_order(api: httpx.AsyncClient, inbox: Inbox,
-                                             settings: Settings,
-                                             temporal_client: Client) -> None:
+async def test_same_order_twice_is_one_order(
+    api: httpx.AsyncClient, inbox: Inbox, settings: Settings, temporal_client: Client
+) -> None:
     body = order_request(lines=[("TS-0006", 1), ("SH-0001", 1)])
     order_id = body["order_id"]
-    first, second = await asyncio.gather(api.post("/orders", json=body),
-                                         api.post("/orders", json=body))
+    first, second = await asyncio.gather(
+        api.post("/orders", json=body), api.post("/orders", json=body)
+    )
     assert first.status_code == second.status_code == 202
     assert first.json() == second.json()
     await wait_for_status(api, order_id, {"in_fulfilment"})
@@ -32,16 +33,21 @@ async def test_same_order_twice_is_one_order(api: httpx.AsyncClient, inbox: Inbo
     assert len(runs) == 1
     await asyncio.sleep(1.0)  # give a (wrongly) duplicated run time to act
     with session_scope(settings.database_url) as s:
-        reserved = s.exec(select(func.sum(Reservation.quantity)).where(
-            Reservation.order_id == order_id)).one()
-        auths = s.exec(select(func.count()).select_from(PaymentTransaction).where(
-            PaymentTransaction.order_id == order_id,
-            PaymentTransaction.kind == "authorise")).one()
-        records = s.exec(select(func.count()).select_from(OrderRecord).where(
-            OrderRecord.order_id == order_id)).one()
+        reserved = s.exec(
+            select(func.sum(Reservation.quantity)).where(Reservation.order_id == order_id)
+        ).one()
+        auths = s.exec(
+            select(func.count())
+            .select_from(PaymentTransaction)
+            .where(PaymentTransaction.order_id == order_id, PaymentTransaction.kind == "authorise")
+        ).one()
+        records = s.exec(
+            select(func.count()).select_from(OrderRecord).where(OrderRecord.order_id == order_id)
+        ).one()
     assert reserved == 2 and auths == 1 and records == 1
-    confirmations = [m for m in inbox.for_order(order_id)
-                     if str(m["Subject"]).startswith("Bestellbestätigung")]
+    confirmations = [
+        m for m in inbox.for_order(order_id) if str(m["Subject"]).startswith("Bestellbestätigung")
+    ]
     assert len(confirmations) == 1
 
 

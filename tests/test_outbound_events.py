@@ -73,8 +73,11 @@ class Receiver:
         out = []
         with self.lock:
             for got in self.accepted:
-                if got.path == path and got.json["order_id"] == order_id \
-                        and got.delivery not in seen:
+                if (
+                    got.path == path
+                    and got.json["order_id"] == order_id
+                    and got.delivery not in seen
+                ):
                     seen.add(got.delivery)
                     out.append(got)
         return out
@@ -87,8 +90,9 @@ def receiver() -> Iterator[Receiver]:
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:  # noqa: N802  (http.server's name)
             body = self.rfile.read(int(self.headers.get("content-length", "0")))
-            code = rec.handle(Received(self.path, {k.lower(): v for k, v in
-                                                   self.headers.items()}, body))
+            code = rec.handle(
+                Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body)
+            )
             self.send_response(code)
             self.send_header("content-length", "0")
             self.end_headers()
@@ -106,21 +110,28 @@ def receiver() -> Iterator[Receiver]:
 
 
 @pytest.fixture(scope="module")
-async def dispatcher(temporal_client: Client, settings: Settings,
-                     worker: None) -> AsyncIterator[Settings]:
+async def dispatcher(
+    temporal_client: Client, settings: Settings, worker: None
+) -> AsyncIterator[Settings]:
     """A worker of its own with short retry waits, so retries and giving up happen quickly."""
-    fast = settings.model_copy(update={
-        "task_queue": f"outbound-{uuid.uuid4().hex[:8]}", "outbound_retry_base_s": 0.2,
-        "outbound_retry_max_s": 1.0, "outbound_max_attempts": 4,
-        "outbound_dispatch_interval_s": 3600})
+    fast = settings.model_copy(
+        update={
+            "task_queue": f"outbound-{uuid.uuid4().hex[:8]}",
+            "outbound_retry_base_s": 0.2,
+            "outbound_retry_max_s": 1.0,
+            "outbound_max_attempts": 4,
+            "outbound_dispatch_interval_s": 3600,
+        }
+    )
     with ThreadPoolExecutor(max_workers=20) as executor:
         async with build_worker(temporal_client, fast, executor):
             yield fast
 
 
 @pytest.fixture
-async def subscribe(api: httpx.AsyncClient,
-                    receiver: Receiver) -> AsyncIterator[Callable[..., Any]]:
+async def subscribe(
+    api: httpx.AsyncClient, receiver: Receiver
+) -> AsyncIterator[Callable[..., Any]]:
     """Creates subscriptions to receiver paths; removes them after the test."""
     made: list[int] = []
 
@@ -138,13 +149,15 @@ async def subscribe(api: httpx.AsyncClient,
 async def dispatch(client: Client, cfg: Settings) -> str:
     """One dispatch run, started directly; returns its workflow id."""
     workflow_id = f"outbound-test-{uuid.uuid4().hex[:8]}"
-    await client.execute_workflow(OutboundDispatchWorkflow.run, DispatchParams(),
-                                  id=workflow_id, task_queue=cfg.task_queue)
+    await client.execute_workflow(
+        OutboundDispatchWorkflow.run, DispatchParams(), id=workflow_id, task_queue=cfg.task_queue
+    )
     return workflow_id
 
 
-async def dispatch_until(client: Client, cfg: Settings, done: Callable[[], bool],
-                         timeout: float = 90.0) -> str:
+async def dispatch_until(
+    client: Client, cfg: Settings, done: Callable[[], bool], timeout: float = 90.0
+) -> str:
     """Run the dispatch workflow until ``done()``; generous deadline, no timing asserted.
     Returns the last run's workflow id."""
     deadline = time.monotonic() + timeout
@@ -158,8 +171,15 @@ async def dispatch_until(client: Client, cfg: Settings, done: Callable[[], bool]
 
 def event_ids(settings: Settings, order_id: str) -> list[int]:
     with session_scope(settings.database_url) as s:
-        return [i for i in s.exec(select(OrderEvent.id).where(OrderEvent.order_id == order_id)
-                                  .order_by(col(OrderEvent.id))).all() if i is not None]
+        return [
+            i
+            for i in s.exec(
+                select(OrderEvent.id)
+                .where(OrderEvent.order_id == order_id)
+                .order_by(col(OrderEvent.id))
+            ).all()
+            if i is not None
+        ]
 
 
 async def complete_order(api: httpx.AsyncClient) -> dict[str, Any]:
@@ -182,8 +202,13 @@ def test_sign_and_verify() -> None:
 
 
 async def test_subscribers_get_each_event_once_in_order_signed(
-        api: httpx.AsyncClient, settings: Settings, temporal_client: Client,
-        dispatcher: Settings, receiver: Receiver, subscribe: Callable[..., Any]) -> None:
+    api: httpx.AsyncClient,
+    settings: Settings,
+    temporal_client: Client,
+    dispatcher: Settings,
+    receiver: Receiver,
+    subscribe: Callable[..., Any],
+) -> None:
     everything = await subscribe("/all", label="erp")
     shipped = await subscribe("/shipped", event_types=["shipped_*"])
     inactive = await subscribe("/inactive", active=False)
@@ -192,9 +217,14 @@ async def test_subscribers_get_each_event_once_in_order_signed(
     order_id = order["order_id"]
     ids = event_ids(settings, order_id)
     shipment_types = {f"shipped_{s['shipment_id']}" for s in order["shipments"]}
-    await dispatch_until(temporal_client, dispatcher, lambda: (
-        len(receiver.for_order("/all", order_id)) >= len(ids)
-        and len(receiver.for_order("/shipped", order_id)) >= len(shipment_types)))
+    await dispatch_until(
+        temporal_client,
+        dispatcher,
+        lambda: (
+            len(receiver.for_order("/all", order_id)) >= len(ids)
+            and len(receiver.for_order("/shipped", order_id)) >= len(shipment_types)
+        ),
+    )
     await dispatch(temporal_client, dispatcher)  # one more run sends nothing twice
 
     got = receiver.for_order("/all", order_id)
@@ -206,50 +236,65 @@ async def test_subscribers_get_each_event_once_in_order_signed(
         assert set(g.json) >= {"id", "type", "order_id", "at", "detail", "status"}
     assert got[0].json["type"] == "placed" and got[-1].json["type"] == "completed"
     assert got[-1].json["status"] == "completed"
-    assert not [g for g in receiver.accepted if g.path == "/all"
-                and g.json["order_id"] == order_id and g not in got]  # no second copy
+    assert not [
+        g
+        for g in receiver.accepted
+        if g.path == "/all" and g.json["order_id"] == order_id and g not in got
+    ]  # no second copy
 
     only_shipped = receiver.for_order("/shipped", order_id)
     assert {g.json["type"] for g in only_shipped} == shipment_types
-    assert all(verify(shipped["secret"], g.body, g.headers["x-oms-signature"])
-               for g in only_shipped)
+    assert all(
+        verify(shipped["secret"], g.body, g.headers["x-oms-signature"]) for g in only_shipped
+    )
     assert receiver.for_order("/inactive", order_id) == []
     r = await api.get(f"/ops/subscriptions/{inactive['id']}/deliveries")
     assert r.status_code == 200 and r.json() == []
 
-    r = await api.get(f"/ops/subscriptions/{everything['id']}/deliveries",
-                      params={"order_id": order_id})
+    r = await api.get(
+        f"/ops/subscriptions/{everything['id']}/deliveries", params={"order_id": order_id}
+    )
     assert {d["status"] for d in r.json()} == {"delivered"} and len(r.json()) == len(ids)
 
 
 async def test_failing_receiver_gets_each_event_once_after_retries(
-        api: httpx.AsyncClient, settings: Settings, temporal_client: Client,
-        dispatcher: Settings, receiver: Receiver, subscribe: Callable[..., Any]) -> None:
+    api: httpx.AsyncClient,
+    settings: Settings,
+    temporal_client: Client,
+    dispatcher: Settings,
+    receiver: Receiver,
+    subscribe: Callable[..., Any],
+) -> None:
     receiver.fail_first["/flaky"] = 2
     flaky = await subscribe("/flaky")
     order = await complete_order(api)
     order_id = order["order_id"]
     ids = event_ids(settings, order_id)
     last_run = await dispatch_until(
-        temporal_client, dispatcher,
-        lambda: len(receiver.for_order("/flaky", order_id)) >= len(ids))
+        temporal_client, dispatcher, lambda: len(receiver.for_order("/flaky", order_id)) >= len(ids)
+    )
     history = await temporal_client.get_workflow_handle(last_run).fetch_history()
-    await Replayer(workflows=[OutboundDispatchWorkflow],
-                   data_converter=pydantic_data_converter).replay_workflow(history)
+    await Replayer(
+        workflows=[OutboundDispatchWorkflow], data_converter=pydantic_data_converter
+    ).replay_workflow(history)
 
     got = receiver.for_order("/flaky", order_id)
     assert [g.json["id"] for g in got] == ids
     assert all(receiver.attempts["/flaky", g.delivery] == 3 for g in got)
     assert all(verify(flaky["secret"], g.body, g.headers["x-oms-signature"]) for g in got)
-    r = await api.get(f"/ops/subscriptions/{flaky['id']}/deliveries",
-                      params={"order_id": order_id})
+    r = await api.get(f"/ops/subscriptions/{flaky['id']}/deliveries", params={"order_id": order_id})
     assert [(d["status"], d["attempts"]) for d in r.json()] == [("delivered", 3)] * len(ids)
     assert all(d["last_error"] == "" and d["last_status_code"] == 200 for d in r.json())
 
 
 async def test_delivery_gives_up_and_shows_as_failed(
-        api: httpx.AsyncClient, settings: Settings, temporal_client: Client,
-        dispatcher: Settings, receiver: Receiver, subscribe: Callable[..., Any]) -> None:
+    api: httpx.AsyncClient,
+    settings: Settings,
+    temporal_client: Client,
+    dispatcher: Settings,
+    receiver: Receiver,
+    subscribe: Callable[..., Any],
+) -> None:
     receiver.fail_first["/down"] = 1_000
     down = await subscribe("/down", event_types=["placed"])
     body = order_request()
@@ -257,8 +302,10 @@ async def test_delivery_gives_up_and_shows_as_failed(
     await wait_for_status(api, body["order_id"], {"in_fulfilment"})
 
     async def failed() -> list[dict[str, Any]]:
-        r = await api.get(f"/ops/subscriptions/{down['id']}/deliveries",
-                          params={"status": "failed", "order_id": body["order_id"]})
+        r = await api.get(
+            f"/ops/subscriptions/{down['id']}/deliveries",
+            params={"status": "failed", "order_id": body["order_id"]},
+        )
         return r.json()
 
     deadline = time.monotonic() + 90
@@ -277,8 +324,9 @@ async def test_delivery_gives_up_and_shows_as_failed(
     receiver.fail_first["/down"] = 0
     r = await api.post(f"/ops/subscriptions/{down['id']}/deliveries/{delivery['id']}/retry")
     assert r.status_code == 200 and r.json()["status"] == "pending", r.text
-    await dispatch_until(temporal_client, dispatcher,
-                         lambda: bool(receiver.for_order("/down", body["order_id"])))
+    await dispatch_until(
+        temporal_client, dispatcher, lambda: bool(receiver.for_order("/down", body["order_id"]))
+    )
     [got] = receiver.for_order("/down", body["order_id"])
     assert got.delivery == str(delivery["id"]) and got.json["type"] == "placed"
     r = await api.post(f"/ops/subscriptions/{down['id']}/deliveries/{delivery['id']}/retry")
@@ -286,8 +334,12 @@ async def test_delivery_gives_up_and_shows_as_failed(
 
 
 async def test_schedule_is_registered_idempotently_and_dispatches(
-        api: httpx.AsyncClient, temporal_client: Client, dispatcher: Settings,
-        receiver: Receiver, subscribe: Callable[..., Any]) -> None:
+    api: httpx.AsyncClient,
+    temporal_client: Client,
+    dispatcher: Settings,
+    receiver: Receiver,
+    subscribe: Callable[..., Any],
+) -> None:
     schedule_id = await ensure_outbound_dispatch_schedule(temporal_client, dispatcher)
     assert await ensure_outbound_dispatch_schedule(temporal_client, dispatcher) == schedule_id
     handle = temporal_client.get_schedule_handle(schedule_id)
@@ -308,17 +360,21 @@ async def test_schedule_is_registered_idempotently_and_dispatches(
 
 
 async def test_subscription_api_validates_and_hides_the_secret(
-        api: httpx.AsyncClient, receiver: Receiver) -> None:
-    for bad, field_name in (({"url": "ftp://example.org/x"}, "url"),
-                            ({"url": "not a url"}, "url"),
-                            ({"url": receiver.base_url, "event_types": []}, "event_types"),
-                            ({"url": receiver.base_url, "secret": "short"}, "secret")):
+    api: httpx.AsyncClient, receiver: Receiver
+) -> None:
+    for bad, field_name in (
+        ({"url": "ftp://example.org/x"}, "url"),
+        ({"url": "not a url"}, "url"),
+        ({"url": receiver.base_url, "event_types": []}, "event_types"),
+        ({"url": receiver.base_url, "secret": "short"}, "secret"),
+    ):
         r = await api.post("/ops/subscriptions", json=bad)
         assert r.status_code == 422, r.text
         assert {e["loc"][1] for e in r.json()["detail"]} == {field_name}
 
-    r = await api.post("/ops/subscriptions", json={"url": receiver.base_url + "/x",
-                                                   "secret": "my-own-secret-1234"})
+    r = await api.post(
+        "/ops/subscriptions", json={"url": receiver.base_url + "/x", "secret": "my-own-secret-1234"}
+    )
     assert r.status_code == 201 and r.json()["secret"] == "my-own-secret-1234"
     sub_id = r.json()["id"]
     listed = (await api.get("/ops/subscriptions")).json()

@@ -18,14 +18,20 @@ PROFILES = Path(__file__).resolve().parent.parent / "routing" / "profiles.exampl
 
 def _order(sku: str, qty: int, group: str = "default") -> OrderInput:
     return OrderInput(
-        order_id="PLAN-1", channel="web",
+        order_id="PLAN-1",
+        channel="web",
         customer=Customer(id="C-P", email="p@example.org", name="Paul Plan", group=group),
-        delivery_address=Address(name="Paul Plan", street="Ring 1", postcode="50667",
-                                 city="Köln"),
-        lines=[OrderLine(line_id="L1", sku=sku, name="x", quantity=qty, unit_price_cents=100,
-                         weight_kg=1.0)],
-        shipping_speed="standard", payment_method="card", shipping_cents=495,
-        placed_at=datetime(2026, 11, 24, 9, tzinfo=UTC))
+        delivery_address=Address(name="Paul Plan", street="Ring 1", postcode="50667", city="Köln"),
+        lines=[
+            OrderLine(
+                line_id="L1", sku=sku, name="x", quantity=qty, unit_price_cents=100, weight_kg=1.0
+            )
+        ],
+        shipping_speed="standard",
+        payment_method="card",
+        shipping_cents=495,
+        placed_at=datetime(2026, 11, 24, 9, tzinfo=UTC),
+    )
 
 
 def test_candidates_exclude_offline_and_excluded_locations(settings: Settings) -> None:
@@ -47,8 +53,9 @@ def test_candidates_exclude_offline_and_excluded_locations(settings: Settings) -
 def test_customer_group_profile_decides_whether_a_line_may_split(settings: Settings) -> None:
     wh = warehouses(settings.database_url)
     sku = make_sku(settings.database_url, {wh[0]: 2, wh[1]: 2})
-    planner = PlanningActivities(settings.model_copy(
-        update={"routing_profiles_file": str(PROFILES)}))
+    planner = PlanningActivities(
+        settings.model_copy(update={"routing_profiles_file": str(PROFILES)})
+    )
     split = planner.plan_route(_order(sku, 3), [])
     assert not split.uncovered and len(split.shipments) == 2
     whole_lines_only = planner.plan_route(_order(sku, 3, group="b2b"), [])

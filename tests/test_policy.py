@@ -20,11 +20,14 @@ def test_no_file_means_defaults() -> None:
     assert load_policy("") == OrderPolicy()
 
 
-@pytest.mark.parametrize("text, named", [
-    ("[risk]\nreject_score = 'high'\n", "risk.reject_score"),
-    ("[risk]\nmax_qty = 3\n", "risk.max_qty"),
-    ("reservation_attempts = [\n", "not valid TOML"),
-])
+@pytest.mark.parametrize(
+    "text, named",
+    [
+        ("[risk]\nreject_score = 'high'\n", "risk.reject_score"),
+        ("[risk]\nmax_qty = 3\n", "risk.max_qty"),
+        ("reservation_attempts = [\n", "not valid TOML"),
+    ],
+)
 def test_bad_policy_names_the_problem(tmp_path: Path, text: str, named: str) -> None:
     file = tmp_path / "policy.toml"
     file.write_text(text)

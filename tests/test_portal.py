@@ -36,15 +36,17 @@ Browser = Callable[[], httpx.AsyncClient]
 
 
 @pytest.fixture
-async def browser(settings: Settings, temporal_client: Client,
-                  api: httpx.AsyncClient) -> AsyncIterator[Browser]:
+async def browser(
+    settings: Settings, temporal_client: Client, api: httpx.AsyncClient
+) -> AsyncIterator[Browser]:
     """Independent HTTP clients (own cookie jars) on the real app; ``api`` runs the worker."""
     app = create_app(settings, temporal_client)
     clients: list[httpx.AsyncClient] = []
 
     def new() -> httpx.AsyncClient:
-        clients.append(httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                         base_url="http://oms.test"))
+        clients.append(
+            httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://oms.test")
+        )
         return clients[-1]
 
     yield new
@@ -54,16 +56,18 @@ async def browser(settings: Settings, temporal_client: Client,
 
 async def logged_in(browser: Browser, settings: Settings, location_id: str) -> httpx.AsyncClient:
     staff = browser()
-    r = await staff.post("/portal/login", data={"key": portal_key(settings.database_url,
-                                                                  location_id)})
+    r = await staff.post(
+        "/portal/login", data={"key": portal_key(settings.database_url, location_id)}
+    )
     assert r.status_code == 303 and r.headers["location"] == "/portal/queue", r.text
     return staff
 
 
 async def act(staff: httpx.AsyncClient, shipment_id: str, **form: str) -> httpx.Response:
     page = await staff.get("/portal/queue")
-    return await staff.post(f"/portal/shipments/{shipment_id}/events",
-                            data={"csrf": csrf_of(page.text), **form})
+    return await staff.post(
+        f"/portal/shipments/{shipment_id}/events", data={"csrf": csrf_of(page.text), **form}
+    )
 
 
 async def test_bad_or_revoked_keys_are_refused(browser: Browser, settings: Settings) -> None:
@@ -87,8 +91,7 @@ async def test_bad_or_revoked_keys_are_refused(browser: Browser, settings: Setti
     assert r.status_code == 303 and r.headers["location"] == "/portal/login"
 
     forged = browser()
-    forged.cookies.set("oms_portal", staff.cookies.get("oms_portal", "x") + "A",
-                       domain="oms.test")
+    forged.cookies.set("oms_portal", staff.cookies.get("oms_portal", "x") + "A", domain="oms.test")
     assert (await forged.get("/portal/queue")).status_code == 303
 
 
@@ -100,8 +103,8 @@ async def test_keys_are_stored_hashed(settings: Settings) -> None:
 
 
 async def test_store_sees_only_its_shipments_and_cannot_touch_others(
-        browser: Browser, settings: Settings, api: httpx.AsyncClient,
-        temporal_client: Client) -> None:
+    browser: Browser, settings: Settings, api: httpx.AsyncClient, temporal_client: Client
+) -> None:
     url = settings.database_url
     mine = await place_released(api, [(stocked_sku(url, {STORE: 10}), 1)])
     theirs = await place_released(api, [(stocked_sku(url, {OTHER: 10}), 2)])
@@ -119,20 +122,27 @@ async def test_store_sees_only_its_shipments_and_cannot_touch_others(
     assert r.status_code == 404 and "not in the queue of your location" in r.text
 
     signals_before = await signals_received(temporal_client, theirs["order_id"])
-    for form in ({"event": "accepted"}, {"event": "rejected", "line_id": "L1", "reason": "x"},
-                 {"event": "shipped", "carrier": "DHL", "tracking_number": "STOLEN-1"}):
+    for form in (
+        {"event": "accepted"},
+        {"event": "rejected", "line_id": "L1", "reason": "x"},
+        {"event": "shipped", "carrier": "DHL", "tracking_number": "STOLEN-1"},
+    ):
         r = await act(staff, their_shipment, **form)
         assert r.status_code == 404, r.text
-    r = await staff.post(f"/portal/pickups/{theirs['order_id']}/handover",
-                         data={"csrf": csrf_of(queue), "code": "123456", "staff": "x"})
+    r = await staff.post(
+        f"/portal/pickups/{theirs['order_id']}/handover",
+        data={"csrf": csrf_of(queue), "code": "123456", "staff": "x"},
+    )
     assert r.status_code == 404
     assert shipment_status(url, their_shipment) == ("released", "")
     assert await signals_received(temporal_client, theirs["order_id"]) == signals_before
 
     # Own shipment, but no session or no form token: refused, nothing sent either.
     signals_before = await signals_received(temporal_client, mine["order_id"])
-    r = await browser().post(f"/portal/shipments/{my_shipment}/events",
-                             data={"csrf": csrf_of(queue), "event": "accepted"})
+    r = await browser().post(
+        f"/portal/shipments/{my_shipment}/events",
+        data={"csrf": csrf_of(queue), "event": "accepted"},
+    )
     assert r.status_code == 303 and r.headers["location"] == "/portal/login"
     r = await staff.post(f"/portal/shipments/{my_shipment}/events", data={"event": "accepted"})
     assert r.status_code == 403
@@ -145,8 +155,12 @@ async def test_store_sees_only_its_shipments_and_cannot_touch_others(
 
 
 async def test_confirmed_shipped_with_tracking_moves_the_order_on(
-        browser: Browser, settings: Settings, api: httpx.AsyncClient,
-        inbox: Inbox, temporal_client: Client) -> None:
+    browser: Browser,
+    settings: Settings,
+    api: httpx.AsyncClient,
+    inbox: Inbox,
+    temporal_client: Client,
+) -> None:
     url = settings.database_url
     order = await place_released(api, [(stocked_sku(url, {STORE: 10}, "Kissen Leinen"), 2)])
     [sid] = [s["shipment_id"] for s in order["shipments"]]
@@ -163,9 +177,11 @@ async def test_confirmed_shipped_with_tracking_moves_the_order_on(
     assert r.status_code == 409 and "is packed" in r.text
 
     signals_before = await signals_received(temporal_client, order["order_id"])
-    for form, field in (({"carrier": "DHL"}, "tracking_number"),
-                        ({"tracking_number": "00340434"}, "carrier"),
-                        ({"carrier": "DHL", "tracking_number": "x" * 101}, "tracking_number")):
+    for form, field in (
+        ({"carrier": "DHL"}, "tracking_number"),
+        ({"tracking_number": "00340434"}, "carrier"),
+        ({"carrier": "DHL", "tracking_number": "x" * 101}, "tracking_number"),
+    ):
         r = await act(staff, sid, event="shipped", **form)
         assert r.status_code == 422 and field in r.text, r.text
     r = await act(staff, sid, event="teleported")
@@ -176,8 +192,9 @@ async def test_confirmed_shipped_with_tracking_moves_the_order_on(
     assert r.status_code == 303 and r.headers["location"] == "/portal/queue"
     await wait_for_status(api, order["order_id"], {"shipped"})
     assert shipment_status(url, sid) == ("shipped", "00340434777")
-    shipped_mail = await wait_for_subject(inbox, order["order_id"],
-                                          f"Ihre Bestellung {order['order_id']} ist unterwegs")
+    shipped_mail = await wait_for_subject(
+        inbox, order["order_id"], f"Ihre Bestellung {order['order_id']} ist unterwegs"
+    )
     assert "00340434777" in text_of(shipped_mail)
 
     assert f'id="s-{sid}"' not in (await staff.get("/portal/queue")).text
@@ -187,7 +204,8 @@ async def test_confirmed_shipped_with_tracking_moves_the_order_on(
 
 
 async def test_rejecting_a_line_reroutes_the_shipment(
-        browser: Browser, settings: Settings, api: httpx.AsyncClient) -> None:
+    browser: Browser, settings: Settings, api: httpx.AsyncClient
+) -> None:
     url = settings.database_url
     sku = stocked_sku(url, {STORE: 10})
     order = await place_released(api, [(sku, 1)])
@@ -197,12 +215,22 @@ async def test_rejecting_a_line_reroutes_the_shipment(
 
     r = await act(staff, shipment["shipment_id"], event="rejected", line_id="L404", reason="x")
     assert r.status_code == 422 and "line_id" in r.text
-    r = await act(staff, shipment["shipment_id"], event="rejected",
-                  line_id=shipment["lines"][0]["line_id"], reason="")
+    r = await act(
+        staff,
+        shipment["shipment_id"],
+        event="rejected",
+        line_id=shipment["lines"][0]["line_id"],
+        reason="",
+    )
     assert r.status_code == 422 and "reason" in r.text
 
-    r = await act(staff, shipment["shipment_id"], event="rejected",
-                  line_id=shipment["lines"][0]["line_id"], reason="not on the shelf")
+    r = await act(
+        staff,
+        shipment["shipment_id"],
+        event="rejected",
+        line_id=shipment["lines"][0]["line_id"],
+        reason="not on the shelf",
+    )
     assert r.status_code == 303
     await until_status(url, shipment["shipment_id"], "rerouted")
     moved = await wait_for_moved(api, order["order_id"], shipment["shipment_id"])
@@ -211,7 +239,8 @@ async def test_rejecting_a_line_reroutes_the_shipment(
 
 
 async def test_pickup_handover_checks_the_code(
-        browser: Browser, settings: Settings, api: httpx.AsyncClient, inbox: Inbox) -> None:
+    browser: Browser, settings: Settings, api: httpx.AsyncClient, inbox: Inbox
+) -> None:
     url = settings.database_url
     sku = stocked_sku(url, {PICKUP_STORE: 10}, "Lampe Messing", price_cents=3900)
     order = await place_released(api, [(sku, 1)], pickup_store_id=PICKUP_STORE)
@@ -219,14 +248,14 @@ async def test_pickup_handover_checks_the_code(
     [shelf] = order["shipments"]
     assert shelf["location_id"] == PICKUP_STORE
     staff = await logged_in(browser, settings, PICKUP_STORE)
-    r = await act(staff, shelf["shipment_id"], event="shipped", carrier="DHL",
-                  tracking_number="1")
+    r = await act(staff, shelf["shipment_id"], event="shipped", carrier="DHL", tracking_number="1")
     assert r.status_code == 409 and "Pickups" in r.text  # shelf items are handed over
     for kind in ("accepted", "picked", "packed"):
         assert (await act(staff, shelf["shipment_id"], event=kind)).status_code == 303
     await wait_for_status(api, order_id, {"ready_for_pickup"})
-    mail = await wait_for_subject(inbox, order_id, f"Ihre Bestellung {order_id} liegt zur "
-                                  "Abholung bereit")
+    mail = await wait_for_subject(
+        inbox, order_id, f"Ihre Bestellung {order_id} liegt zur Abholung bereit"
+    )
     code = text_of(mail).split("Ihr Abholcode: ")[1][:6]
 
     page = (await staff.get("/portal/pickups")).text
@@ -236,8 +265,10 @@ async def test_pickup_handover_checks_the_code(
 
     async def hand_over(who: httpx.AsyncClient, code: str) -> httpx.Response:
         token = csrf_of((await who.get("/portal/queue")).text)
-        return await who.post(f"/portal/pickups/{order_id}/handover",
-                              data={"csrf": token, "code": code, "staff": "Kasse 2"})
+        return await who.post(
+            f"/portal/pickups/{order_id}/handover",
+            data={"csrf": token, "code": code, "staff": "Kasse 2"},
+        )
 
     assert (await hand_over(other, code)).status_code == 404  # not this store's order
     r = await hand_over(staff, "12ab56")
@@ -256,14 +287,16 @@ async def test_pickup_handover_checks_the_code(
     await wait_for_status(api, order_id, {"completed"})
 
 
-async def test_webhook_still_validates_through_the_shared_path(api: httpx.AsyncClient,
-                                                               settings: Settings) -> None:
+async def test_webhook_still_validates_through_the_shared_path(
+    api: httpx.AsyncClient, settings: Settings
+) -> None:
     order = await place_released(api, [(stocked_sku(settings.database_url, {OTHER: 5}), 1)])
     sid = order["shipments"][0]["shipment_id"]
     r = await api.post("/webhooks/shipments", json={"shipment_id": sid, "event": "shipped"})
     assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "tracking_number"]
-    assert (await api.post("/webhooks/shipments", json={
-        "shipment_id": "nope", "event": "accepted"})).status_code == 404
+    assert (
+        await api.post("/webhooks/shipments", json={"shipment_id": "nope", "event": "accepted"})
+    ).status_code == 404
 
 
 async def until_status(url: str, shipment_id: str, status: str) -> None:
@@ -272,16 +305,19 @@ async def until_status(url: str, shipment_id: str, status: str) -> None:
         if shipment_status(url, shipment_id)[0] == status:
             return
         await asyncio.sleep(0.1)
-    raise AssertionError(f"{shipment_id} never became {status}: "
-                         f"{shipment_status(url, shipment_id)}")
+    raise AssertionError(
+        f"{shipment_id} never became {status}: {shipment_status(url, shipment_id)}"
+    )
 
 
-async def wait_for_moved(api: httpx.AsyncClient, order_id: str,
-                         old_id: str) -> dict[str, object]:
+async def wait_for_moved(api: httpx.AsyncClient, order_id: str, old_id: str) -> dict[str, object]:
     for _ in range(300):
         order = (await api.get(f"/orders/{order_id}")).json()
-        fresh = [s for s in order["shipments"] if s["shipment_id"] != old_id
-                 and s["status"] == "released"]
+        fresh = [
+            s
+            for s in order["shipments"]
+            if s["shipment_id"] != old_id and s["status"] == "released"
+        ]
         if fresh:
             return fresh[0]
         await asyncio.sleep(0.1)

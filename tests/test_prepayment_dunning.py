@@ -25,8 +25,9 @@ from workflows.order import OrderWorkflow
 POLICY = OrderPolicy()  # reminders after 3 and 6 days, auto-cancel after 10
 
 
-async def _start(env: WorkflowEnvironment, settings: Settings,
-                 price_cents: int = 4000) -> tuple[WorkflowHandle, str, str, int]:
+async def _start(
+    env: WorkflowEnvironment, settings: Settings, price_cents: int = 4000
+) -> tuple[WorkflowHandle, str, str, int]:
     wh = warehouses(settings.database_url)[0]
     sku = make_sku(settings.database_url, {wh: 5}, price_cents=price_cents)
     handle, order = await start(env, settings, [(sku, 2)], POLICY, payment_method="prepayment")
@@ -35,8 +36,14 @@ async def _start(env: WorkflowEnvironment, settings: Settings,
 
 def _events(url: str, order_id: str) -> dict[str, OrderEvent]:
     with session_scope(url) as s:
-        return {e.type: e for e in s.exec(select(OrderEvent).where(
-            OrderEvent.order_id == order_id).order_by(col(OrderEvent.at))).all()}
+        return {
+            e.type: e
+            for e in s.exec(
+                select(OrderEvent)
+                .where(OrderEvent.order_id == order_id)
+                .order_by(col(OrderEvent.at))
+            ).all()
+        }
 
 
 def _subjects(inbox: Inbox, order_id: str) -> list[str]:
@@ -51,7 +58,8 @@ async def _eventually(check, timeout: float = 30.0) -> None:  # type: ignore[no-
 
 
 async def test_reminders_on_policy_days_then_auto_cancel_releases_stock(
-        skipping: tuple[WorkflowEnvironment, Settings], inbox: Inbox) -> None:
+    skipping: tuple[WorkflowEnvironment, Settings], inbox: Inbox
+) -> None:
     env, settings = skipping
     handle, order_id, sku, total = await _start(env, settings)
     state = await handle.result()  # the server skips the days
@@ -60,30 +68,37 @@ async def test_reminders_on_policy_days_then_auto_cancel_releases_stock(
 
     events = _events(settings.database_url, order_id)
     start = events["awaiting_payment"].at
-    for name, offset in (("payment_reminder_1", timedelta(days=3)),
-                         ("payment_reminder_2", timedelta(days=6)),
-                         ("cancelled", timedelta(days=10))):
+    for name, offset in (
+        ("payment_reminder_1", timedelta(days=3)),
+        ("payment_reminder_2", timedelta(days=6)),
+        ("cancelled", timedelta(days=10)),
+    ):
         assert abs((events[name].at - start) - offset) < timedelta(minutes=1), name
     assert "payment not received" in events["cancelled"].detail["reason"]
     assert events["cancelled"].actor == "policy"
     assert not active_reservations(settings.database_url, order_id)
     assert stock_of(settings.database_url, warehouses(settings.database_url)[0], sku) == (5, 0)
     subjects = _subjects(inbox, order_id)
-    assert subjects == [f"Bestellbestätigung {order_id}",
-                        f"Bitte überweisen Sie 84,95 € für Ihre Bestellung {order_id}",
-                        f"Erinnerung 1: Zahlung für Bestellung {order_id} offen",
-                        f"Erinnerung 2: Zahlung für Bestellung {order_id} offen",
-                        f"Ihre Bestellung {order_id} wurde storniert"]
+    assert subjects == [
+        f"Bestellbestätigung {order_id}",
+        f"Bitte überweisen Sie 84,95 € für Ihre Bestellung {order_id}",
+        f"Erinnerung 1: Zahlung für Bestellung {order_id} offen",
+        f"Erinnerung 2: Zahlung für Bestellung {order_id} offen",
+        f"Ihre Bestellung {order_id} wurde storniert",
+    ]
     assert total == 8495
 
 
 async def test_money_one_minute_before_the_deadline_releases_the_order(
-        skipping: tuple[WorkflowEnvironment, Settings], inbox: Inbox) -> None:
+    skipping: tuple[WorkflowEnvironment, Settings], inbox: Inbox
+) -> None:
     env, settings = skipping
     handle, order_id, _sku, total = await _start(env, settings)
     await env.sleep(POLICY.payment.prepayment_deadline - timedelta(minutes=1))
-    await handle.signal(OrderWorkflow.payment_received,
-                        PaymentNotice(payment_id=f"B-{order_id}", amount_cents=total))
+    await handle.signal(
+        OrderWorkflow.payment_received,
+        PaymentNotice(payment_id=f"B-{order_id}", amount_cents=total),
+    )
 
     async def released() -> bool:
         return (await handle.query(OrderWorkflow.state)).status == OrderStatus.IN_FULFILMENT
@@ -95,9 +110,15 @@ async def test_money_one_minute_before_the_deadline_releases_the_order(
     state = await handle.query(OrderWorkflow.state)
     for shipment in state.shipments:
         for kind in ("shipped", "delivered"):
-            await handle.signal(OrderWorkflow.shipment_event, ShipmentEvent(
-                shipment_id=shipment.shipment_id, kind=kind, carrier="DHL",
-                tracking_number="TS1"))
+            await handle.signal(
+                OrderWorkflow.shipment_event,
+                ShipmentEvent(
+                    shipment_id=shipment.shipment_id,
+                    kind=kind,
+                    carrier="DHL",
+                    tracking_number="TS1",
+                ),
+            )
     assert (await handle.result()).status == OrderStatus.COMPLETED
     subjects = _subjects(inbox, order_id)
     assert sum("Erinnerung" in s for s in subjects) == 2
@@ -107,24 +128,34 @@ async def test_money_one_minute_before_the_deadline_releases_the_order(
 
 
 async def test_money_after_the_auto_cancel_is_refunded(
-        skipping: tuple[WorkflowEnvironment, Settings], inbox: Inbox) -> None:
+    skipping: tuple[WorkflowEnvironment, Settings], inbox: Inbox
+) -> None:
     env, settings = skipping
     handle, order_id, _sku, total = await _start(env, settings)
     await env.sleep(POLICY.payment.prepayment_deadline + timedelta(hours=1))
     assert (await handle.query(OrderWorkflow.state)).status == OrderStatus.CANCELLED
-    await handle.signal(OrderWorkflow.payment_received,
-                        PaymentNotice(payment_id=f"LATE-{order_id}", amount_cents=total))
+    await handle.signal(
+        OrderWorkflow.payment_received,
+        PaymentNotice(payment_id=f"LATE-{order_id}", amount_cents=total),
+    )
 
     def refunded() -> bool:
         with session_scope(settings.database_url) as s:
-            return s.exec(select(PaymentTransaction).where(
-                PaymentTransaction.order_id == order_id, PaymentTransaction.kind == "refund",
-                PaymentTransaction.status == "succeeded")).first() is not None
+            return (
+                s.exec(
+                    select(PaymentTransaction).where(
+                        PaymentTransaction.order_id == order_id,
+                        PaymentTransaction.kind == "refund",
+                        PaymentTransaction.status == "succeeded",
+                    )
+                ).first()
+                is not None
+            )
 
     await _eventually(refunded)
     with session_scope(settings.database_url) as s:
-        txs = s.exec(select(PaymentTransaction).where(
-            PaymentTransaction.order_id == order_id)).all()
-    assert sorted((t.kind, t.amount_cents) for t in txs) == [("incoming", total),
-                                                            ("refund", total)]
+        txs = s.exec(
+            select(PaymentTransaction).where(PaymentTransaction.order_id == order_id)
+        ).all()
+    assert sorted((t.kind, t.amount_cents) for t in txs) == [("incoming", total), ("refund", total)]
     await _eventually(lambda: any("Erstattung" in s for s in _subjects(inbox, order_id)))

@@ -23,8 +23,10 @@ from workflows.returns import ReturnWorkflow
 
 
 def _replayer() -> Replayer:
-    return Replayer(workflows=[OrderWorkflow, ReturnWorkflow, OutboundDispatchWorkflow],
-                    data_converter=pydantic_data_converter)
+    return Replayer(
+        workflows=[OrderWorkflow, ReturnWorkflow, OutboundDispatchWorkflow],
+        data_converter=pydantic_data_converter,
+    )
 
 
 def recorded() -> list[Path]:
@@ -44,27 +46,38 @@ async def test_recorded_history_replays(path: Path) -> None:
 async def _complete(api: httpx.AsyncClient, order_id: str) -> None:
     order = await wait_for_status(api, order_id, {"in_fulfilment"})
     for n, shipment in enumerate(order["shipments"]):
-        await api.post("/webhooks/shipments", json={
-            "shipment_id": shipment["shipment_id"], "event": "shipped", "carrier": "DHL",
-            "tracking_number": f"REPLAY{n}"})
-        await api.post("/webhooks/shipments", json={
-            "shipment_id": shipment["shipment_id"], "event": "delivered"})
+        await api.post(
+            "/webhooks/shipments",
+            json={
+                "shipment_id": shipment["shipment_id"],
+                "event": "shipped",
+                "carrier": "DHL",
+                "tracking_number": f"REPLAY{n}",
+            },
+        )
+        await api.post(
+            "/webhooks/shipments",
+            json={"shipment_id": shipment["shipment_id"], "event": "delivered"},
+        )
     await wait_for_status(api, order_id, {"completed"})
 
 
 SCENARIOS = {
-    "completed_two_lines": (
-        {"lines": [("TS-0018", 1), ("SH-0007", 1)]}, _complete),
+    "completed_two_lines": ({"lines": [("TS-0018", 1), ("SH-0007", 1)]}, _complete),
     "rejected_by_risk": (
-        {"lines": [("FU-0004", 30)],
-         "customer": {"id": "C-NEW-RISK", "email": "x@example.org", "name": "Max Muster"}},
-        lambda api, oid: wait_for_status(api, oid, {"rejected"})),
+        {
+            "lines": [("FU-0004", 30)],
+            "customer": {"id": "C-NEW-RISK", "email": "x@example.org", "name": "Max Muster"},
+        },
+        lambda api, oid: wait_for_status(api, oid, {"rejected"}),
+    ),
 }
 
 
 @pytest.mark.parametrize("scenario", list(SCENARIOS))
-async def test_fresh_history_replays(scenario: str, api: httpx.AsyncClient,
-                                     temporal_client: Client) -> None:
+async def test_fresh_history_replays(
+    scenario: str, api: httpx.AsyncClient, temporal_client: Client
+) -> None:
     """Runs a scenario now and replays it; with OMS_RECORD_HISTORIES=1 it keeps the history."""
     spec, finish = SCENARIOS[scenario]
     overrides = dict(spec)

@@ -15,8 +15,9 @@ from tests.support.orders import order_request, post_event, wait_for_status
 CANCEL = {"agent": "cs-anna", "reason": "customer asked"}
 
 
-async def test_cancelling_twice_answers_200_and_voids_once(api: httpx.AsyncClient,
-                                                           settings: Settings) -> None:
+async def test_cancelling_twice_answers_200_and_voids_once(
+    api: httpx.AsyncClient, settings: Settings
+) -> None:
     body = order_request(lines=[("TS-0000", 1)])
     assert (await api.post("/orders", json=body)).status_code == 202
     order = await wait_for_status(api, body["order_id"], {"in_fulfilment"})
@@ -26,19 +27,29 @@ async def test_cancelling_twice_answers_200_and_voids_once(api: httpx.AsyncClien
     assert again.status_code == 200, again.text
     assert again.json()["status"] == "cancelled" and "already" in again.json()["message"]
     with session_scope(settings.database_url) as s:
-        voids = s.exec(select(PaymentTransaction).where(
-            PaymentTransaction.order_id == body["order_id"],
-            PaymentTransaction.kind == "void")).all()
+        voids = s.exec(
+            select(PaymentTransaction).where(
+                PaymentTransaction.order_id == body["order_id"], PaymentTransaction.kind == "void"
+            )
+        ).all()
     assert [v.amount_cents for v in voids] == [order["total_cents"]]
 
     shipment = order["shipments"][0]["shipment_id"]
-    r = await api.post("/webhooks/shipments", json={"shipment_id": shipment, "event": "shipped",
-                                                    "carrier": "DHL", "tracking_number": "X1"})
+    r = await api.post(
+        "/webhooks/shipments",
+        json={
+            "shipment_id": shipment,
+            "event": "shipped",
+            "carrier": "DHL",
+            "tracking_number": "X1",
+        },
+    )
     assert r.status_code == 409 and "closed" in r.json()["detail"]
 
 
 async def test_a_carriers_resend_after_the_order_completed_is_accepted(
-        api: httpx.AsyncClient) -> None:
+    api: httpx.AsyncClient,
+) -> None:
     body = order_request(lines=[("TS-0000", 1)])
     assert (await api.post("/orders", json=body)).status_code == 202
     order = await wait_for_status(api, body["order_id"], {"in_fulfilment"})
@@ -51,6 +62,8 @@ async def test_a_carriers_resend_after_the_order_completed_is_accepted(
     after = (await api.get(f"/orders/{body['order_id']}")).json()
     assert after["status"] == "completed"
     assert after["shipments"][0]["status"] == "delivered"
-    r = await api.post("/webhooks/shipments", json={"shipment_id": shipment, "event": "exception",
-                                                    "exception": "lost"})
+    r = await api.post(
+        "/webhooks/shipments",
+        json={"shipment_id": shipment, "event": "exception", "exception": "lost"},
+    )
     assert r.status_code == 409  # news after the end: a person must look at it

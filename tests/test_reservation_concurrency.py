@@ -26,10 +26,18 @@ def _hot_sku(url: str, on_hand: int) -> tuple[str, str]:
 
 
 def _plan(order_id: str, location_id: str, sku: str, qty: int) -> list[ShipmentPlan]:
-    return [ShipmentPlan(shipment_id=f"{order_id}-S1", location_id=location_id,
-                         lines=[ShipmentLine(line_id="L1", sku=sku, quantity=qty)],
-                         carrier="DHL", ship_date=date(2026, 1, 5),
-                         promised_delivery=date(2026, 1, 6), cost_cents=500, goods_cents=999)]
+    return [
+        ShipmentPlan(
+            shipment_id=f"{order_id}-S1",
+            location_id=location_id,
+            lines=[ShipmentLine(line_id="L1", sku=sku, quantity=qty)],
+            carrier="DHL",
+            ship_date=date(2026, 1, 5),
+            promised_delivery=date(2026, 1, 6),
+            cost_cents=500,
+            goods_cents=999,
+        )
+    ]
 
 
 def test_fifty_racing_reservations_for_ten_units_grant_exactly_ten(database_url: str) -> None:
@@ -37,9 +45,12 @@ def test_fifty_racing_reservations_for_ten_units_grant_exactly_ten(database_url:
     get_engine(database_url).pool.dispose()
     orders = [f"RACE-{uuid.uuid4().hex[:10]}" for _ in range(50)]
     with ThreadPoolExecutor(max_workers=50) as pool:
-        results = list(pool.map(
-            lambda oid: inventory.reserve(database_url, oid, _plan(oid, location_id, sku, 1)),
-            orders))
+        results = list(
+            pool.map(
+                lambda oid: inventory.reserve(database_url, oid, _plan(oid, location_id, sku, 1)),
+                orders,
+            )
+        )
     assert sum(r.ok for r in results) == 10
     assert all(r.conflicts for r in results if not r.ok)
     with session_scope(database_url) as s:

@@ -34,10 +34,10 @@ POLICY = ReturnPolicy()
 
 
 async def test_mail_return_goes_where_the_item_is_needed_and_is_restocked_there(
-        api: httpx.AsyncClient, settings: Settings, inbox: Inbox) -> None:
+    api: httpx.AsyncClient, settings: Settings, inbox: Inbox
+) -> None:
     url = settings.database_url
-    dortmund, hamburg, munich = (warehouse_in(url, c) for c in ("Dortmund", "Hamburg",
-                                                                "München"))
+    dortmund, hamburg, munich = (warehouse_in(url, c) for c in ("Dortmund", "Hamburg", "München"))
     # Dortmund is nearest to the customer in Köln and ships the order; Hamburg is nearly out
     # of the item (1 unit: 28 days of cover at the floor demand of 1 unit per 28 days), so
     # it needs the returned unit most. Munich has as little demand but plenty of stock.
@@ -69,14 +69,20 @@ async def test_mail_return_goes_where_the_item_is_needed_and_is_restocked_there(
     assert (refund.amount_cents, refund.parent_id) == (2995, capture.id)
     await wait_for_subject(inbox, oid, f"Erstattung zu Ihrer Retoure {ret['return_id']}")
     events = {e["type"] for e in (await api.get(f"/orders/{oid}")).json()["events"]}
-    assert {"return_requested", "return_label_issued", "return_in_transit",
-            "return_received", "return_inspected", "return_refunded",
-            "return_closed"} <= events
+    assert {
+        "return_requested",
+        "return_label_issued",
+        "return_in_transit",
+        "return_received",
+        "return_inspected",
+        "return_refunded",
+        "return_closed",
+    } <= events
 
 
 async def test_defective_item_goes_to_the_returns_centre_and_is_written_off(
-        api: httpx.AsyncClient, settings: Settings, temporal_client: Client,
-        inbox: Inbox) -> None:
+    api: httpx.AsyncClient, settings: Settings, temporal_client: Client, inbox: Inbox
+) -> None:
     url = settings.database_url
     sku = make_sku(url, {warehouse_in(url, "Dortmund"): 5}, price_cents=4999)
     order = await delivered_order(api, [(sku, 2)])
@@ -92,8 +98,10 @@ async def test_defective_item_goes_to_the_returns_centre_and_is_written_off(
     done = await receive_and_inspect(api, ret, centre, sellable=False)
     assert done["refunded_cents"] == 4999
     rid = ret["return_id"]
-    assert movements(url, f"return:{rid}") == [(centre, sku, "return", 1),
-                                              (centre, sku, "adjustment", -1)]
+    assert movements(url, f"return:{rid}") == [
+        (centre, sku, "return", 1),
+        (centre, sku, "adjustment", -1),
+    ]
     assert stock_of(url, centre, sku) == (0, 0)  # written off: nothing to sell or route
     with session_scope(url) as s:
         assert ledger.explain(s, centre, sku).explained  # type: ignore[union-attr]
@@ -106,7 +114,8 @@ async def test_defective_item_goes_to_the_returns_centre_and_is_written_off(
 
 
 async def test_refunds_are_exact_to_the_cent_and_shipping_comes_back_with_the_last_item(
-        api: httpx.AsyncClient, settings: Settings) -> None:
+    api: httpx.AsyncClient, settings: Settings
+) -> None:
     url = settings.database_url
     dortmund = warehouse_in(url, "Dortmund")
     shirt = make_sku(url, {dortmund: 10}, price_cents=1999)
@@ -126,14 +135,16 @@ async def test_refunds_are_exact_to_the_cent_and_shipping_comes_back_with_the_la
         await receive_and_inspect(api, ret, ret["destination"]["location_id"], sellable=True)
     paid = refunds(url, oid)
     assert [t.amount_cents for t in paid] == [1999, 5827]
-    assert sum(t.amount_cents for t in paid) == sum(t.amount_cents
-                                                    for t in captures(url, oid))
-    assert {t.idempotency_key for t in paid} == {f"{oid}:return:{first['return_id']}",
-                                                 f"{oid}:return:{second['return_id']}"}
+    assert sum(t.amount_cents for t in paid) == sum(t.amount_cents for t in captures(url, oid))
+    assert {t.idempotency_key for t in paid} == {
+        f"{oid}:return:{first['return_id']}",
+        f"{oid}:return:{second['return_id']}",
+    }
 
 
 async def test_returns_that_cannot_be_accepted_are_refused_with_a_reason(
-        api: httpx.AsyncClient, settings: Settings) -> None:
+    api: httpx.AsyncClient, settings: Settings
+) -> None:
     url = settings.database_url
     dortmund = warehouse_in(url, "Dortmund")
     sku = make_sku(url, {dortmund: 10}, price_cents=1500)
@@ -143,8 +154,11 @@ async def test_returns_that_cannot_be_accepted_are_refused_with_a_reason(
 
     def count(order_id: str) -> int:
         with session_scope(url) as s:
-            return s.exec(select(func.count()).select_from(ReturnRecord).where(
-                ReturnRecord.order_id == order_id)).one()
+            return s.exec(
+                select(func.count())
+                .select_from(ReturnRecord)
+                .where(ReturnRecord.order_id == order_id)
+            ).one()
 
     r = await request_return(api, late["order_id"], ("L1", 1, "wrong_size"))
     assert r.status_code == 422
@@ -157,8 +171,9 @@ async def test_returns_that_cannot_be_accepted_are_refused_with_a_reason(
     assert err["loc"] == ["body", "lines", 0, "quantity"]
     assert "only 2 unit(s)" in err["msg"] and "delivered 2" in err["msg"]
 
-    assert (await request_return(api, fresh["order_id"], ("L1", 2, "wrong_size"))
-            ).status_code == 201
+    assert (
+        await request_return(api, fresh["order_id"], ("L1", 2, "wrong_size"))
+    ).status_code == 201
     r = await request_return(api, fresh["order_id"], ("L1", 1, "wrong_size"))
     assert r.status_code == 422 and "already returned 2" in r.json()["detail"][0]["msg"]
     r = await request_return(api, fresh["order_id"], ("L9", 1, "wrong_size"))
@@ -176,8 +191,7 @@ async def test_returns_that_cannot_be_accepted_are_refused_with_a_reason(
     assert (await request_return(api, "NO-SUCH-ORDER", ("L1", 1, "other"))).status_code == 404
 
 
-async def test_return_webhook_names_bad_fields(api: httpx.AsyncClient,
-                                               settings: Settings) -> None:
+async def test_return_webhook_names_bad_fields(api: httpx.AsyncClient, settings: Settings) -> None:
     url = settings.database_url
     sku = make_sku(url, {warehouse_in(url, "Dortmund"): 3})
     order = await delivered_order(api, [(sku, 1)])
@@ -185,14 +199,22 @@ async def test_return_webhook_names_bad_fields(api: httpx.AsyncClient,
     rid = ret["return_id"]
     r = await api.post("/webhooks/returns", json={"return_id": rid, "event": "received"})
     assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "location_id"]
-    r = await api.post("/webhooks/returns", json={"return_id": rid, "event": "received",
-                                                  "location_id": "NOWHERE"})
+    r = await api.post(
+        "/webhooks/returns", json={"return_id": rid, "event": "received", "location_id": "NOWHERE"}
+    )
     assert r.status_code == 422
-    r = await api.post("/webhooks/returns", json={"return_id": rid, "event": "inspected",
-                                                  "lines": [{"line_id": "L7",
-                                                             "sellable": True}]})
+    r = await api.post(
+        "/webhooks/returns",
+        json={
+            "return_id": rid,
+            "event": "inspected",
+            "lines": [{"line_id": "L7", "sellable": True}],
+        },
+    )
     assert r.status_code == 422 and r.json()["detail"][0]["loc"][:2] == ["body", "lines"]
-    r = await api.post("/webhooks/returns", json={"return_id": "R-NONE-1", "event": "received",
-                                                  "location_id": "RC-KASSEL"})
+    r = await api.post(
+        "/webhooks/returns",
+        json={"return_id": "R-NONE-1", "event": "received", "location_id": "RC-KASSEL"},
+    )
     assert r.status_code == 404
     assert (await wait_return(api, rid, {"label_issued"}))["status"] == "label_issued"

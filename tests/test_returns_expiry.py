@@ -22,19 +22,29 @@ Skipping = tuple[WorkflowEnvironment, Settings]
 
 
 async def test_return_that_never_arrives_expires_and_frees_its_units(
-        api: httpx.AsyncClient, skipping: Skipping, inbox: Inbox) -> None:
+    api: httpx.AsyncClient, skipping: Skipping, inbox: Inbox
+) -> None:
     env, settings = skipping
     url = settings.database_url
     sku = make_sku(url, {warehouse_in(url, "Dortmund"): 3}, price_cents=1800)
     order = await delivered_order(api, [(sku, 1)])
     oid = order["order_id"]
     with session_scope(url) as s:
-        [rec] = open_returns(s, oid, ReturnRequest(lines=[ReturnLineRequest(
-            line_id="L1", quantity=1, reason="changed_mind")]), channel="mail",
-            requested_by="customer", now=datetime.now(UTC), links=links(settings))
+        [rec] = open_returns(
+            s,
+            oid,
+            ReturnRequest(
+                lines=[ReturnLineRequest(line_id="L1", quantity=1, reason="changed_mind")]
+            ),
+            channel="mail",
+            requested_by="customer",
+            now=datetime.now(UTC),
+            links=links(settings),
+        )
         ret = ReturnInput.model_validate(rec.payload)
-    handle = await env.client.start_workflow(ReturnWorkflow.run, ret, id=ret.workflow_id,
-                                             task_queue=settings.task_queue)
+    handle = await env.client.start_workflow(
+        ReturnWorkflow.run, ret, id=ret.workflow_id, task_queue=settings.task_queue
+    )
     state = await handle.result()  # the server skips the arrival timeout (policy: 30 days)
     assert state.status == ReturnStatus.EXPIRED and state.refunded_cents == 0
     await wait_for_subject(inbox, oid, f"Ihre Retoure {ret.return_id} ist nicht angekommen")

@@ -26,12 +26,14 @@ def _tool(name: str) -> str:
 
 
 async def test_label_pdf_has_number_addresses_and_a_qr_code_that_reads_back(
-        api: httpx.AsyncClient, settings: Settings, tmp_path: Path) -> None:
+    api: httpx.AsyncClient, settings: Settings, tmp_path: Path
+) -> None:
     url = settings.database_url
     sku = make_sku(url, {warehouse_in(url, "Dortmund"): 4, warehouse_in(url, "Leipzig"): 1})
     order = await delivered_order(api, [(sku, 1)])
-    [ret] = (await request_return(api, order["order_id"], ("L1", 1, "wrong_size"))
-             ).json()["returns"]
+    [ret] = (await request_return(api, order["order_id"], ("L1", 1, "wrong_size"))).json()[
+        "returns"
+    ]
     rid, dest = ret["return_id"], ret["destination"]
 
     r = await api.get(f"/returns/{rid}/label.pdf")
@@ -40,19 +42,23 @@ async def test_label_pdf_has_number_addresses_and_a_qr_code_that_reads_back(
     pdf = tmp_path / "label.pdf"
     pdf.write_bytes(r.content)
 
-    text = subprocess.run([_tool("pdftotext"), "-layout", str(pdf), "-"], check=True,
-                          capture_output=True, text=True).stdout
+    text = subprocess.run(
+        [_tool("pdftotext"), "-layout", str(pdf), "-"], check=True, capture_output=True, text=True
+    ).stdout
     assert rid in text
     for line in ("Erika Mustermann", "Heidestraße 17", "51147 Köln"):  # the sender
         assert line in text
     for line in (dest["name"], f"{dest['postcode']} {dest['city']}"):  # the destination
         assert line in text
 
-    subprocess.run([_tool("pdftoppm"), "-png", "-r", "150", "-singlefile", str(pdf),
-                    str(tmp_path / "label")], check=True)
+    subprocess.run(
+        [_tool("pdftoppm"), "-png", "-r", "150", "-singlefile", str(pdf), str(tmp_path / "label")],
+        check=True,
+    )
     png = tmp_path / "label.png"
-    decoded = subprocess.run([_tool("zbarimg"), "--quiet", "--raw", str(png)], check=True,
-                             capture_output=True, text=True).stdout.split()
+    decoded = subprocess.run(
+        [_tool("zbarimg"), "--quiet", "--raw", str(png)], check=True, capture_output=True, text=True
+    ).stdout.split()
     assert decoded == [rid]
     if target := os.environ.get("OMS_RETURN_LABEL_PNG"):
         shutil.copyfile(png, target)

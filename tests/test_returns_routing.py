@@ -9,10 +9,16 @@ from activities.return_routing import Candidate, NoDestination, pick
 from core.db.schema import Location
 
 
-def _c(loc_id: str, cover: float, cents: int = 449, days: int = 2,
-       km: float = 300.0) -> Candidate:
-    loc = Location(id=loc_id, name=loc_id, kind="warehouse", postcode="10115", city="X",
-                   latitude=52.5, longitude=13.4)
+def _c(loc_id: str, cover: float, cents: int = 449, days: int = 2, km: float = 300.0) -> Candidate:
+    loc = Location(
+        id=loc_id,
+        name=loc_id,
+        kind="warehouse",
+        postcode="10115",
+        city="X",
+        latitude=52.5,
+        longitude=13.4,
+    )
     return Candidate(loc, cover, cents, days, km, "parcel")
 
 

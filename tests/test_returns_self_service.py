@@ -11,12 +11,12 @@ from tests.support.catalogue import make_sku
 from tests.support.orders import order_request, wait_for_status
 from tests.support.returns import delivered_order, warehouse_in
 
-NEW = {"name": "Erika Mustermann", "street": "Neue Straße 5", "postcode": "50667",
-       "city": "Köln"}
+NEW = {"name": "Erika Mustermann", "street": "Neue Straße 5", "postcode": "50667", "city": "Köln"}
 
 
 async def test_address_changes_while_unreleased_and_not_after(
-        api: httpx.AsyncClient, settings: Settings) -> None:
+    api: httpx.AsyncClient, settings: Settings
+) -> None:
     sku = make_sku(settings.database_url, {warehouse_in(settings.database_url, "Dortmund"): 5})
     body = order_request(lines=[(sku, 1)], payment_method="prepayment")  # waits for money
     assert (await api.post("/orders", json=body)).status_code == 202
@@ -30,8 +30,7 @@ async def test_address_changes_while_unreleased_and_not_after(
     assert page.status_code == 200 and "Change address" in page.text
     r = await api.post(f"/my/orders/{oid}/delivery", data={**NEW, "t": token + "x"})
     assert r.status_code == 403
-    r = await api.post(f"/my/orders/{oid}/delivery", data={**NEW, "postcode": "5066",
-                                                           "t": token})
+    r = await api.post(f"/my/orders/{oid}/delivery", data={**NEW, "postcode": "5066", "t": token})
     assert r.status_code == 422 and "postcode" in r.text
     r = await api.post(f"/my/orders/{oid}/delivery", data={**NEW, "t": token})
     assert r.status_code == 303, r.text

@@ -26,18 +26,20 @@ from tests.support.returns import (
 )
 
 STORE = "ST-BERLIN"
-BERLIN = {"name": "Jonas Weber", "street": "Torstraße 112", "postcode": "10119",
-          "city": "Berlin"}
+BERLIN = {"name": "Jonas Weber", "street": "Torstraße 112", "postcode": "10119", "city": "Berlin"}
 
 
 @pytest.fixture
-async def staff(settings: Settings, temporal_client: Client,
-                api: httpx.AsyncClient) -> AsyncIterator[httpx.AsyncClient]:
+async def staff(
+    settings: Settings, temporal_client: Client, api: httpx.AsyncClient
+) -> AsyncIterator[httpx.AsyncClient]:
     """The Berlin store's staff, logged in to the portal (own cookie jar)."""
     app = create_app(settings, temporal_client)
     async with client_for(app, settings) as client:
-        r = await client.post("/portal/login", data={"key": portal_key(
-            settings.database_url, STORE, "Filiale Berlin, Kasse")})
+        r = await client.post(
+            "/portal/login",
+            data={"key": portal_key(settings.database_url, STORE, "Filiale Berlin, Kasse")},
+        )
         assert r.status_code == 303, r.text
         yield client
 
@@ -45,15 +47,18 @@ async def staff(settings: Settings, temporal_client: Client,
 async def _book(staff: httpx.AsyncClient, order_id: str, reason: str) -> str:
     page = await staff.get(f"/portal/returns?order_id={order_id}")
     assert page.status_code == 200 and "Book return" in page.text
-    r = await staff.post("/portal/returns", data={
-        "csrf": csrf_of(page.text), "order_id": order_id, "qty_L1": "1", "reason_L1": reason})
+    r = await staff.post(
+        "/portal/returns",
+        data={"csrf": csrf_of(page.text), "order_id": order_id, "qty_L1": "1", "reason_L1": reason},
+    )
     assert r.status_code == 303, r.text
     assert r.headers["location"] == f"/portal/returns/R-{order_id}-1"
     return f"R-{order_id}-1"
 
 
 async def test_in_store_return_stays_in_the_store_that_needs_it(
-        staff: httpx.AsyncClient, api: httpx.AsyncClient, settings: Settings) -> None:
+    staff: httpx.AsyncClient, api: httpx.AsyncClient, settings: Settings
+) -> None:
     url = settings.database_url
     leipzig = warehouse_in(url, "Leipzig")
     sku = make_sku(url, {leipzig: 5, STORE: 0}, price_cents=2000)  # the store sold out
@@ -76,7 +81,8 @@ async def test_in_store_return_stays_in_the_store_that_needs_it(
 
 
 async def test_in_store_return_goes_on_to_the_warehouse_that_needs_it_more(
-        staff: httpx.AsyncClient, api: httpx.AsyncClient, settings: Settings) -> None:
+    staff: httpx.AsyncClient, api: httpx.AsyncClient, settings: Settings
+) -> None:
     url = settings.database_url
     hamburg = warehouse_in(url, "Hamburg")
     sku = make_sku(url, {STORE: 40, hamburg: 0}, price_cents=1250)

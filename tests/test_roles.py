@@ -30,12 +30,32 @@ from core.db.schema import (
 from core.settings import Settings
 from core.signing import sign
 
-OWN_AUTH = ("/portal", "/console", "/dashboard", "/my/", "/docs", "/redoc", "/openapi.json",
-            "/health")
-KEYS = {Role.SHOP: "roles-shop", Role.CUSTOMER_SERVICE: "roles-cs",
-        Role.OPERATIONS: "roles-ops", Role.LOCATION: "roles-store"}
-TABLES = (OrderRecord, OrderEvent, Reservation, ShipmentRecord, PaymentTransaction,
-          StockMovement, StockHold, ApiKey)
+OWN_AUTH = (
+    "/portal",
+    "/console",
+    "/dashboard",
+    "/my/",
+    "/docs",
+    "/redoc",
+    "/openapi.json",
+    "/health",
+)
+KEYS = {
+    Role.SHOP: "roles-shop",
+    Role.CUSTOMER_SERVICE: "roles-cs",
+    Role.OPERATIONS: "roles-ops",
+    Role.LOCATION: "roles-store",
+}
+TABLES = (
+    OrderRecord,
+    OrderEvent,
+    Reservation,
+    ShipmentRecord,
+    PaymentTransaction,
+    StockMovement,
+    StockHold,
+    ApiKey,
+)
 
 
 def _all_routes(routes: list, prefix: str = "") -> list[tuple[str, APIRoute]]:  # type: ignore[type-arg]
@@ -45,8 +65,7 @@ def _all_routes(routes: list, prefix: str = "") -> list[tuple[str, APIRoute]]:  
         if isinstance(route, APIRoute):
             out.append((prefix + route.path, route))
         elif hasattr(route, "original_router"):
-            out += _all_routes(route.original_router.routes,
-                               prefix + route.include_context.prefix)
+            out += _all_routes(route.original_router.routes, prefix + route.include_context.prefix)
     return out
 
 
@@ -57,8 +76,9 @@ def _json_routes(settings: Settings, client: Client) -> list[tuple[str, str, obj
     for path, route in _all_routes(app.routes):
         if path.startswith(OWN_AUTH) or not route.include_in_schema:
             continue
-        guards = [d.dependency for d in route.dependencies
-                  if isinstance(d.dependency, Allow | Signed)]
+        guards = [
+            d.dependency for d in route.dependencies if isinstance(d.dependency, Allow | Signed)
+        ]
         found.append((sorted(route.methods)[0], path, guards[0] if len(guards) == 1 else None))
     return found
 
@@ -77,25 +97,33 @@ def role_keys(settings: Settings) -> dict[Role, str]:
     with session_scope(settings.database_url) as s:
         for role, key in KEYS.items():
             if verify_key(s, key) is None:
-                issue_key(s, role=role.value, key=key, label=f"matrix {role.value}",
-                          location_id="ST-BERLIN" if role == Role.LOCATION else None)
+                issue_key(
+                    s,
+                    role=role.value,
+                    key=key,
+                    label=f"matrix {role.value}",
+                    location_id="ST-BERLIN" if role == Role.LOCATION else None,
+                )
     return dict(KEYS)
 
 
-def test_every_json_endpoint_states_who_may_call_it(settings: Settings,
-                                                    temporal_client: Client) -> None:
+def test_every_json_endpoint_states_who_may_call_it(
+    settings: Settings, temporal_client: Client
+) -> None:
     routes = _json_routes(settings, temporal_client)
     assert len(routes) > 25
     unguarded = [f"{method} {path}" for method, path, guard in routes if guard is None]
     assert unguarded == []
 
 
-async def test_role_matrix(settings: Settings, temporal_client: Client,
-                           role_keys: dict[Role, str]) -> None:
+async def test_role_matrix(
+    settings: Settings, temporal_client: Client, role_keys: dict[Role, str]
+) -> None:
     app = create_app(settings, temporal_client)
     before = _counts(settings.database_url)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                 base_url="http://oms.test") as http:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://oms.test"
+    ) as http:
         for method, path, guard in _json_routes(settings, temporal_client):
             if not isinstance(guard, Allow):
                 continue
@@ -110,20 +138,23 @@ async def test_role_matrix(settings: Settings, temporal_client: Client,
     assert _counts(settings.database_url) == before
 
 
-async def test_webhooks_need_the_right_signature(settings: Settings,
-                                                 temporal_client: Client) -> None:
+async def test_webhooks_need_the_right_signature(
+    settings: Settings, temporal_client: Client
+) -> None:
     app = create_app(settings, temporal_client)
     before = _counts(settings.database_url)
     body = json.dumps({"shipment_id": "NOPE-S1", "event": "accepted"}).encode()
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                 base_url="http://oms.test") as http:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://oms.test"
+    ) as http:
         for _method, route_path, guard in _json_routes(settings, temporal_client):
             if not isinstance(guard, Signed):
                 continue
 
             def post(headers: dict[str, str], path: str = route_path) -> Any:
-                return http.post(path, content=body, headers={
-                    "content-type": "application/json", **headers})
+                return http.post(
+                    path, content=body, headers={"content-type": "application/json", **headers}
+                )
 
             assert (await post({})).status_code == 401
             assert (await post({"X-OMS-Signature": "sha256=00"})).status_code == 403
@@ -139,13 +170,21 @@ async def test_webhooks_need_the_right_signature(settings: Settings,
 
 
 async def test_a_store_key_hands_over_only_at_its_own_store(
-        settings: Settings, temporal_client: Client, role_keys: dict[Role, str]) -> None:
+    settings: Settings, temporal_client: Client, role_keys: dict[Role, str]
+) -> None:
     app = create_app(settings, temporal_client)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                 base_url="http://oms.test") as http:
-        r = await http.post("/orders/X-1/pickup", headers={"X-API-Key": KEYS[Role.LOCATION]},
-                            json={"location_id": "ST-HAMBURG", "code": "123456", "staff": "x"})
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://oms.test"
+    ) as http:
+        r = await http.post(
+            "/orders/X-1/pickup",
+            headers={"X-API-Key": KEYS[Role.LOCATION]},
+            json={"location_id": "ST-HAMBURG", "code": "123456", "staff": "x"},
+        )
         assert r.status_code == 403 and "own location" in r.text
-        r = await http.post("/orders/X-1/pickup", headers={"X-API-Key": KEYS[Role.LOCATION]},
-                            json={"location_id": "ST-BERLIN", "code": "123456", "staff": "x"})
+        r = await http.post(
+            "/orders/X-1/pickup",
+            headers={"X-API-Key": KEYS[Role.LOCATION]},
+            json={"location_id": "ST-BERLIN", "code": "123456", "staff": "x"},
+        )
         assert r.status_code == 404  # its own store: past the door, the order is unknown

@@ -31,19 +31,26 @@ class WorkerProcess:
     """``python worker.py`` as its own process, configured through OMS_* variables."""
 
     def __init__(self, settings: Settings, log: Path) -> None:
-        self.env = {**os.environ,
-                    "OMS_DATABASE_URL": settings.database_url,
-                    "OMS_TEMPORAL_ADDRESS": settings.temporal_address,
-                    "OMS_TASK_QUEUE": settings.task_queue,
-                    "OMS_SMTP_PORT": str(settings.smtp_port),
-                    "OMS_PUBLIC_BASE_URL": settings.public_base_url,
-                    "OMS_PAYMENT_SIM_LATENCY_MS": str(settings.payment_sim_latency_ms)}
+        self.env = {
+            **os.environ,
+            "OMS_DATABASE_URL": settings.database_url,
+            "OMS_TEMPORAL_ADDRESS": settings.temporal_address,
+            "OMS_TASK_QUEUE": settings.task_queue,
+            "OMS_SMTP_PORT": str(settings.smtp_port),
+            "OMS_PUBLIC_BASE_URL": settings.public_base_url,
+            "OMS_PAYMENT_SIM_LATENCY_MS": str(settings.payment_sim_latency_ms),
+        }
         self.log = log
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        self.proc = subprocess.Popen([sys.executable, "worker.py"], cwd=ROOT, env=self.env,
-                                     stdout=self.log.open("ab"), stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(
+            [sys.executable, "worker.py"],
+            cwd=ROOT,
+            env=self.env,
+            stdout=self.log.open("ab"),
+            stderr=subprocess.STDOUT,
+        )
 
     def kill(self) -> None:
         assert self.proc is not None
@@ -59,8 +66,9 @@ class WorkerProcess:
 @pytest.fixture
 def crash_settings(settings: Settings) -> Settings:
     """Own task queue (so the session's in-process worker cannot help) and a slow provider."""
-    return settings.model_copy(update={"task_queue": f"crash-{uuid.uuid4().hex[:8]}",
-                                       "payment_sim_latency_ms": 3000})
+    return settings.model_copy(
+        update={"task_queue": f"crash-{uuid.uuid4().hex[:8]}", "payment_sim_latency_ms": 3000}
+    )
 
 
 @pytest.fixture
@@ -72,13 +80,18 @@ def worker_proc(crash_settings: Settings, tmp_path: Path) -> Iterator[WorkerProc
 
 def _payment_rows(url: str, order_id: str) -> list[PaymentTransaction]:
     with session_scope(url) as s:
-        return list(s.exec(select(PaymentTransaction).where(
-            PaymentTransaction.order_id == order_id)).all())
+        return list(
+            s.exec(select(PaymentTransaction).where(PaymentTransaction.order_id == order_id)).all()
+        )
 
 
 async def test_sigkilled_worker_mid_payment_then_new_worker_finishes_order(
-        crash_settings: Settings, temporal_client: Client, inbox: Inbox,
-        worker_proc: WorkerProcess, tmp_path: Path) -> None:
+    crash_settings: Settings,
+    temporal_client: Client,
+    inbox: Inbox,
+    worker_proc: WorkerProcess,
+    tmp_path: Path,
+) -> None:
     app = create_app(crash_settings, temporal_client)
     async with client_for(app, crash_settings) as api:
         worker_proc.start()
@@ -87,8 +100,9 @@ async def test_sigkilled_worker_mid_payment_then_new_worker_finishes_order(
         assert (await api.post("/orders", json=body)).status_code == 202
 
         deadline = time.monotonic() + 60
-        while not any(t.status == "pending" for t in _payment_rows(
-                crash_settings.database_url, order_id)):
+        while not any(
+            t.status == "pending" for t in _payment_rows(crash_settings.database_url, order_id)
+        ):
             assert time.monotonic() < deadline, "payment never started"
             await asyncio.sleep(0.1)
         worker_proc.kill()  # in the middle of the card authorisation
@@ -98,10 +112,14 @@ async def test_sigkilled_worker_mid_payment_then_new_worker_finishes_order(
         try:
             order = await wait_for_status(api, order_id, {"in_fulfilment"}, timeout=90)
             for shipment in order["shipments"]:
-                for event in ({"event": "shipped", "carrier": "DHL", "tracking_number": "T1"},
-                              {"event": "delivered"}):
-                    r = await api.post("/webhooks/shipments",
-                                       json={"shipment_id": shipment["shipment_id"], **event})
+                for event in (
+                    {"event": "shipped", "carrier": "DHL", "tracking_number": "T1"},
+                    {"event": "delivered"},
+                ):
+                    r = await api.post(
+                        "/webhooks/shipments",
+                        json={"shipment_id": shipment["shipment_id"], **event},
+                    )
                     assert r.status_code == 202
             order = await wait_for_status(api, order_id, {"completed"}, timeout=60)
         finally:

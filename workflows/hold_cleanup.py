@@ -26,8 +26,11 @@ class HoldCleanupWorkflow:
         total = ExpiredHolds()
         while True:
             done: ExpiredHolds = await workflow.execute_activity_method(
-                HoldActivities.expire_holds, BATCH, start_to_close_timeout=timedelta(minutes=2),
-                retry_policy=RetryPolicy(maximum_interval=timedelta(seconds=30)))
+                HoldActivities.expire_holds,
+                BATCH,
+                start_to_close_timeout=timedelta(minutes=2),
+                retry_policy=RetryPolicy(maximum_interval=timedelta(seconds=30)),
+            )
             total.holds += done.holds
             total.units += done.units
             total.rows += done.rows

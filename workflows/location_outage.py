@@ -28,15 +28,25 @@ class LocationOutageWorkflow:
     @workflow.run
     async def run(self, location_id: str, reason: str) -> OutageResult:
         orders: list[str] = await workflow.execute_activity_method(
-            LocationActivities.set_location_online, args=[location_id, False],
-            start_to_close_timeout=timedelta(seconds=30))
+            LocationActivities.set_location_online,
+            args=[location_id, False],
+            start_to_close_timeout=timedelta(seconds=30),
+        )
         request = RerouteRequest(location_id=location_id, reason=reason)
-        results = await asyncio.gather(*(
-            workflow.get_external_workflow_handle(workflow_id_for(order_id)).signal(
-                "reroute", request)
-            for order_id in orders), return_exceptions=True)
-        unreachable = [o for o, r in zip(orders, results, strict=True)
-                       if isinstance(r, BaseException)]
-        return OutageResult(location_id=location_id,
-                            orders_rerouted=[o for o in orders if o not in unreachable],
-                            orders_unreachable=unreachable)
+        results = await asyncio.gather(
+            *(
+                workflow.get_external_workflow_handle(workflow_id_for(order_id)).signal(
+                    "reroute", request
+                )
+                for order_id in orders
+            ),
+            return_exceptions=True,
+        )
+        unreachable = [
+            o for o, r in zip(orders, results, strict=True) if isinstance(r, BaseException)
+        ]
+        return OutageResult(
+            location_id=location_id,
+            orders_rerouted=[o for o in orders if o not in unreachable],
+            orders_unreachable=unreachable,
+        )

@@ -12,8 +12,10 @@ def _when(moment: datetime) -> str:
 
 def prepayment_waiting_since(before: datetime) -> str:
     """Prepayment orders still waiting for their money, placed before ``before``."""
-    return ("WorkflowType = 'OrderWorkflow' AND PaymentMethod = 'prepayment' AND "
-            f"OrderStatus = 'awaiting_payment' AND StartTime < '{_when(before)}'")
+    return (
+        "WorkflowType = 'OrderWorkflow' AND PaymentMethod = 'prepayment' AND "
+        f"OrderStatus = 'awaiting_payment' AND StartTime < '{_when(before)}'"
+    )
 
 
 def late_at(location_id: str) -> str:

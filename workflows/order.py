@@ -99,16 +99,20 @@ class OrderWorkflow(FulfilmentSteps, PaymentSteps):
         assert self._state is not None and self._order is not None
         async with self._step():
             order = self._order
-            await self._db(OrderLogActivities.register_order, order,
-                                                   **SHORT)
-            await self._progress("placed", OrderStatus.RECEIVED,
-                                 {"channel": order.channel, "total_cents": order.total_cents},
-                                 actor=order.placed_by or "system")
+            await self._db(OrderLogActivities.register_order, order, **SHORT)
+            await self._progress(
+                "placed",
+                OrderStatus.RECEIVED,
+                {"channel": order.channel, "total_cents": order.total_cents},
+                actor=order.placed_by or "system",
+            )
             await self._set_status(OrderStatus.RISK_CHECK, "risk check")
-            risk: RiskAssessment = await self._db(
-                RiskActivities.assess_risk, order, **SHORT)
-            await self._progress("risk_assessed", None, {
-                "score": risk.score, "outcome": risk.outcome, "reasons": "; ".join(risk.reasons)})
+            risk: RiskAssessment = await self._db(RiskActivities.assess_risk, order, **SHORT)
+            await self._progress(
+                "risk_assessed",
+                None,
+                {"score": risk.score, "outcome": risk.outcome, "reasons": "; ".join(risk.reasons)},
+            )
             if self._ops_view:
                 workflow.upsert_search_attributes([RISK_OUTCOME.value_set(risk.outcome)])
             if risk.outcome == "reject":
@@ -127,10 +131,16 @@ class OrderWorkflow(FulfilmentSteps, PaymentSteps):
             assert plan is not None
             self._book.add(plan.shipments, "reserved")
             self._mark()
-            await self._progress("reserved", OrderStatus.CONFIRMED, {
-                "shipments": len(plan.shipments), "strategy": plan.strategy,
-                "optimal": plan.optimal,
-                "locations": ",".join(s.location_id for s in plan.shipments)})
+            await self._progress(
+                "reserved",
+                OrderStatus.CONFIRMED,
+                {
+                    "shipments": len(plan.shipments),
+                    "strategy": plan.strategy,
+                    "optimal": plan.optimal,
+                    "locations": ",".join(s.location_id for s in plan.shipments),
+                },
+            )
             # Fast path: a card order is confirmed once the money is authorised, while its
             # shipments are released; orders that wait (prepayment) are confirmed at once.
             confirm_later = self._local and self._order.payment_method in AUTHORISING
@@ -150,13 +160,18 @@ class OrderWorkflow(FulfilmentSteps, PaymentSteps):
             self._book.shift_promises(workflow.now())  # waited for money or a review
             to_release = self._book.open()
             if confirm_later:
-                await asyncio.gather(self._release(to_release), self._email(
-                    "confirmation", "order_confirmation", self._order_summary()))
+                await asyncio.gather(
+                    self._release(to_release),
+                    self._email("confirmation", "order_confirmation", self._order_summary()),
+                )
             else:
                 await self._release(to_release)
             self._released = True
-            await self._progress("released", OrderStatus.IN_FULFILMENT,
-                                 {"shipments": ",".join(s.shipment_id for s in to_release)})
+            await self._progress(
+                "released",
+                OrderStatus.IN_FULFILMENT,
+                {"shipments": ",".join(s.shipment_id for s in to_release)},
+            )
         await self._fulfil()
         async with self._step():
             await self._settle()
@@ -168,7 +183,8 @@ class OrderWorkflow(FulfilmentSteps, PaymentSteps):
         async with self._lock:
             self._refuse_if(self._cancel_problem())
             voided, refunded = await self._cancel_everything(
-                request.reason or "cancelled by customer service", actor=request.agent)
+                request.reason or "cancelled by customer service", actor=request.agent
+            )
         return self._result("order cancelled", voided=voided, refunded=refunded)
 
     @cancel.validator
@@ -179,8 +195,10 @@ class OrderWorkflow(FulfilmentSteps, PaymentSteps):
         if problem := self._closed_problem():
             return problem
         if shipped := self._book.shipped():
-            return (f"already shipped: {', '.join(s.shipment_id for s in shipped)}; cancel "
-                    "the unshipped lines instead, or start a return")
+            return (
+                f"already shipped: {', '.join(s.shipment_id for s in shipped)}; cancel "
+                "the unshipped lines instead, or start a return"
+            )
         return ""
 
     @workflow.update
@@ -191,7 +209,8 @@ class OrderWorkflow(FulfilmentSteps, PaymentSteps):
             cancel = {ln.line_id: ln.quantity for ln in request.lines}
             if cancel == self._book.cancellable() and self._book.none_shipped():
                 voided, refunded = await self._cancel_everything(
-                    request.reason or "all lines cancelled", actor=request.agent)
+                    request.reason or "all lines cancelled", actor=request.agent
+                )
                 return self._result("order cancelled", voided=voided, refunded=refunded)
             self._action_no += 1
             step = f"lines_cancelled_{self._action_no}"
@@ -200,19 +219,39 @@ class OrderWorkflow(FulfilmentSteps, PaymentSteps):
                 for changed in self._book.take_out(line_id, quantity, prices):
                     await self._db(
                         FulfilmentActivities.resize_shipment,
-                        args=[self._order.order_id, changed], **SHORT)
+                        args=[self._order.order_id, changed],
+                        **SHORT,
+                    )
             amount = sum(prices[lid] * q for lid, q in cancel.items())
-            self._order = self._order.model_copy(update={
-                "lines": reduce_lines(self._order.lines, cancel)})
+            self._order = self._order.model_copy(
+                update={"lines": reduce_lines(self._order.lines, cancel)}
+            )
             voided, refunded = await self._give_back(amount, step, "lines cancelled")
             self._mark()
-            await self._progress(step, None, {
-                "lines": ", ".join(f"{q}x{lid}" for lid, q in cancel.items()),
-                "amount_cents": amount, "voided_cents": voided, "refunded_cents": refunded,
-                "reason": request.reason}, actor=request.agent, snapshot=True)
-            await self._email(step, "lines_cancelled", {
-                "lines": ", ".join(f"{q} x {self._line_name(lid)}" for lid, q in cancel.items()),
-                "amount_cents": amount, "total_cents": self._order.total_cents})
+            await self._progress(
+                step,
+                None,
+                {
+                    "lines": ", ".join(f"{q}x{lid}" for lid, q in cancel.items()),
+                    "amount_cents": amount,
+                    "voided_cents": voided,
+                    "refunded_cents": refunded,
+                    "reason": request.reason,
+                },
+                actor=request.agent,
+                snapshot=True,
+            )
+            await self._email(
+                step,
+                "lines_cancelled",
+                {
+                    "lines": ", ".join(
+                        f"{q} x {self._line_name(lid)}" for lid, q in cancel.items()
+                    ),
+                    "amount_cents": amount,
+                    "total_cents": self._order.total_cents,
+                },
+            )
         return self._result(f"{len(cancel)} line(s) cancelled", voided=voided, refunded=refunded)
 
     @cancel_lines.validator
@@ -232,8 +271,10 @@ class OrderWorkflow(FulfilmentSteps, PaymentSteps):
             seen.add(ln.line_id)
             left = cancellable.get(ln.line_id, 0)
             if ln.quantity > left:
-                return (f"line {ln.line_id}: only {left} unshipped unit(s) can be cancelled, "
-                        f"not {ln.quantity}")
+                return (
+                    f"line {ln.line_id}: only {left} unshipped unit(s) can be cancelled, "
+                    f"not {ln.quantity}"
+                )
         return ""
 
     @workflow.update
@@ -243,7 +284,8 @@ class OrderWorkflow(FulfilmentSteps, PaymentSteps):
             self._refuse_if(self._modify_problem(request))
             old = self._order
             new: OrderInput = await self._db(
-                PricingActivities.reprice_modification, args=[old, request], **PRICING)
+                PricingActivities.reprice_modification, args=[old, request], **PRICING
+            )
             self._action_no += 1
             step = f"modified_{self._action_no}"
             replacement_auth = await self._reauthorise(new, step)
@@ -251,15 +293,25 @@ class OrderWorkflow(FulfilmentSteps, PaymentSteps):
                 await self._replan(old, new, step, replacement_auth)
             if replacement_auth is not None:
                 await self._void(self._money.open_authorisation, f"void:{step}")
-                self._money = Money(authorisation_id=replacement_auth.transaction_id,
-                                    authorised=replacement_auth.amount_cents,
-                                    received=self._money.received,
-                                    refunded_bank=self._money.refunded_bank)
+                self._money = Money(
+                    authorisation_id=replacement_auth.transaction_id,
+                    authorised=replacement_auth.amount_cents,
+                    received=self._money.received,
+                    refunded_bank=self._money.refunded_bank,
+                )
             self._order = new
             self._mark()
-            await self._progress(step, None, {
-                "total_cents": new.total_cents, "previous_total_cents": old.total_cents,
-                "reason": request.reason}, actor=request.agent, snapshot=True)
+            await self._progress(
+                step,
+                None,
+                {
+                    "total_cents": new.total_cents,
+                    "previous_total_cents": old.total_cents,
+                    "reason": request.reason,
+                },
+                actor=request.agent,
+                snapshot=True,
+            )
             await self._email(step, "order_modified", self._order_summary())
         return self._result("order modified")
 
@@ -270,20 +322,25 @@ class OrderWorkflow(FulfilmentSteps, PaymentSteps):
         auth: PaymentResult = await workflow.execute_activity_method(
             PaymentActivities.authorise_payment,
             args=[new.order_id, new.total_cents, new.payment_method, f"authorise:{step}"],
-            **SHORT)
+            **SHORT,
+        )
         if not auth.ok:
-            raise ApplicationError(f"payment declined for the new total ({auth.reason}); "
-                                   "order unchanged")
+            raise ApplicationError(
+                f"payment declined for the new total ({auth.reason}); order unchanged"
+            )
         return auth
 
-    async def _replan(self, old: OrderInput, new: OrderInput, step: str,
-                      replacement_auth: PaymentResult | None) -> None:
+    async def _replan(
+        self, old: OrderInput, new: OrderInput, step: str, replacement_auth: PaymentResult | None
+    ) -> None:
         """Give up the old reservation, route and reserve the new order; if the stock is not
         there, put the old order back as it was."""
         for s in self._book.open():
             await self._db(
                 FulfilmentActivities.withdraw_shipment,
-                args=[old.order_id, s.shipment_id, f"replaced by {step}", "cancelled"], **SHORT)
+                args=[old.order_id, s.shipment_id, f"replaced by {step}", "cancelled"],
+                **SHORT,
+            )
             self._book.status[s.shipment_id] = "cancelled"
         plan = await self._plan_and_reserve(new)
         if plan is not None:
@@ -292,12 +349,19 @@ class OrderWorkflow(FulfilmentSteps, PaymentSteps):
         if replacement_auth is not None:
             await workflow.execute_activity_method(
                 PaymentActivities.void_payment,
-                args=[old.order_id, replacement_auth.transaction_id,
-                      replacement_auth.amount_cents, f"void:{step}:declined"], **SHORT)
+                args=[
+                    old.order_id,
+                    replacement_auth.transaction_id,
+                    replacement_auth.amount_cents,
+                    f"void:{step}:declined",
+                ],
+                **SHORT,
+            )
         restored = await self._plan_and_reserve(old)
         if restored is None:
-            await self._cancel_everything("stock vanished while the order was being changed",
-                                          actor="system")
+            await self._cancel_everything(
+                "stock vanished while the order was being changed", actor="system"
+            )
             raise ApplicationError("order could not be restored and was cancelled")
         self._book.add(restored.shipments, "reserved")
         raise ApplicationError("not enough stock for the change; order unchanged")

@@ -49,15 +49,24 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.shipment_book import ShipmentBook
 
-SHORT = {"start_to_close_timeout": timedelta(seconds=15),
-         "retry_policy": RetryPolicy(maximum_interval=timedelta(seconds=10))}
-ROUTING = {"start_to_close_timeout": timedelta(seconds=30),
-           "retry_policy": RetryPolicy(maximum_interval=timedelta(seconds=10))}
-EMAIL = {"start_to_close_timeout": timedelta(seconds=30),
-         "retry_policy": RetryPolicy(maximum_interval=timedelta(minutes=1))}
-PRICING = {"start_to_close_timeout": timedelta(seconds=15),
-           "retry_policy": RetryPolicy(maximum_interval=timedelta(seconds=10),
-                                       non_retryable_error_types=["InvalidOrder"])}
+SHORT = {
+    "start_to_close_timeout": timedelta(seconds=15),
+    "retry_policy": RetryPolicy(maximum_interval=timedelta(seconds=10)),
+}
+ROUTING = {
+    "start_to_close_timeout": timedelta(seconds=30),
+    "retry_policy": RetryPolicy(maximum_interval=timedelta(seconds=10)),
+}
+EMAIL = {
+    "start_to_close_timeout": timedelta(seconds=30),
+    "retry_policy": RetryPolicy(maximum_interval=timedelta(minutes=1)),
+}
+PRICING = {
+    "start_to_close_timeout": timedelta(seconds=15),
+    "retry_policy": RetryPolicy(
+        maximum_interval=timedelta(seconds=10), non_retryable_error_types=["InvalidOrder"]
+    ),
+}
 AUTHORISING = {"card", "wallet", "invoice"}
 
 
@@ -92,8 +101,14 @@ class OrderBase:
         self._local = False  # set in run(): see LOCAL_ACTIVITIES
         self._ops_view = False  # set in run(): see OPS_VIEW
 
-    async def _db(self, activity: Callable[..., Any], arg: Any = _NO_ARG, *,
-                  args: Sequence[Any] = (), **options: Any) -> Any:
+    async def _db(
+        self,
+        activity: Callable[..., Any],
+        arg: Any = _NO_ARG,
+        *,
+        args: Sequence[Any] = (),
+        **options: Any,
+    ) -> Any:
         """A short database step (event log, risk, routing, stock, shipment records): a local
         activity, run by this worker without a round trip through the server, for orders
         started since the LOCAL_ACTIVITIES patch; a normal activity for older ones, so their
@@ -102,8 +117,7 @@ class OrderBase:
         if self._ops_view:  # what the Temporal UI shows for this step
             options.setdefault("summary", activity.__name__.replace("_", " "))
         if self._local:
-            return await workflow.execute_local_activity_method(activity, args=call_args,
-                                                                **options)
+            return await workflow.execute_local_activity_method(activity, args=call_args, **options)
         return await workflow.execute_activity_method(activity, args=call_args, **options)
 
     @contextlib.asynccontextmanager
@@ -114,13 +128,15 @@ class OrderBase:
                 raise OrderAborted()
             yield
 
-    async def _wait(self, condition: Callable[[], bool],
-                    timeout: timedelta | None = None) -> bool:
+    async def _wait(self, condition: Callable[[], bool], timeout: timedelta | None = None) -> bool:
         """Wait outside the lock for ``condition`` (or the order's end); False on timeout."""
         summary = (self._state.waiting_for or None) if self._ops_view and self._state else None
         try:
-            await workflow.wait_condition(lambda: self._ended or condition(), timeout=timeout,
-                                          timeout_summary=summary if timeout else None)
+            await workflow.wait_condition(
+                lambda: self._ended or condition(),
+                timeout=timeout,
+                timeout_summary=summary if timeout else None,
+            )
         except TimeoutError:
             return False
         if self._ended:
@@ -132,17 +148,22 @@ class OrderBase:
         for attempt in range(order.policy.reservation_attempts):
             plan: RoutingResult = await self._db(
                 PlanningActivities.plan_route,
-                args=[order, sorted(self._book.excluded_locations)], **ROUTING)
+                args=[order, sorted(self._book.excluded_locations)],
+                **ROUTING,
+            )
             if plan.uncovered or not plan.shipments:
                 return None
             shipments = self._book.numbered(order.order_id, plan.shipments)
             result: ReservationResult = await self._db(
-                StockActivities.reserve_stock, args=[order.order_id, shipments], **SHORT)
+                StockActivities.reserve_stock, args=[order.order_id, shipments], **SHORT
+            )
             if result.ok:
                 return plan.model_copy(update={"shipments": shipments})
             await self._progress(
-                f"reservation_race_{len(self._book.plans)}_{self._reroute_no}_{attempt}", None,
-                {"conflicts": ",".join(result.conflicts)})
+                f"reservation_race_{len(self._book.plans)}_{self._reroute_no}_{attempt}",
+                None,
+                {"conflicts": ",".join(result.conflicts)},
+            )
         return None
 
     async def _refund(self, amount: int, step: str, reason: str) -> None:
@@ -154,10 +175,14 @@ class OrderBase:
         refund: PaymentResult = await workflow.execute_activity_method(
             PaymentActivities.refund_payment,
             args=[self._order.order_id, amount, self._money.authorisation_id or None, step],
-            **SHORT)
+            **SHORT,
+        )
         self._money.book_refund(amount)
-        await self._progress(step.replace(":", "_"), None, {
-            "amount_cents": amount, "reason": reason, "transaction_id": refund.transaction_id})
+        await self._progress(
+            step.replace(":", "_"),
+            None,
+            {"amount_cents": amount, "reason": reason, "transaction_id": refund.transaction_id},
+        )
         await self._email(step, "refund_issued", {"amount_cents": amount, "reason": reason})
 
     async def _void(self, amount: int, step: str) -> None:
@@ -166,7 +191,9 @@ class OrderBase:
             return
         await workflow.execute_activity_method(
             PaymentActivities.void_payment,
-            args=[self._order.order_id, self._money.authorisation_id, amount, step], **SHORT)
+            args=[self._order.order_id, self._money.authorisation_id, amount, step],
+            **SHORT,
+        )
         self._money.voided += amount
 
     async def _give_back(self, amount: int, step: str, reason: str) -> tuple[int, int]:
@@ -185,16 +212,16 @@ class OrderBase:
         for s in self._book.open():
             await self._db(
                 FulfilmentActivities.withdraw_shipment,
-                args=[order.order_id, s.shipment_id, reason, "cancelled"], **SHORT)
+                args=[order.order_id, s.shipment_id, reason, "cancelled"],
+                **SHORT,
+            )
             self._book.status[s.shipment_id] = "cancelled"
-        await self._db(StockActivities.release_stock, order.order_id,
-                                               **SHORT)
+        await self._db(StockActivities.release_stock, order.order_id, **SHORT)
         voided = self._money.open_authorisation
         await self._void(voided, "void")
         refunded = self._money.held
         await self._refund(refunded, "refund:cancel", reason)
-        await self._progress("cancelled", OrderStatus.CANCELLED, {"reason": reason},
-                             actor=actor)
+        await self._progress("cancelled", OrderStatus.CANCELLED, {"reason": reason}, actor=actor)
         await self._email("cancelled", "order_cancelled", {"reason": reason})
         self._state_waiting("")
         self._ended = True
@@ -222,9 +249,13 @@ class OrderBase:
 
     def _result(self, message: str, voided: int = 0, refunded: int = 0) -> ActionResult:
         assert self._order is not None and self._state is not None
-        return ActionResult(message=message, status=self._state.status.value,
-                            total_cents=self._order.total_cents, voided_cents=voided,
-                            refunded_cents=refunded)
+        return ActionResult(
+            message=message,
+            status=self._state.status.value,
+            total_cents=self._order.total_cents,
+            voided_cents=voided,
+            refunded_cents=refunded,
+        )
 
     def _state_waiting(self, what: str) -> None:
         assert self._state is not None
@@ -243,73 +274,120 @@ class OrderBase:
         if self._state is None or self._order is None:
             return
         live = self._book.live()
-        parcels = ", ".join(f"{p.shipment_id} @ {p.location_id}: {self._book.status[p.shipment_id]}"
-                            for p in live) or "none yet"
+        parcels = (
+            ", ".join(
+                f"{p.shipment_id} @ {p.location_id}: {self._book.status[p.shipment_id]}"
+                for p in live
+            )
+            or "none yet"
+        )
         workflow.set_current_details(
             f"**{self._state.status.value}** — waiting for: {self._state.waiting_for or '-'}\n\n"
             f"{self._order.payment_method}, {self._order.total_cents / 100:.2f} EUR; "
-            f"parcels: {parcels}")
+            f"parcels: {parcels}"
+        )
 
     def _mark(self, late: bool | None = None) -> None:
         """Keep the ops search attributes current (orders started since OPS_VIEW)."""
         if not self._ops_view or self._order is None:
             return
-        updates = [PAYMENT_METHOD.value_set(self._order.payment_method),
-                   ORDER_TOTAL.value_set(self._order.total_cents),
-                   FULFILMENT_LOCATIONS.value_set(sorted({p.location_id
-                                                          for p in self._book.live()}))]
+        updates = [
+            PAYMENT_METHOD.value_set(self._order.payment_method),
+            ORDER_TOTAL.value_set(self._order.total_cents),
+            FULFILMENT_LOCATIONS.value_set(sorted({p.location_id for p in self._book.live()})),
+        ]
         if late is not None:
             updates.append(LATE.value_set(late))
         workflow.upsert_search_attributes(updates)
         self._show_details()
 
-    async def _progress(self, step: str, status: OrderStatus | None,
-                        detail: dict[str, str | int | float | bool | None],
-                        actor: str = "system", snapshot: bool = False) -> None:
+    async def _progress(
+        self,
+        step: str,
+        status: OrderStatus | None,
+        detail: dict[str, str | int | float | bool | None],
+        actor: str = "system",
+        snapshot: bool = False,
+    ) -> None:
         """Record one step in the event log (and move the status), exactly once per step."""
         assert self._order is not None and self._state is not None
         if status is not None and status != self._state.status:
             await self._set_status(status, self._state.waiting_for)
         await self._db(
             OrderLogActivities.record_progress,
-            ProgressEvent(order_id=self._order.order_id, key=f"{self._order.order_id}:{step}",
-                          type=step, status=status, detail=detail, actor=actor,
-                          at=workflow.now(), snapshot=self._order if snapshot else None),
-            **SHORT)
+            ProgressEvent(
+                order_id=self._order.order_id,
+                key=f"{self._order.order_id}:{step}",
+                type=step,
+                status=status,
+                detail=detail,
+                actor=actor,
+                at=workflow.now(),
+                snapshot=self._order if snapshot else None,
+            ),
+            **SHORT,
+        )
 
     async def _email(self, step: str, template: str, context: dict[str, object]) -> None:
         assert self._order is not None
         order = self._order
         await workflow.execute_activity_method(
             EmailActivities.send_email,
-            EmailRequest(key=f"{order.order_id}:{step}", order_id=order.order_id,
-                         to=str(order.customer.email), template=template,
-                         locale=order.customer.locale,
-                         context={"order_id": order.order_id,
-                                  "customer_name": order.customer.name, **context}),
-            summary=f"e-mail {template}" if self._ops_view else None, **EMAIL)
+            EmailRequest(
+                key=f"{order.order_id}:{step}",
+                order_id=order.order_id,
+                to=str(order.customer.email),
+                template=template,
+                locale=order.customer.locale,
+                context={
+                    "order_id": order.order_id,
+                    "customer_name": order.customer.name,
+                    **context,
+                },
+            ),
+            summary=f"e-mail {template}" if self._ops_view else None,
+            **EMAIL,
+        )
 
     def _order_summary(self) -> dict[str, object]:
         assert self._order is not None
         order = self._order
         return {
-            "lines": [{"sku": ln.sku, "name": ln.name, "quantity": ln.quantity,
-                       "total_cents": ln.total_cents} for ln in order.lines],
-            "shipping_cents": order.shipping_cents, "total_cents": order.total_cents,
-            "address": ", ".join([order.delivery_address.name, order.delivery_address.street,
-                                  f"{order.delivery_address.postcode} "
-                                  f"{order.delivery_address.city}"]),
-            "promised_delivery": self._book.latest_promise()}
+            "lines": [
+                {
+                    "sku": ln.sku,
+                    "name": ln.name,
+                    "quantity": ln.quantity,
+                    "total_cents": ln.total_cents,
+                }
+                for ln in order.lines
+            ],
+            "shipping_cents": order.shipping_cents,
+            "total_cents": order.total_cents,
+            "address": ", ".join(
+                [
+                    order.delivery_address.name,
+                    order.delivery_address.street,
+                    f"{order.delivery_address.postcode} {order.delivery_address.city}",
+                ]
+            ),
+            "promised_delivery": self._book.latest_promise(),
+        }
 
     def _bank_details(self, deadline: datetime) -> dict[str, object]:
         assert self._order is not None
         policy = self._order.policy.payment
-        return {"amount_cents": self._order.total_cents - self._money.held,
-                "holder": policy.bank_account_holder, "iban": policy.bank_iban,
-                "bic": policy.bank_bic, "reference": self._order.order_id,
-                "deadline": deadline.date().isoformat()}
+        return {
+            "amount_cents": self._order.total_cents - self._money.held,
+            "holder": policy.bank_account_holder,
+            "iban": policy.bank_iban,
+            "bic": policy.bank_bic,
+            "reference": self._order.order_id,
+            "deadline": deadline.date().isoformat(),
+        }
 
     def _line_name(self, line_id: str) -> str:
         assert self._order is not None
-        return next((f"{ln.name} ({ln.sku})" for ln in self._order.lines
-                     if ln.line_id == line_id), line_id)
+        return next(
+            (f"{ln.name} ({ln.sku})" for ln in self._order.lines if ln.line_id == line_id), line_id
+        )

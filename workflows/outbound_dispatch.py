@@ -44,16 +44,25 @@ class OutboundDispatchWorkflow:
         db_retry = RetryPolicy(maximum_interval=timedelta(seconds=10), maximum_attempts=5)
         for _ in range(MAX_ROUNDS):
             claimed: list[int] = await workflow.execute_activity_method(
-                OutboundActivities.claim_deliveries, params.batch,
-                start_to_close_timeout=timedelta(seconds=30), retry_policy=db_retry)
+                OutboundActivities.claim_deliveries,
+                params.batch,
+                start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=db_retry,
+            )
             if not claimed:
                 break
-            outcomes: list[DeliveryOutcome | BaseException] = await asyncio.gather(*(
-                workflow.execute_activity_method(
-                    OutboundActivities.deliver, delivery_id,
-                    start_to_close_timeout=timedelta(seconds=params.attempt_timeout_s + 20),
-                    retry_policy=db_retry)
-                for delivery_id in claimed), return_exceptions=True)
+            outcomes: list[DeliveryOutcome | BaseException] = await asyncio.gather(
+                *(
+                    workflow.execute_activity_method(
+                        OutboundActivities.deliver,
+                        delivery_id,
+                        start_to_close_timeout=timedelta(seconds=params.attempt_timeout_s + 20),
+                        retry_policy=db_retry,
+                    )
+                    for delivery_id in claimed
+                ),
+                return_exceptions=True,
+            )
             for outcome in outcomes:
                 field = outcome.status if isinstance(outcome, DeliveryOutcome) else "errors"
                 setattr(result, field, getattr(result, field) + 1)

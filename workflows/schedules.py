@@ -29,11 +29,18 @@ def hold_cleanup_schedule_id(settings: Settings) -> str:
 def _hold_cleanup(settings: Settings) -> Schedule:
     return Schedule(
         action=ScheduleActionStartWorkflow(
-            HoldCleanupWorkflow.run, id=f"hold-cleanup-{settings.task_queue}",
-            task_queue=settings.task_queue, execution_timeout=timedelta(minutes=30)),
-        spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(
-            every=timedelta(seconds=settings.hold_cleanup_interval_s))]),
-        policy=SchedulePolicy(catchup_window=timedelta(minutes=5)))
+            HoldCleanupWorkflow.run,
+            id=f"hold-cleanup-{settings.task_queue}",
+            task_queue=settings.task_queue,
+            execution_timeout=timedelta(minutes=30),
+        ),
+        spec=ScheduleSpec(
+            intervals=[
+                ScheduleIntervalSpec(every=timedelta(seconds=settings.hold_cleanup_interval_s))
+            ]
+        ),
+        policy=SchedulePolicy(catchup_window=timedelta(minutes=5)),
+    )
 
 
 async def ensure_hold_cleanup_schedule(client: Client, settings: Settings) -> str:
@@ -51,26 +58,35 @@ def _outbound_dispatch(settings: Settings) -> Schedule:
     return Schedule(
         action=ScheduleActionStartWorkflow(
             OutboundDispatchWorkflow.run,
-            arg=DispatchParams(batch=settings.outbound_batch,
-                               attempt_timeout_s=settings.outbound_timeout_s),
-            id=f"outbound-dispatch-{settings.task_queue}", task_queue=settings.task_queue,
-            execution_timeout=timedelta(minutes=30)),
-        spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(
-            every=timedelta(seconds=settings.outbound_dispatch_interval_s))]),
+            arg=DispatchParams(
+                batch=settings.outbound_batch, attempt_timeout_s=settings.outbound_timeout_s
+            ),
+            id=f"outbound-dispatch-{settings.task_queue}",
+            task_queue=settings.task_queue,
+            execution_timeout=timedelta(minutes=30),
+        ),
+        spec=ScheduleSpec(
+            intervals=[
+                ScheduleIntervalSpec(every=timedelta(seconds=settings.outbound_dispatch_interval_s))
+            ]
+        ),
         # a missed tick needs no catching up: the next run posts everything that is due
-        policy=SchedulePolicy(catchup_window=timedelta(minutes=1)))
+        policy=SchedulePolicy(catchup_window=timedelta(minutes=1)),
+    )
 
 
 async def ensure_outbound_dispatch_schedule(client: Client, settings: Settings) -> str:
     """Create or update the schedule that posts outbound events; safe from every worker."""
-    return await _ensure(client, outbound_dispatch_schedule_id(settings),
-                         _outbound_dispatch(settings))
+    return await _ensure(
+        client, outbound_dispatch_schedule_id(settings), _outbound_dispatch(settings)
+    )
 
 
 async def _ensure(client: Client, schedule_id: str, wanted: Schedule) -> str:
     try:
         await client.create_schedule(schedule_id, wanted)
     except ScheduleAlreadyRunningError:
+
         def update(current: ScheduleUpdateInput) -> ScheduleUpdate:
             wanted.state = current.description.schedule.state  # keep a pause by ops
             return ScheduleUpdate(schedule=wanted)

@@ -18,11 +18,23 @@ ORDER_TOTAL = SearchAttributeKey.for_int("OrderTotalCents")
 RISK_OUTCOME = SearchAttributeKey.for_keyword("RiskOutcome")
 LATE = SearchAttributeKey.for_bool("Late")
 
-ALL = [ORDER_STATUS, CHANNEL, CUSTOMER_ID, PAYMENT_METHOD, FULFILMENT_LOCATIONS, ORDER_TOTAL,
-       RISK_OUTCOME, LATE]
+ALL = [
+    ORDER_STATUS,
+    CHANNEL,
+    CUSTOMER_ID,
+    PAYMENT_METHOD,
+    FULFILMENT_LOCATIONS,
+    ORDER_TOTAL,
+    RISK_OUTCOME,
+    LATE,
+]
 
-_CLI_TYPE = {Kind.KEYWORD: "Keyword", Kind.KEYWORD_LIST: "KeywordList", Kind.INT: "Int",
-             Kind.BOOL: "Bool"}
+_CLI_TYPE = {
+    Kind.KEYWORD: "Keyword",
+    Kind.KEYWORD_LIST: "KeywordList",
+    Kind.INT: "Int",
+    Kind.BOOL: "Bool",
+}
 
 
 def cli_flags() -> list[str]:

@@ -24,10 +24,13 @@ def wanted() -> dict[str, IndexedValueType.ValueType]:
 async def register_search_attributes(client: Client, namespace: str) -> list[str]:
     """Add the attributes the namespace lacks; returns the names it added."""
     existing = await client.operator_service.list_search_attributes(
-        ListSearchAttributesRequest(namespace=namespace))
-    missing = {name: kind for name, kind in wanted().items()
-               if name not in existing.custom_attributes}
+        ListSearchAttributesRequest(namespace=namespace)
+    )
+    missing = {
+        name: kind for name, kind in wanted().items() if name not in existing.custom_attributes
+    }
     if missing:
         await client.operator_service.add_search_attributes(
-            AddSearchAttributesRequest(namespace=namespace, search_attributes=missing))
+            AddSearchAttributesRequest(namespace=namespace, search_attributes=missing)
+        )
     return sorted(missing)

@@ -13,8 +13,17 @@ from core.models import OrderLine, ShipmentLine, ShipmentPlan
 
 # Forward order of a shipment's states. A pickup store's own-shelf shipment goes from "packed"
 # (ready on the shelf) to "picked_up"; a transfer into a pickup store is "delivered" there first.
-PROGRESS = ["reserved", "released", "accepted", "picked", "packed", "shipped", "in_transit",
-            "delivered", "picked_up"]
+PROGRESS = [
+    "reserved",
+    "released",
+    "accepted",
+    "picked",
+    "packed",
+    "shipped",
+    "in_transit",
+    "delivered",
+    "picked_up",
+]
 OPEN = {"reserved", "released", "accepted", "picked", "packed"}  # not shipped: may still move
 ON_THE_WAY = {"shipped", "in_transit"}
 GONE = {"rerouted", "cancelled"}  # replaced by other shipments, or not wanted any more
@@ -33,8 +42,10 @@ class ShipmentBook:
     def numbered(self, order_id: str, plans: list[ShipmentPlan]) -> list[ShipmentPlan]:
         """The plans under the next free ids ``<order>-S<n>`` (ids are never reused)."""
         first = len(self.plans) + 1
-        return [p.model_copy(update={"shipment_id": f"{order_id}-S{first + i}"})
-                for i, p in enumerate(plans)]
+        return [
+            p.model_copy(update={"shipment_id": f"{order_id}-S{first + i}"})
+            for i, p in enumerate(plans)
+        ]
 
     def add(self, plans: list[ShipmentPlan], status: str) -> list[ShipmentPlan]:
         for plan in plans:
@@ -53,13 +64,15 @@ class ShipmentBook:
         return [p for sid, p in self.plans.items() if self.status[sid] in OPEN]
 
     def open_at(self, location_id: str, only: list[str] | None = None) -> list[ShipmentPlan]:
-        return [p for p in self.open()
-                if p.location_id == location_id and (only is None or p.shipment_id in only)]
+        return [
+            p
+            for p in self.open()
+            if p.location_id == location_id and (only is None or p.shipment_id in only)
+        ]
 
     def shipped(self) -> list[ShipmentPlan]:
         """Parcels that left their location (a handed-over pickup counts as shipped)."""
-        return [p for sid, p in self.plans.items()
-                if self.status[sid] in ON_THE_WAY | ENDED]
+        return [p for sid, p in self.plans.items() if self.status[sid] in ON_THE_WAY | ENDED]
 
     def live(self) -> list[ShipmentPlan]:
         return [p for sid, p in self.plans.items() if self.status[sid] not in GONE]
@@ -67,8 +80,10 @@ class ShipmentBook:
     def all_done(self) -> bool:
         """Every parcel reached its end; a transfer into a pickup store is only done when the
         customer collected it there."""
-        return all(status in DONE and not (status == "delivered" and self.plans[sid].transfer_to)
-                   for sid, status in self.status.items())
+        return all(
+            status in DONE and not (status == "delivered" and self.plans[sid].transfer_to)
+            for sid, status in self.status.items()
+        )
 
     def none_shipped(self) -> bool:
         return not self.shipped()
@@ -83,19 +98,25 @@ class ShipmentBook:
             if self.status[sid] not in OPEN or plan.ship_by is None or plan.ship_by >= now:
                 continue
             days = timedelta(days=(now - plan.ship_by).days + 1)
-            self.plans[sid] = plan.model_copy(update={
-                "ship_date": plan.ship_date + days, "ship_by": plan.ship_by + days,
-                "promised_delivery": plan.promised_delivery + days,
-                "deliver_by": plan.deliver_by + days if plan.deliver_by else None})
+            self.plans[sid] = plan.model_copy(
+                update={
+                    "ship_date": plan.ship_date + days,
+                    "ship_by": plan.ship_by + days,
+                    "promised_delivery": plan.promised_delivery + days,
+                    "deliver_by": plan.deliver_by + days if plan.deliver_by else None,
+                }
+            )
 
     def ready_for_pickup(self) -> bool:
         """Everything for a pickup order is in the store: shelf items packed, transfers in."""
         live = [(p, self.status[p.shipment_id]) for p in self.live()]
         return bool(live) and all(
-            (s == "packed") if p.from_shelf else (s == "delivered") for p, s in live)
+            (s == "packed") if p.from_shelf else (s == "delivered") for p, s in live
+        )
 
-    def due(self, now: datetime, accept_within: timedelta,
-            reroute_after: timedelta) -> list[tuple[ShipmentPlan, str]]:
+    def due(
+        self, now: datetime, accept_within: timedelta, reroute_after: timedelta
+    ) -> list[tuple[ShipmentPlan, str]]:
         """Promises broken by ``now`` and not yet dealt with, as (shipment, what)."""
         found = []
         for when, plan, what in self._deadlines(accept_within, reroute_after):
@@ -103,13 +124,13 @@ class ShipmentBook:
                 found.append((plan, what))
         return found
 
-    def next_deadline(self, accept_within: timedelta,
-                      reroute_after: timedelta) -> datetime | None:
+    def next_deadline(self, accept_within: timedelta, reroute_after: timedelta) -> datetime | None:
         times = [when for when, _, _ in self._deadlines(accept_within, reroute_after)]
         return min(times) if times else None
 
-    def _deadlines(self, accept_within: timedelta,
-                   reroute_after: timedelta) -> list[tuple[datetime, ShipmentPlan, str]]:
+    def _deadlines(
+        self, accept_within: timedelta, reroute_after: timedelta
+    ) -> list[tuple[datetime, ShipmentPlan, str]]:
         out: list[tuple[datetime, ShipmentPlan, str]] = []
         for sid, plan in self.plans.items():
             status = self.status[sid]
@@ -121,8 +142,11 @@ class ShipmentBook:
                     out.append((plan.ship_by + reroute_after, plan, "still_unshipped"))
             if status in ON_THE_WAY and plan.deliver_by is not None:
                 out.append((plan.deliver_by, plan, "deliver_late"))
-        return [(when, plan, what) for when, plan, what in out
-                if (plan.shipment_id, what) not in self.handled]
+        return [
+            (when, plan, what)
+            for when, plan, what in out
+            if (plan.shipment_id, what) not in self.handled
+        ]
 
     def any_released(self) -> bool:
         return any(s != "reserved" for s in self.status.values() if s not in GONE)
@@ -135,8 +159,7 @@ class ShipmentBook:
         """Units per order line that have not shipped and can still be cancelled."""
         return merged_lines(self.open())
 
-    def take_out(self, line_id: str, quantity: int,
-                 prices: dict[str, int]) -> list[ShipmentPlan]:
+    def take_out(self, line_id: str, quantity: int, prices: dict[str, int]) -> list[ShipmentPlan]:
         """Remove units of a line from open shipments, latest first; returns the shipments
         changed (in their new form; a shipment without lines is marked cancelled)."""
         changed: dict[str, ShipmentPlan] = {}
@@ -154,9 +177,12 @@ class ShipmentBook:
                 else:
                     lines.append(ln)
             if lines != current.lines:
-                changed[plan.shipment_id] = current.model_copy(update={
-                    "lines": lines,
-                    "goods_cents": sum(prices[ln.line_id] * ln.quantity for ln in lines)})
+                changed[plan.shipment_id] = current.model_copy(
+                    update={
+                        "lines": lines,
+                        "goods_cents": sum(prices[ln.line_id] * ln.quantity for ln in lines),
+                    }
+                )
         for sid, plan in changed.items():
             self.plans[sid] = plan
             if not plan.lines:

@@ -12,13 +12,15 @@ from core.settings import Settings
 
 def provider_from_settings(settings: Settings) -> PaymentProvider:
     """The configured provider; only the simulated one ships with the OMS so far."""
-    return SimulatedProvider(settings.database_url, settings.payment_sim_latency_ms,
-                             settings.payment_sim_failure_rate)
+    return SimulatedProvider(
+        settings.database_url, settings.payment_sim_latency_ms, settings.payment_sim_failure_rate
+    )
 
 
 def _result(tx: Transaction) -> PaymentResult:
-    return PaymentResult(ok=tx.succeeded, transaction_id=tx.id, amount_cents=tx.amount_cents,
-                         reason=tx.reason)
+    return PaymentResult(
+        ok=tx.succeeded, transaction_id=tx.id, amount_cents=tx.amount_cents, reason=tx.reason
+    )
 
 
 class PaymentActivities:
@@ -26,31 +28,45 @@ class PaymentActivities:
         self.provider = provider or provider_from_settings(settings)
 
     @activity.defn
-    def authorise_payment(self, order_id: str, amount_cents: int, method: str,
-                          step: str = "authorise") -> PaymentResult:
-        return _result(self.provider.authorise(f"{order_id}:{step}", order_id, amount_cents,
-                                               method))
+    def authorise_payment(
+        self, order_id: str, amount_cents: int, method: str, step: str = "authorise"
+    ) -> PaymentResult:
+        return _result(
+            self.provider.authorise(f"{order_id}:{step}", order_id, amount_cents, method)
+        )
 
     @activity.defn
-    def capture_payment(self, order_id: str, shipment_id: str, authorisation_id: str,
-                        amount_cents: int) -> PaymentResult:
-        return _result(self.provider.capture(f"{order_id}:capture:{shipment_id}", order_id,
-                                             authorisation_id, amount_cents))
+    def capture_payment(
+        self, order_id: str, shipment_id: str, authorisation_id: str, amount_cents: int
+    ) -> PaymentResult:
+        return _result(
+            self.provider.capture(
+                f"{order_id}:capture:{shipment_id}", order_id, authorisation_id, amount_cents
+            )
+        )
 
     @activity.defn
-    def void_payment(self, order_id: str, authorisation_id: str, amount_cents: int,
-                     step: str = "void") -> PaymentResult:
-        return _result(self.provider.void(f"{order_id}:{step}", order_id, authorisation_id,
-                                          amount_cents))
+    def void_payment(
+        self, order_id: str, authorisation_id: str, amount_cents: int, step: str = "void"
+    ) -> PaymentResult:
+        return _result(
+            self.provider.void(f"{order_id}:{step}", order_id, authorisation_id, amount_cents)
+        )
 
     @activity.defn
-    def refund_payment(self, order_id: str, amount_cents: int, parent_id: str | None,
-                       step: str) -> PaymentResult:
-        return _result(self.provider.refund(f"{order_id}:{step}", order_id, amount_cents,
-                                            parent_id))
+    def refund_payment(
+        self, order_id: str, amount_cents: int, parent_id: str | None, step: str
+    ) -> PaymentResult:
+        return _result(
+            self.provider.refund(f"{order_id}:{step}", order_id, amount_cents, parent_id)
+        )
 
     @activity.defn
-    def record_incoming_payment(self, order_id: str, payment_id: str, amount_cents: int,
-                                reference: str) -> PaymentResult:
-        return _result(self.provider.record_incoming(f"{order_id}:incoming:{payment_id}",
-                                                     order_id, amount_cents, reference))
+    def record_incoming_payment(
+        self, order_id: str, payment_id: str, amount_cents: int, reference: str
+    ) -> PaymentResult:
+        return _result(
+            self.provider.record_incoming(
+                f"{order_id}:incoming:{payment_id}", order_id, amount_cents, reference
+            )
+        )

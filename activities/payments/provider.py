@@ -27,22 +27,26 @@ class PaymentProvider(Protocol):
         """Reserve money on a card/wallet; invoices are 'authorised' by accepting them."""
         ...
 
-    def capture(self, key: str, order_id: str, authorisation_id: str,
-                amount_cents: int) -> Transaction:
+    def capture(
+        self, key: str, order_id: str, authorisation_id: str, amount_cents: int
+    ) -> Transaction:
         """Take part of an authorisation (one parcel's worth)."""
         ...
 
-    def void(self, key: str, order_id: str, authorisation_id: str,
-             amount_cents: int) -> Transaction:
+    def void(
+        self, key: str, order_id: str, authorisation_id: str, amount_cents: int
+    ) -> Transaction:
         """Give back part of an authorisation that will never be captured."""
         ...
 
-    def refund(self, key: str, order_id: str, amount_cents: int,
-               parent_id: str | None) -> Transaction:
+    def refund(
+        self, key: str, order_id: str, amount_cents: int, parent_id: str | None
+    ) -> Transaction:
         """Pay money back (after a capture, or a bank transfer received)."""
         ...
 
-    def record_incoming(self, key: str, order_id: str, amount_cents: int,
-                        reference: str) -> Transaction:
+    def record_incoming(
+        self, key: str, order_id: str, amount_cents: int, reference: str
+    ) -> Transaction:
         """Book money that arrived by bank transfer (prepayment)."""
         ...

@@ -29,8 +29,13 @@ class ProviderUnavailable(RuntimeError):
 class SimulatedProvider:
     name = "simulated"
 
-    def __init__(self, database_url: str, latency_ms: int = 0, failure_rate: float = 0.0,
-                 rng: random.Random | None = None) -> None:
+    def __init__(
+        self,
+        database_url: str,
+        latency_ms: int = 0,
+        failure_rate: float = 0.0,
+        rng: random.Random | None = None,
+    ) -> None:
         self.url = database_url
         self.latency_s = latency_ms / 1000
         self.failure_rate = failure_rate
@@ -38,28 +43,33 @@ class SimulatedProvider:
 
     def authorise(self, key: str, order_id: str, amount_cents: int, method: str) -> Transaction:
         declined = method in ("card", "wallet") and amount_cents % 100 == DECLINE_CENTS
-        return self._transact(key, order_id, "authorise", amount_cents, None,
-                              "declined by issuer" if declined else "")
+        return self._transact(
+            key, order_id, "authorise", amount_cents, None, "declined by issuer" if declined else ""
+        )
 
-    def capture(self, key: str, order_id: str, authorisation_id: str,
-                amount_cents: int) -> Transaction:
-        return self._against_authorisation(key, order_id, "capture", authorisation_id,
-                                           amount_cents)
+    def capture(
+        self, key: str, order_id: str, authorisation_id: str, amount_cents: int
+    ) -> Transaction:
+        return self._against_authorisation(key, order_id, "capture", authorisation_id, amount_cents)
 
-    def void(self, key: str, order_id: str, authorisation_id: str,
-             amount_cents: int) -> Transaction:
+    def void(
+        self, key: str, order_id: str, authorisation_id: str, amount_cents: int
+    ) -> Transaction:
         return self._against_authorisation(key, order_id, "void", authorisation_id, amount_cents)
 
-    def refund(self, key: str, order_id: str, amount_cents: int,
-               parent_id: str | None) -> Transaction:
+    def refund(
+        self, key: str, order_id: str, amount_cents: int, parent_id: str | None
+    ) -> Transaction:
         return self._transact(key, order_id, "refund", amount_cents, parent_id, "")
 
-    def record_incoming(self, key: str, order_id: str, amount_cents: int,
-                        reference: str) -> Transaction:
+    def record_incoming(
+        self, key: str, order_id: str, amount_cents: int, reference: str
+    ) -> Transaction:
         return self._transact(key, order_id, "incoming", amount_cents, None, "")
 
-    def _against_authorisation(self, key: str, order_id: str, kind: str, auth_id: str,
-                               amount: int) -> Transaction:
+    def _against_authorisation(
+        self, key: str, order_id: str, kind: str, auth_id: str, amount: int
+    ) -> Transaction:
         """Captures and voids together never exceed what was authorised."""
         with session_scope(self.url) as s:
             auth = s.get(PaymentTransaction, auth_id)
@@ -71,8 +81,9 @@ class SimulatedProvider:
             reason = f"{kind} exceeds what is left of the authorisation"
         return self._transact(key, order_id, kind, amount, auth_id, reason)
 
-    def _transact(self, key: str, order_id: str, kind: str, amount: int, parent: str | None,
-                  reason: str) -> Transaction:
+    def _transact(
+        self, key: str, order_id: str, kind: str, amount: int, parent: str | None, reason: str
+    ) -> Transaction:
         outage = self.rng.random() < self.failure_rate
         if outage and self.rng.random() < 0.5:
             raise ProviderUnavailable(f"{kind} {key}: provider unavailable, nothing booked")
@@ -81,18 +92,28 @@ class SimulatedProvider:
             raise ProviderUnavailable(f"{kind} {key}: booked, but the answer was lost")
         return tx
 
-    def _book(self, key: str, order_id: str, kind: str, amount: int, parent: str | None,
-              reason: str) -> Transaction:
+    def _book(
+        self, key: str, order_id: str, kind: str, amount: int, parent: str | None, reason: str
+    ) -> Transaction:
         """Record the transaction under its key first, then 'process' it: a retry after a
         crash finds the pending row and finishes that one instead of starting another."""
         with session_scope(self.url) as s:
-            row = s.exec(select(PaymentTransaction).where(
-                PaymentTransaction.provider == self.name,
-                PaymentTransaction.idempotency_key == key)).first()
+            row = s.exec(
+                select(PaymentTransaction).where(
+                    PaymentTransaction.provider == self.name,
+                    PaymentTransaction.idempotency_key == key,
+                )
+            ).first()
             if row is None:
-                row = PaymentTransaction(id=f"sim_{uuid.uuid4().hex[:20]}", provider=self.name,
-                                         idempotency_key=key, order_id=order_id, kind=kind,
-                                         amount_cents=amount, parent_id=parent)
+                row = PaymentTransaction(
+                    id=f"sim_{uuid.uuid4().hex[:20]}",
+                    provider=self.name,
+                    idempotency_key=key,
+                    order_id=order_id,
+                    kind=kind,
+                    amount_cents=amount,
+                    parent_id=parent,
+                )
                 s.add(row)
             if row.status != "pending":
                 return _to_tx(row)
@@ -107,14 +128,23 @@ class SimulatedProvider:
 
 
 def _used(s: Session, auth_id: str, except_key: str) -> int:
-    return int(s.exec(select(func.coalesce(func.sum(PaymentTransaction.amount_cents), 0)).where(
-        PaymentTransaction.parent_id == auth_id,
-        PaymentTransaction.kind.in_(["capture", "void"]),  # type: ignore[attr-defined]
-        PaymentTransaction.status == "succeeded",
-        PaymentTransaction.idempotency_key != except_key)).one())
+    return int(
+        s.exec(
+            select(func.coalesce(func.sum(PaymentTransaction.amount_cents), 0)).where(
+                PaymentTransaction.parent_id == auth_id,
+                PaymentTransaction.kind.in_(["capture", "void"]),  # type: ignore[attr-defined]
+                PaymentTransaction.status == "succeeded",
+                PaymentTransaction.idempotency_key != except_key,
+            )
+        ).one()
+    )
 
 
 def _to_tx(row: PaymentTransaction, reason: str = "") -> Transaction:
-    return Transaction(id=row.id, kind=row.kind, amount_cents=row.amount_cents,
-                       succeeded=row.status == "succeeded",
-                       reason=reason or ("" if row.status == "succeeded" else "declined"))
+    return Transaction(
+        id=row.id,
+        kind=row.kind,
+        amount_cents=row.amount_cents,
+        succeeded=row.status == "succeeded",
+        reason=reason or ("" if row.status == "succeeded" else "declined"),
+    )

@@ -55,10 +55,18 @@ class Stock(SQLModel, table=True):
     sku: str = Field(foreign_key="sku.sku", primary_key=True, max_length=64)
     on_hand: int = Field(default=0, ge=0)
     reserved: int = Field(default=0, ge=0)
-    safety_stock: int = Field(default=0, ge=0, sa_column_kwargs={"server_default": "0"},
-                              description="units kept back from what is promised")
-    held: int = Field(default=0, ge=0, sa_column_kwargs={"server_default": "0"},
-                      description="units held by holds not yet ended (see stock_hold)")
+    safety_stock: int = Field(
+        default=0,
+        ge=0,
+        sa_column_kwargs={"server_default": "0"},
+        description="units kept back from what is promised",
+    )
+    held: int = Field(
+        default=0,
+        ge=0,
+        sa_column_kwargs={"server_default": "0"},
+        description="units held by holds not yet ended (see stock_hold)",
+    )
 
 
 class Reservation(SQLModel, table=True):
@@ -116,8 +124,9 @@ class ShipmentRecord(SQLModel, table=True):
     promised_delivery: date | None = None
     ship_by: datetime | None = Field(default=None, description="promise: leaves by then")
     deliver_by: datetime | None = Field(default=None, description="promise: arrives by then")
-    transfer_to: str | None = Field(default=None, max_length=64,
-                                    description="pickup store a transfer goes to")
+    transfer_to: str | None = Field(
+        default=None, max_length=64, description="pickup store a transfer goes to"
+    )
     released_at: datetime | None = None
     shipped_at: datetime | None = None
     delivered_at: datetime | None = None
@@ -180,19 +189,30 @@ class StockMovement(SQLModel, table=True):
     __table_args__ = (Index("ix_stock_movement_location_sku", "location_id", "sku", "id"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    key: str | None = Field(default=None, unique=True, max_length=200,
-                            description="idempotency key of one-off movements (adjustments)")
+    key: str | None = Field(
+        default=None,
+        unique=True,
+        max_length=200,
+        description="idempotency key of one-off movements (adjustments)",
+    )
     at: datetime
     location_id: str = Field(max_length=64)
     sku: str = Field(max_length=64)
-    kind: str = Field(max_length=32, description="opening | feed_snapshot | feed_delta | "
-                      "reservation | release | shipment | hold | hold_release | hold_expired | "
-                      "hold_converted | collected | return | adjustment")
+    kind: str = Field(
+        max_length=32,
+        description="opening | feed_snapshot | feed_delta | "
+        "reservation | release | shipment | hold | hold_release | hold_expired | "
+        "hold_converted | collected | return | adjustment",
+    )
     on_hand_delta: int = 0
     reserved_delta: int = 0
     held_delta: int = 0
-    source: str = Field(default="", max_length=200, index=True,
-                        description="feed:<id>, order:<id>, hold:<id>, adjustment:<id>, ...")
+    source: str = Field(
+        default="",
+        max_length=200,
+        index=True,
+        description="feed:<id>, order:<id>, hold:<id>, adjustment:<id>, ...",
+    )
     reason: str = Field(default="", max_length=500)
 
 
@@ -207,8 +227,11 @@ class StockFeed(SQLModel, table=True):
     format: str = Field(max_length=16, description="csv | jsonl")
     location_id: str | None = Field(default=None, max_length=64)
     on_error: str = Field(max_length=16, description="skip | reject")
-    status: str = Field(index=True, max_length=16,
-                        description="receiving | validating | applying | applied | rejected")
+    status: str = Field(
+        index=True,
+        max_length=16,
+        description="receiving | validating | applying | applied | rejected",
+    )
     claim: str = Field(max_length=40, description="token of the request processing it")
     content_sha256: str = Field(default="", max_length=64)
     lines_received: int = 0
@@ -219,10 +242,12 @@ class StockFeed(SQLModel, table=True):
     resume_line: int = Field(default=0, description="last line applied by a committed chunk")
     zeroed: int = 0
     conflicts_count: int = 0
-    errors: list[dict[str, Any]] = Field(default_factory=list,
-                                         sa_column=Column(JSON, nullable=False))
-    conflicts: list[dict[str, Any]] = Field(default_factory=list,
-                                            sa_column=Column(JSON, nullable=False))
+    errors: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
+    conflicts: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
     started_at: datetime
     updated_at: datetime
     finished_at: datetime | None = None
@@ -233,8 +258,10 @@ class StockHold(SQLModel, table=True):
     location and SKU of a hold."""
 
     __tablename__ = "stock_hold"
-    __table_args__ = (Index("ix_stock_hold_sku_location", "sku", "location_id", "status"),
-                      Index("ix_stock_hold_status_expires", "status", "expires_at"))
+    __table_args__ = (
+        Index("ix_stock_hold_sku_location", "sku", "location_id", "status"),
+        Index("ix_stock_hold_status_expires", "status", "expires_at"),
+    )
 
     hold_id: str = Field(primary_key=True, max_length=100)
     location_id: str = Field(foreign_key="location.id", primary_key=True, max_length=64)
@@ -242,10 +269,12 @@ class StockHold(SQLModel, table=True):
     quantity: int = Field(gt=0)
     purpose: str = Field(max_length=32, description="checkout | reserve_collect")
     channel: str = Field(max_length=16)
-    order_id: str | None = Field(default=None, index=True, max_length=64,
-                                 description="the order that takes the hold over")
-    status: str = Field(max_length=16,
-                        description="active | released | expired | converted | collected")
+    order_id: str | None = Field(
+        default=None, index=True, max_length=64, description="the order that takes the hold over"
+    )
+    status: str = Field(
+        max_length=16, description="active | released | expired | converted | collected"
+    )
     request_hash: str = Field(max_length=64)
     expires_at: datetime
     created_at: datetime
@@ -295,8 +324,9 @@ class ApiKey(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     key_hash: str = Field(unique=True, max_length=64, description="sha256 hex of the key")
     role: str = Field(max_length=32, description="location (later: ops, cs, shop, ...)")
-    location_id: str | None = Field(default=None, foreign_key="location.id", index=True,
-                                    max_length=64)
+    location_id: str | None = Field(
+        default=None, foreign_key="location.id", index=True, max_length=64
+    )
     label: str = Field(default="", max_length=200, description="who or what holds it")
     created_at: datetime = Field(default_factory=utcnow)
     revoked_at: datetime | None = None
@@ -320,8 +350,9 @@ class ReturnRecord(SQLModel, table=True):
     destination_id: str = Field(index=True, max_length=64)
     arrived_at_location: str | None = Field(default=None, max_length=64)
     lines: list[dict[str, Any]] = Field(sa_column=Column(JSON, nullable=False))
-    payload: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False),
-                                    description="the workflow input (ReturnInput)")
+    payload: dict[str, Any] = Field(
+        sa_column=Column(JSON, nullable=False), description="the workflow input (ReturnInput)"
+    )
     goods_cents: int = 0
     shipping_refund_cents: int = 0
     refunded_cents: int = 0
@@ -348,7 +379,8 @@ class WebhookSubscription(SQLModel, table=True):
     secret: str = Field(max_length=200, description="HMAC-SHA256 key of X-OMS-Signature")
     event_types: list[str] = Field(
         sa_column=Column(JSON, nullable=False),
-        description="glob patterns of event types (fnmatch): ['*'], ['shipped_*', 'completed']")
+        description="glob patterns of event types (fnmatch): ['*'], ['shipped_*', 'completed']",
+    )
     active: bool = True
     label: str = Field(default="", max_length=200, description="who or what receives it")
     created_at: datetime = Field(default_factory=utcnow)
@@ -373,8 +405,9 @@ class OutboundDelivery(SQLModel, table=True):
     event_type: str = Field(max_length=200)
     order_id: str = Field(max_length=64)
     payload: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
-    status: str = Field(default="pending", max_length=16,
-                        description="pending | delivered | failed")
+    status: str = Field(
+        default="pending", max_length=16, description="pending | delivered | failed"
+    )
     attempts: int = 0
     next_attempt_at: datetime = Field(description="due from then; a claim pushes it out (lease)")
     last_error: str = Field(default="", max_length=500)

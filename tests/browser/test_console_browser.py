@@ -18,8 +18,12 @@ from playwright.async_api import Browser, Page, expect
 from core.settings import Settings
 from tests.support.console import ALL_ROLES, place, staff_key, unique_email, wait_status
 
-PAULA = {"name": "Paula Schmidt", "street": "Schillerstraße 9", "postcode": "04109",
-         "city": "Leipzig"}
+PAULA = {
+    "name": "Paula Schmidt",
+    "street": "Schillerstraße 9",
+    "postcode": "04109",
+    "city": "Leipzig",
+}
 
 
 async def _login(page: Page, server: str, key: str) -> None:
@@ -36,14 +40,18 @@ def _keep(shot: Path) -> None:
 
 
 async def test_agent_finds_an_order_by_email_and_cancels_part_of_a_line(
-        server: str, chromium: Browser, api: httpx.AsyncClient, settings: Settings,
-        tmp_path: Path) -> None:
+    server: str, chromium: Browser, api: httpx.AsyncClient, settings: Settings, tmp_path: Path
+) -> None:
     url = settings.database_url
     shop = staff_key(url, ALL_ROLES, "Web shop")
     email = unique_email()
-    order_id = await place(api, shop, lines=[("TS-0000", 3), ("HO-0005", 1)],
-                           delivery_address=PAULA,
-                           customer={"id": "C-paula", "email": email, "name": "Paula Schmidt"})
+    order_id = await place(
+        api,
+        shop,
+        lines=[("TS-0000", 3), ("HO-0005", 1)],
+        delivery_address=PAULA,
+        customer={"id": "C-paula", "email": email, "name": "Paula Schmidt"},
+    )
     await wait_status(url, order_id, {"in_fulfilment"})
 
     page = await chromium.new_page(viewport={"width": 1280, "height": 1100})
@@ -72,8 +80,8 @@ async def test_agent_finds_an_order_by_email_and_cancels_part_of_a_line(
 
 
 async def test_dashboard_numbers_change_while_it_is_open(
-        server: str, chromium: Browser, api: httpx.AsyncClient, settings: Settings,
-        tmp_path: Path) -> None:
+    server: str, chromium: Browser, api: httpx.AsyncClient, settings: Settings, tmp_path: Path
+) -> None:
     url = settings.database_url
     shop = staff_key(url, ALL_ROLES, "Web shop")
     page = await chromium.new_page(viewport={"width": 1280, "height": 900})
@@ -83,8 +91,10 @@ async def test_dashboard_numbers_change_while_it_is_open(
     before = int(await count.inner_text())
     revenue_before = await page.locator('[data-metric="revenue"]').inner_text()
 
-    placed = [await place(api, shop, channel=channel, lines=[(sku, 1)])
-              for channel, sku in [("web", "TS-0000"), ("app", "HO-0005"), ("web", "SH-0001")]]
+    placed = [
+        await place(api, shop, channel=channel, lines=[(sku, 1)])
+        for channel, sku in [("web", "TS-0000"), ("app", "HO-0005"), ("web", "SH-0001")]
+    ]
     await expect(count).to_have_text(str(before + len(placed)), timeout=20_000)
     await expect(page.locator('[data-metric="revenue"]')).not_to_have_text(revenue_before)
     await expect(page.locator("#chart-status svg.chart g[data-label]").first).to_be_visible()
@@ -93,7 +103,8 @@ async def test_dashboard_numbers_change_while_it_is_open(
     for order_id in placed:  # let the capacity chart show their reservations, then shoot
         await wait_status(url, order_id, {"in_fulfilment", "on_hold", "rejected"})
     await expect(page.locator("#chart-capacity svg.chart g[data-label]").first).to_be_visible(
-        timeout=20_000)
+        timeout=20_000
+    )
 
     shot = tmp_path / "dashboard.png"
     await page.screenshot(path=str(shot), full_page=True)

@@ -22,19 +22,20 @@ from tests.support.orders import wait_for_status
 from tests.support.portal import place_released, portal_key, shipment_status, stocked_sku
 
 STORE, OTHER = "ST-BERLIN", "ST-HAMBURG"
-BERLIN = {"name": "Jonas Weber", "street": "Torstraße 112", "postcode": "10119",
-          "city": "Berlin"}
+BERLIN = {"name": "Jonas Weber", "street": "Torstraße 112", "postcode": "10119", "city": "Berlin"}
 TRACKING = "00340434161234567890"
 
 
 async def test_store_confirms_shipped_in_the_browser_and_the_order_moves_on(
-        server: str, chromium: Browser, api: httpx.AsyncClient, settings: Settings,
-        tmp_path: Path) -> None:
+    server: str, chromium: Browser, api: httpx.AsyncClient, settings: Settings, tmp_path: Path
+) -> None:
     url = settings.database_url
     mine = []
-    for name, qty, extra in [("T-Shirt Basic weiß, M", 2, ("Sneaker Canvas, 42", 1)),
-                             ("Kissen Leinen natur", 1, None),
-                             ("Lampe Messing", 1, ("Vase Steingut blau", 2))]:
+    for name, qty, extra in [
+        ("T-Shirt Basic weiß, M", 2, ("Sneaker Canvas, 42", 1)),
+        ("Kissen Leinen natur", 1, None),
+        ("Lampe Messing", 1, ("Vase Steingut blau", 2)),
+    ]:
         lines = [(stocked_sku(url, {STORE: 10}, name), qty)]
         if extra:
             lines.append((stocked_sku(url, {STORE: 10}, extra[0]), extra[1]))
@@ -56,7 +57,8 @@ async def test_store_confirms_shipped_in_the_browser_and_the_order_moves_on(
         await expect(page.locator(f'[data-shipment="{sid}"]')).to_have_count(1)
     await expect(page.locator(f'[data-shipment="{their_id}"]')).to_have_count(0)
     shown = await page.locator("[data-shipment]").evaluate_all(
-        "cards => cards.map(c => c.dataset.shipment)")
+        "cards => cards.map(c => c.dataset.shipment)"
+    )
     with session_scope(url) as s:
         records = [s.get(ShipmentRecord, sid) for sid in shown]
     assert {r.location_id for r in records if r is not None} == {STORE} and None not in records
@@ -84,8 +86,9 @@ async def test_store_confirms_shipped_in_the_browser_and_the_order_moves_on(
     if target := os.environ.get("OMS_PORTAL_SCREENSHOT"):
         shutil.copyfile(shot, target)
 
-    await page.locator(f'[data-shipment="{my_ids[2]}"]').get_by_role(
-        "link", name="Pick list").click()
+    await (
+        page.locator(f'[data-shipment="{my_ids[2]}"]').get_by_role("link", name="Pick list").click()
+    )
     await expect(page.locator(".picklist")).to_contain_text("Vase Steingut blau")
     await expect(page.locator(".picklist")).to_contain_text("Torstraße 112, 10119 Berlin")
     await page.screenshot(path=str(tmp_path / "picklist.png"), full_page=True)

@@ -16,8 +16,8 @@ from tests.support.returns import delivered_order, wait_return, warehouse_in
 
 
 async def test_customer_starts_a_return_and_downloads_the_label(
-        server: str, chromium: Browser, api: httpx.AsyncClient, settings: Settings,
-        tmp_path: Path) -> None:
+    server: str, chromium: Browser, api: httpx.AsyncClient, settings: Settings, tmp_path: Path
+) -> None:
     url = settings.database_url
     sku = make_sku(url, {warehouse_in(url, "Dortmund"): 6}, price_cents=2999)
     order = await delivered_order(api, [(sku, 2)])
@@ -57,9 +57,12 @@ async def test_customer_starts_a_return_and_downloads_the_label(
 
     tampered = token[:-1] + ("A" if token[-1] != "A" else "B")
     theirs = order_token(settings.self_service_secret, other["order_id"])
-    for bad in (f"/my/orders/{oid}?t={tampered}", f"/my/orders/{oid}",
-                f"/my/orders/{oid}?t={theirs}",
-                f"/my/orders/{oid}/returns/{rid}/label.pdf?t={tampered}"):
+    for bad in (
+        f"/my/orders/{oid}?t={tampered}",
+        f"/my/orders/{oid}",
+        f"/my/orders/{oid}?t={theirs}",
+        f"/my/orders/{oid}/returns/{rid}/label.pdf?t={tampered}",
+    ):
         response = await page.goto(f"{server}{bad}")
         assert response is not None and response.status == 403, bad
         await expect(page.locator("#refused")).to_contain_text("not valid")

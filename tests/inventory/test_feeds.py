@@ -27,12 +27,14 @@ from tests.inventory.support import (
 
 def _movements(url: str, source: str) -> int:
     with session_scope(url) as s:
-        return s.exec(select(func.count()).select_from(StockMovement)
-                      .where(StockMovement.source == source)).one()
+        return s.exec(
+            select(func.count()).select_from(StockMovement).where(StockMovement.source == source)
+        ).one()
 
 
 async def test_a_feed_posted_twice_changes_nothing_the_second_time(
-        api: httpx.AsyncClient, url: str) -> None:
+    api: httpx.AsyncClient, url: str
+) -> None:
     loc, sku = new_location(url), new_sku(url)
     feed_id = uid("DELTA")
     body = csv_body([(loc, sku, 7), (loc, sku, 5)])
@@ -58,19 +60,26 @@ async def test_a_feed_posted_twice_changes_nothing_the_second_time(
 
 
 async def test_a_snapshot_never_wipes_out_reserved_stock_and_reports_conflicts(
-        api: httpx.AsyncClient, url: str) -> None:
+    api: httpx.AsyncClient, url: str
+) -> None:
     loc = new_location(url)
     a, b, c = new_sku(url), new_sku(url), new_sku(url)
-    r = await post_feed(api, uid("SNAP"), csv_body([(loc, a, 10), (loc, b, 5), (loc, c, 3)]),
-                        mode="snapshot", location_id=loc)
+    r = await post_feed(
+        api,
+        uid("SNAP"),
+        csv_body([(loc, a, 10), (loc, b, 5), (loc, c, 3)]),
+        mode="snapshot",
+        location_id=loc,
+    )
     assert r.status_code == 200, r.text
     order = uid("ORD")
     assert inventory.reserve(url, order, plan(order, loc, (a, 8), (b, 2))).ok
 
     # The count says 4 of A (8 are reserved), B is missing (2 reserved), C was recounted.
     feed_id = uid("SNAP")
-    r = await post_feed(api, feed_id, f"sku,quantity\n{a},4\n{c},7\n", mode="snapshot",
-                        location_id=loc)
+    r = await post_feed(
+        api, feed_id, f"sku,quantity\n{a},4\n{c},7\n", mode="snapshot", location_id=loc
+    )
     assert r.status_code == 200, r.text
     report = r.json()
     assert level(url, loc, a) == (8, 8, 0)
@@ -87,8 +96,9 @@ async def test_a_snapshot_never_wipes_out_reserved_stock_and_reports_conflicts(
 
     # Once the reservations are gone, the next snapshot sets what it counts.
     assert inventory.release(url, order) == 10
-    r = await post_feed(api, uid("SNAP"), f"sku,quantity\n{a},4\n{c},7\n", mode="snapshot",
-                        location_id=loc)
+    r = await post_feed(
+        api, uid("SNAP"), f"sku,quantity\n{a},4\n{c},7\n", mode="snapshot", location_id=loc
+    )
     assert r.json()["conflicts_count"] == 0
     assert [level(url, loc, x) for x in (a, b, c)] == [(4, 0, 0), (0, 0, 0), (7, 0, 0)]
     for sku in (a, b, c):
@@ -96,16 +106,19 @@ async def test_a_snapshot_never_wipes_out_reserved_stock_and_reports_conflicts(
 
 
 async def test_malformed_rows_are_reported_by_line_and_skipped_or_refuse_the_feed(
-        api: httpx.AsyncClient, url: str) -> None:
+    api: httpx.AsyncClient, url: str
+) -> None:
     loc, sku, other = new_location(url), new_sku(url), new_sku(url)
-    body = ("location_id,sku,quantity\n"
-            f"{loc},{sku},5\n"        # line 2: fine
-            f"{loc},{sku},five\n"     # line 3: not a number
-            f"{loc},NO-SUCH-SKU,1\n"  # line 4: unknown SKU
-            f"{loc},{other}\n"        # line 5: quantity missing
-            "\n"
-            f"NOWHERE,{other},2\n"    # line 7: unknown location
-            f"{loc},{other},3\n")     # line 8: fine
+    body = (
+        "location_id,sku,quantity\n"
+        f"{loc},{sku},5\n"  # line 2: fine
+        f"{loc},{sku},five\n"  # line 3: not a number
+        f"{loc},NO-SUCH-SKU,1\n"  # line 4: unknown SKU
+        f"{loc},{other}\n"  # line 5: quantity missing
+        "\n"
+        f"NOWHERE,{other},2\n"  # line 7: unknown location
+        f"{loc},{other},3\n"
+    )  # line 8: fine
 
     refused_id = uid("BAD")
     refused = await post_feed(api, refused_id, body, on_error="reject")
@@ -113,8 +126,12 @@ async def test_malformed_rows_are_reported_by_line_and_skipped_or_refuse_the_fee
     report = refused.json()
     assert report["status"] == "rejected" and report["rows_applied"] == 0
     assert [(e["line"], e["field"]) for e in report["errors"]] == [
-        (3, "quantity"), (4, "sku"), (5, "quantity"), (7, "location_id")]
-    assert {"loc": ["body", "line 3", "quantity"]} .items() <= report["detail"][0].items()
+        (3, "quantity"),
+        (4, "sku"),
+        (5, "quantity"),
+        (7, "location_id"),
+    ]
+    assert {"loc": ["body", "line 3", "quantity"]}.items() <= report["detail"][0].items()
     assert level(url, loc, sku) == (0, 0, 0) and level(url, loc, other) == (0, 0, 0)
     assert _movements(url, f"feed:{refused_id}") == 0
 
@@ -127,14 +144,25 @@ async def test_malformed_rows_are_reported_by_line_and_skipped_or_refuse_the_fee
     assert level(url, loc, sku) == (5, 0, 0) and level(url, loc, other) == (3, 0, 0)
 
     # JSON lines: line numbers too, and a refused feed id can be posted again once fixed.
-    jsonl = "\n".join([json.dumps({"location_id": loc, "sku": sku, "quantity": 1}),
-                       "{not json", json.dumps(["a list"]),
-                       json.dumps({"location_id": loc, "sku": sku, "quantity": 2.5})]) + "\n"
+    jsonl = (
+        "\n".join(
+            [
+                json.dumps({"location_id": loc, "sku": sku, "quantity": 1}),
+                "{not json",
+                json.dumps(["a list"]),
+                json.dumps({"location_id": loc, "sku": sku, "quantity": 2.5}),
+            ]
+        )
+        + "\n"
+    )
     feed_id = uid("JL")
     r = await post_feed(api, feed_id, jsonl, fmt="jsonl", on_error="reject")
     assert r.status_code == 422
     assert [(e["line"], e["field"]) for e in r.json()["errors"]] == [
-        (2, "line"), (3, "line"), (4, "quantity")]
+        (2, "line"),
+        (3, "line"),
+        (4, "quantity"),
+    ]
     fixed = json.dumps({"location_id": loc, "sku": sku, "quantity": 1}) + "\n"
     r = await post_feed(api, feed_id, fixed, fmt="jsonl", on_error="reject")
     assert r.status_code == 200 and r.json()["rows_applied"] == 1
@@ -142,14 +170,19 @@ async def test_malformed_rows_are_reported_by_line_and_skipped_or_refuse_the_fee
 
 
 async def test_bad_feed_requests_get_a_4xx_naming_the_problem(
-        api: httpx.AsyncClient, url: str) -> None:
+    api: httpx.AsyncClient, url: str
+) -> None:
     loc, sku = new_location(url), new_sku(url)
     r = await post_feed(api, uid("F"), csv_body([(loc, sku, 1)]), mode="full")
     assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["query", "mode"]
     r = await post_feed(api, uid("F"), csv_body([(loc, sku, 1)]), location_id="NOWHERE")
     assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["query", "location_id"]
-    r = await api.post(f"/inventory/feeds/{uid('F')}", params={"mode": "delta"},
-                       content=b"x", headers={"content-type": "application/pdf"})
+    r = await api.post(
+        f"/inventory/feeds/{uid('F')}",
+        params={"mode": "delta"},
+        content=b"x",
+        headers={"content-type": "application/pdf"},
+    )
     assert r.status_code == 415
     r = await post_feed(api, uid("F"), f"sku,qty\n{sku},1\n", location_id=loc)
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "header"
@@ -158,14 +191,18 @@ async def test_bad_feed_requests_get_a_4xx_naming_the_problem(
 
 
 async def test_a_hundred_thousand_row_snapshot_streams_with_visible_progress(
-        api: httpx.AsyncClient, url: str) -> None:
+    api: httpx.AsyncClient, url: str
+) -> None:
     locations = [new_location(url, online=False) for _ in range(40)]
     prefix = uid("BULK")
     skus = [f"{prefix}-{n:04d}" for n in range(2500)]
     with session_scope(url) as s:
         s.add_all(Sku(sku=sku, name=sku, price_cents=100) for sku in skus)
-    rows = [f"{loc},{sku},{(i * 7 + j) % 60}\n" for i, loc in enumerate(locations)
-            for j, sku in enumerate(skus)]
+    rows = [
+        f"{loc},{sku},{(i * 7 + j) % 60}\n"
+        for i, loc in enumerate(locations)
+        for j, sku in enumerate(skus)
+    ]
     assert len(rows) == 100_000
     feed_id = uid("BIG")
     half_sent, go_on = asyncio.Event(), asyncio.Event()
@@ -176,11 +213,17 @@ async def test_a_hundred_thousand_row_snapshot_streams_with_visible_progress(
             if start == 50_000:
                 half_sent.set()
                 await go_on.wait()
-            yield "".join(rows[start:start + 5000]).encode()
+            yield "".join(rows[start : start + 5000]).encode()
 
-    upload = asyncio.create_task(api.post(
-        f"/inventory/feeds/{feed_id}", params={"mode": "snapshot"}, content=body(),
-        headers={"content-type": "text/csv"}, timeout=300))
+    upload = asyncio.create_task(
+        api.post(
+            f"/inventory/feeds/{feed_id}",
+            params={"mode": "snapshot"},
+            content=body(),
+            headers={"content-type": "text/csv"},
+            timeout=300,
+        )
+    )
     await half_sent.wait()
     seen = {}
     for _ in range(600):  # the server reads what was sent so far and shows it

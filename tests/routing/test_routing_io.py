@@ -23,15 +23,29 @@ def medium_problem(seed: int = 3) -> RoutingProblem:
     rng = random.Random(seed)
     skus = [f"S{i}" for i in range(12)]
     locations = [
-        location(f"L{j:02d}", rng.randrange(len(PLACES)), rng.choice(["warehouse", "store"]),
-                 stock={s: rng.randint(1, 3) for s in skus if rng.random() < 0.35},
-                 capacity_left=rng.randint(2, 12), backlog=rng.randint(0, 80),
-                 zone=rng.choice(["N", "S"]), hazardous_certified=rng.random() < 0.5)
+        location(
+            f"L{j:02d}",
+            rng.randrange(len(PLACES)),
+            rng.choice(["warehouse", "store"]),
+            stock={s: rng.randint(1, 3) for s in skus if rng.random() < 0.35},
+            capacity_left=rng.randint(2, 12),
+            backlog=rng.randint(0, 80),
+            zone=rng.choice(["N", "S"]),
+            hazardous_certified=rng.random() < 0.5,
+        )
         for j in range(30)
     ]
-    lines = [line(f"{i}", sku, rng.randint(1, 2), weight_kg=rng.choice([0.4, 1.2, 3.5]),
-                  bulky=i == 7, hazardous=i == 5)
-             for i, sku in enumerate(rng.sample(skus, 8))]
+    lines = [
+        line(
+            f"{i}",
+            sku,
+            rng.randint(1, 2),
+            weight_kg=rng.choice([0.4, 1.2, 3.5]),
+            bulky=i == 7,
+            hazardous=i == 5,
+        )
+        for i, sku in enumerate(rng.sample(skus, 8))
+    ]
     return problem(lines, locations)
 
 
@@ -63,8 +77,15 @@ def test_every_strategy_is_deterministic(strategy: str) -> None:
 
 
 def run_cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "routing", *args], cwd=ROOT, input=stdin,
-                          capture_output=True, text=True, timeout=120, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "routing", *args],
+        cwd=ROOT,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 def test_cli_solves_a_problem_file_with_each_strategy(tmp_path: Path) -> None:
@@ -82,11 +103,15 @@ def test_cli_solves_a_problem_file_with_each_strategy(tmp_path: Path) -> None:
 
 def test_cli_reads_stdin_and_applies_a_profile_file(tmp_path: Path) -> None:
     lines = [line("1", "A"), line("2", "B")]
-    locations = [location("FAR", 6, stock={"A": 1, "B": 1}),
-                 location("NEAR-A", 2, stock={"A": 1}), location("NEAR-B", 1, stock={"B": 1})]
+    locations = [
+        location("FAR", 6, stock={"A": 1, "B": 1}),
+        location("NEAR-A", 2, stock={"A": 1}),
+        location("NEAR-B", 1, stock={"B": 1}),
+    ]
     p = problem(lines, locations, customer_group="premium")
-    done = run_cli("solve", "-", "--profiles", "routing/profiles.example.toml",
-                   stdin=p.model_dump_json())
+    done = run_cli(
+        "solve", "-", "--profiles", "routing/profiles.example.toml", stdin=p.model_dump_json()
+    )
     assert done.returncode == 0, done.stderr
     plan = RoutingPlan.model_validate_json(done.stdout)
     assert {s.location_id for s in plan.shipments} == {"NEAR-A", "NEAR-B"}  # fastest first
@@ -104,8 +129,7 @@ def test_cli_prints_the_json_schemas() -> None:
     done = run_cli("schema")
     assert done.returncode == 0
     schemas = json.loads(done.stdout)
-    assert {"lines", "locations", "order_time", "profile"} <= set(
-        schemas["problem"]["properties"])
+    assert {"lines", "locations", "order_time", "profile"} <= set(schemas["problem"]["properties"])
     assert {"shipments", "uncovered", "optimal"} <= set(schemas["plan"]["properties"])
 
 
@@ -124,10 +148,12 @@ def test_routing_imports_only_stdlib_pydantic_and_ortools() -> None:
 
 
 def test_importing_routing_pulls_in_no_workflow_or_database_code() -> None:
-    code = ("import sys, routing; routing.solve; "
-            "print(sorted({m.split('.')[0] for m in sys.modules}))")
-    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
-                          text=True, check=True)
+    code = (
+        "import sys, routing; routing.solve; print(sorted({m.split('.')[0] for m in sys.modules}))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    )
     loaded = set(json.loads(done.stdout.replace("'", '"')))
     banned = {"temporalio", "sqlmodel", "sqlalchemy", "core", "activities", "api", "workflows"}
     assert loaded & banned == set()

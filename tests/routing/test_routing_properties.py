@@ -89,20 +89,33 @@ def test_rule_table_agrees_with_the_independent_validator(problem: RoutingProble
                 if option is None:
                     assert name not in ctx.allowed.get((ln.line_id, loc.id), frozenset())
                     continue
-                others = [PlannedLine(line_id=x.line_id, sku=x.sku, quantity=x.quantity)
-                          for x in problem.lines if x.line_id != ln.line_id]
+                others = [
+                    PlannedLine(line_id=x.line_id, sku=x.sku, quantity=x.quantity)
+                    for x in problem.lines
+                    if x.line_id != ln.line_id
+                ]
                 if ln.quantity > 1:
-                    others.append(PlannedLine(line_id=ln.line_id, sku=ln.sku,
-                                              quantity=ln.quantity - 1))
+                    others.append(
+                        PlannedLine(line_id=ln.line_id, sku=ln.sku, quantity=ln.quantity - 1)
+                    )
                 cost = ctx.parcel_cost(loc.id, name, grams(ln.weight_kg), ln.bulky)
                 shipment = PlannedShipment(
-                    location_id=loc.id, carrier=name, ship_date=option.ship_date,
-                    promised_delivery=option.promised, cost_cents=cost,
+                    location_id=loc.id,
+                    carrier=name,
+                    ship_date=option.ship_date,
+                    promised_delivery=option.promised,
+                    cost_cents=cost,
                     lines=[PlannedLine(line_id=ln.line_id, sku=ln.sku, quantity=1)],
                     transfer_to=problem.pickup_store_id if name != PICKUP_CARRIER else None,
                 )
-                plan = RoutingPlan(order_id=problem.order_id, shipments=[shipment],
-                                   uncovered=others, objective=0, optimal=False,
-                                   strategy="probe", solve_ms=0)
+                plan = RoutingPlan(
+                    order_id=problem.order_id,
+                    shipments=[shipment],
+                    uncovered=others,
+                    objective=0,
+                    optimal=False,
+                    strategy="probe",
+                    solve_ms=0,
+                )
                 allowed = name in ctx.allowed.get((ln.line_id, loc.id), frozenset())
                 assert (violations(problem, plan) == []) == allowed, (ln, loc.id, name)

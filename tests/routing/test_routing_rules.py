@@ -23,8 +23,10 @@ def shipped_from(plan) -> dict[str, dict[str, int]]:  # type: ignore[no-untyped-
 def test_hazardous_goods_only_from_certified_locations(strategy: str) -> None:
     p = problem(
         [line("1", "FUEL", hazardous=True)],
-        [location("NEAR", LUDWIGSFELDE, stock={"FUEL": 5}),
-         location("CERT", LEIPZIG, stock={"FUEL": 5}, hazardous_certified=True)],
+        [
+            location("NEAR", LUDWIGSFELDE, stock={"FUEL": 5}),
+            location("CERT", LEIPZIG, stock={"FUEL": 5}, hazardous_certified=True),
+        ],
     )
     plan = solve(p, strategy)
     assert shipped_from(plan) == {"CERT": {"1": 1}}
@@ -33,8 +35,9 @@ def test_hazardous_goods_only_from_certified_locations(strategy: str) -> None:
 
 
 def test_hazardous_goods_uncovered_without_a_certified_location() -> None:
-    p = problem([line("1", "FUEL", hazardous=True)],
-                [location("NEAR", LUDWIGSFELDE, stock={"FUEL": 5})])
+    p = problem(
+        [line("1", "FUEL", hazardous=True)], [location("NEAR", LUDWIGSFELDE, stock={"FUEL": 5})]
+    )
     plan = solve(p)
     assert plan.shipments == []
     assert [(u.line_id, u.quantity) for u in plan.uncovered] == [("1", 1)]
@@ -53,8 +56,11 @@ def test_bulky_goods_beyond_parcel_limit_go_by_freight() -> None:
 
 def test_bulky_goods_out_of_every_carriers_reach_stay_uncovered() -> None:
     carriers = [c for c in default_carriers() if c.name != "freight"]
-    p = problem([line("1", "SOFA", bulky=True, weight_kg=20), line("2", "LAMP")],
-                [location("W", MUENCHEN, stock={"SOFA": 1, "LAMP": 1})], carriers=carriers)
+    p = problem(
+        [line("1", "SOFA", bulky=True, weight_kg=20), line("2", "LAMP")],
+        [location("W", MUENCHEN, stock={"SOFA": 1, "LAMP": 1})],
+        carriers=carriers,
+    )
     for strategy in STRATEGIES:
         plan = solve(p, strategy)
         assert shipped_from(plan) == {"W": {"2": 1}}, strategy
@@ -63,16 +69,25 @@ def test_bulky_goods_out_of_every_carriers_reach_stay_uncovered() -> None:
 
 @pytest.mark.parametrize("strategy", STRATEGIES)
 def test_store_that_does_not_ship_is_never_a_shipper(strategy: str) -> None:
-    p = problem([line("1", "A")],
-                [location("S", BERLIN_2, "store", stock={"A": 3}, ships_to_customers=False),
-                 location("W", MUENCHEN, stock={"A": 3})])
+    p = problem(
+        [line("1", "A")],
+        [
+            location("S", BERLIN_2, "store", stock={"A": 3}, ships_to_customers=False),
+            location("W", MUENCHEN, stock={"A": 3}),
+        ],
+    )
     assert shipped_from(solve(p, strategy)) == {"W": {"1": 1}}
 
 
 def test_store_that_does_not_ship_still_serves_as_pickup_store() -> None:
-    p = problem([line("1", "A")],
-                [location("S", BERLIN_2, "store", stock={"A": 3}, ships_to_customers=False),
-                 location("W", MUENCHEN, stock={"A": 3})], pickup_store_id="S")
+    p = problem(
+        [line("1", "A")],
+        [
+            location("S", BERLIN_2, "store", stock={"A": 3}, ships_to_customers=False),
+            location("W", MUENCHEN, stock={"A": 3}),
+        ],
+        pickup_store_id="S",
+    )
     plan = solve(p)
     assert shipped_from(plan) == {"S": {"1": 1}}
     pickup = plan.shipments[0]
@@ -87,11 +102,13 @@ def test_click_and_collect_takes_the_pickup_store_first_then_the_cheapest_transf
     sofa = line("2", "SOFA", bulky=True, weight_kg=20)
     p = problem(
         [line("1", "A"), sofa],
-        [location("S", BERLIN_2, "store", stock={"A": 1}),
-         # one transfer could bring both lines, but by freight (256 km to the store)
-         location("HAM", HAMBURG, stock={"A": 5, "SOFA": 1}),
-         # the sofa alone by parcel from Leipzig (146 km) is cheaper than freight
-         location("LEI", LEIPZIG, stock={"SOFA": 1})],
+        [
+            location("S", BERLIN_2, "store", stock={"A": 1}),
+            # one transfer could bring both lines, but by freight (256 km to the store)
+            location("HAM", HAMBURG, stock={"A": 5, "SOFA": 1}),
+            # the sofa alone by parcel from Leipzig (146 km) is cheaper than freight
+            location("LEI", LEIPZIG, stock={"SOFA": 1}),
+        ],
         pickup_store_id="S",
     )
     plan = solve(p, strategy)
@@ -116,17 +133,30 @@ def test_same_day_only_from_a_store_in_the_customers_town_before_cut_off() -> No
     assert plan.shipments[0].carrier == "courier"
     assert plan.shipments[0].ship_date == plan.shipments[0].promised_delivery == date(2026, 11, 24)
 
-    late = solve(problem([line("1", "A")], locations, speed="same_day",
-                         order_time=TUESDAY_10.replace(hour=16, minute=5)))
-    sunday = solve(problem([line("1", "A")], locations, speed="same_day",
-                           order_time=TUESDAY_10 + timedelta(days=5)))
+    late = solve(
+        problem(
+            [line("1", "A")],
+            locations,
+            speed="same_day",
+            order_time=TUESDAY_10.replace(hour=16, minute=5),
+        )
+    )
+    sunday = solve(
+        problem(
+            [line("1", "A")], locations, speed="same_day", order_time=TUESDAY_10 + timedelta(days=5)
+        )
+    )
     for plan in (late, sunday):
         assert plan.shipments == [] and plan.uncovered[0].quantity == 1
 
 
 def test_express_uses_an_express_carrier_and_promises_the_next_working_day() -> None:
-    p = problem([line("1", "A")], [location("W", MUENCHEN, stock={"A": 1})], speed="express",
-                order_time=TUESDAY_10 + timedelta(days=4))  # Saturday 10:00
+    p = problem(
+        [line("1", "A")],
+        [location("W", MUENCHEN, stock={"A": 1})],
+        speed="express",
+        order_time=TUESDAY_10 + timedelta(days=4),
+    )  # Saturday 10:00
     plan = solve(p)
     s = plan.shipments[0]
     assert s.carrier == "parcel"
@@ -137,8 +167,9 @@ def test_express_uses_an_express_carrier_and_promises_the_next_working_day() -> 
 def test_cut_off_and_sunday_move_ship_and_delivery_dates() -> None:
     stock = {"A": 1}
     friday_evening = TUESDAY_10 + timedelta(days=3, hours=8)  # Fri 18:00, cut-off 16
-    plan = solve(problem([line("1", "A")], [location("W", MUENCHEN, stock=stock)],
-                         order_time=friday_evening))
+    plan = solve(
+        problem([line("1", "A")], [location("W", MUENCHEN, stock=stock)], order_time=friday_evening)
+    )
     s = plan.shipments[0]
     # ships Saturday; 2 working days by parcel (505 km): Monday, Tuesday
     assert (s.ship_date, s.promised_delivery) == (date(2026, 11, 28), date(2026, 12, 1))
@@ -146,9 +177,13 @@ def test_cut_off_and_sunday_move_ship_and_delivery_dates() -> None:
 
 
 def test_capacity_limits_units_per_location() -> None:
-    p = problem([line("1", "A", quantity=3)],
-                [location("NEAR", LUDWIGSFELDE, stock={"A": 5}, capacity_left=1),
-                 location("FAR", MUENCHEN, stock={"A": 5}, capacity_left=1)])
+    p = problem(
+        [line("1", "A", quantity=3)],
+        [
+            location("NEAR", LUDWIGSFELDE, stock={"A": 5}, capacity_left=1),
+            location("FAR", MUENCHEN, stock={"A": 5}, capacity_left=1),
+        ],
+    )
     plan = solve(p)
     assert shipped_from(plan) == {"NEAR": {"1": 1}, "FAR": {"1": 1}}
     assert plan.uncovered[0].quantity == 1
@@ -156,8 +191,10 @@ def test_capacity_limits_units_per_location() -> None:
 
 
 def test_shared_sku_across_lines_respects_stock_once() -> None:
-    p = problem([line("1", "A", quantity=2), line("2", "A", quantity=2)],
-                [location("W", LUDWIGSFELDE, stock={"A": 3})])
+    p = problem(
+        [line("1", "A", quantity=2), line("2", "A", quantity=2)],
+        [location("W", LUDWIGSFELDE, stock={"A": 3})],
+    )
     for strategy in STRATEGIES:
         plan = solve(p, strategy)
         assert sum(pl.quantity for s in plan.shipments for pl in s.lines) == 3, strategy
@@ -166,12 +203,19 @@ def test_shared_sku_across_lines_respects_stock_once() -> None:
 
 def test_rule_profile_decides_between_one_slow_parcel_and_two_fast_ones() -> None:
     lines = [line("1", "A"), line("2", "B")]
-    locations = [location("FAR", MUENCHEN, stock={"A": 1, "B": 1}),
-                 location("NEAR-A", LUDWIGSFELDE, stock={"A": 1}),
-                 location("NEAR-B", BERLIN_2, stock={"B": 1})]
+    locations = [
+        location("FAR", MUENCHEN, stock={"A": 1, "B": 1}),
+        location("NEAR-A", LUDWIGSFELDE, stock={"A": 1}),
+        location("NEAR-B", BERLIN_2, stock={"B": 1}),
+    ]
     default = solve(problem(lines, locations))
-    premium = solve(problem(lines, locations, profile=RuleProfile(
-        priorities=[["delivery_days"], ["parcels"], ["cost"]])))
+    premium = solve(
+        problem(
+            lines,
+            locations,
+            profile=RuleProfile(priorities=[["delivery_days"], ["parcels"], ["cost"]]),
+        )
+    )
     assert set(shipped_from(default)) == {"FAR"}
     assert default.criteria["delivery_days"] == 2
     assert set(shipped_from(premium)) == {"NEAR-A", "NEAR-B"}
@@ -179,24 +223,39 @@ def test_rule_profile_decides_between_one_slow_parcel_and_two_fast_ones() -> Non
 
 
 def test_backlog_balance_prefers_the_less_loaded_location_of_a_zone() -> None:
-    locations = [location("BUSY", LUDWIGSFELDE, stock={"A": 1}, zone="BB", backlog=100),
-                 location("IDLE", LUDWIGSFELDE, stock={"A": 1}, zone="BB", backlog=0)]
-    plan = solve(problem([line("1", "A")], locations,
-                         profile=RuleProfile(priorities=[["backlog"], ["cost"]])))
+    locations = [
+        location("BUSY", LUDWIGSFELDE, stock={"A": 1}, zone="BB", backlog=100),
+        location("IDLE", LUDWIGSFELDE, stock={"A": 1}, zone="BB", backlog=0),
+    ]
+    plan = solve(
+        problem(
+            [line("1", "A")], locations, profile=RuleProfile(priorities=[["backlog"], ["cost"]])
+        )
+    )
     assert set(shipped_from(plan)) == {"IDLE"}
-    swapped = [locations[0].model_copy(update={"backlog": 0}),
-               locations[1].model_copy(update={"backlog": 100})]
-    plan = solve(problem([line("1", "A")], swapped,
-                         profile=RuleProfile(priorities=[["backlog"], ["cost"]])))
+    swapped = [
+        locations[0].model_copy(update={"backlog": 0}),
+        locations[1].model_copy(update={"backlog": 100}),
+    ]
+    plan = solve(
+        problem([line("1", "A")], swapped, profile=RuleProfile(priorities=[["backlog"], ["cost"]]))
+    )
     assert set(shipped_from(plan)) == {"BUSY"}
 
 
 def test_line_split_can_be_switched_off() -> None:
-    locations = [location("W1", LUDWIGSFELDE, stock={"A": 2}),
-                 location("W2", LEIPZIG, stock={"A": 2})]
+    locations = [
+        location("W1", LUDWIGSFELDE, stock={"A": 2}),
+        location("W2", LEIPZIG, stock={"A": 2}),
+    ]
     split = solve(problem([line("1", "A", quantity=3)], locations))
-    whole = solve(problem([line("1", "A", quantity=3)], locations,
-                          profile=RuleProfile(priorities=[["parcels"]], allow_line_split=False)))
+    whole = solve(
+        problem(
+            [line("1", "A", quantity=3)],
+            locations,
+            profile=RuleProfile(priorities=[["parcels"]], allow_line_split=False),
+        )
+    )
     assert split.uncovered == [] and len(split.shipments) == 2
     assert len(whole.shipments) == 1 and whole.uncovered[0].quantity == 1
 
@@ -219,8 +278,9 @@ def test_optimiser_sees_the_cut_off_that_every_baseline_misses() -> None:
 
 
 def test_nothing_in_stock_means_everything_uncovered() -> None:
-    p = problem([line("1", "A", quantity=2), line("2", "B")],
-                [location("W", LUDWIGSFELDE, stock={"C": 5})])
+    p = problem(
+        [line("1", "A", quantity=2), line("2", "B")], [location("W", LUDWIGSFELDE, stock={"C": 5})]
+    )
     for strategy in STRATEGIES:
         plan = solve(p, strategy)
         assert plan.shipments == []

@@ -50,7 +50,8 @@ def test_cut_off_is_judged_on_the_locations_wall_clock() -> None:
 
 def test_transit_by_region_pair_then_region_then_distance() -> None:
     carrier = Carrier(
-        name="x", weight_bands=[WeightBand(cost_cents=100)],
+        name="x",
+        weight_bands=[WeightBand(cost_cents=100)],
         transit_bands=[DistanceBand(max_km=100, days=1), DistanceBand(days=3)],
         region_days={"80": 4, "10-80": 2},
     )
@@ -74,8 +75,14 @@ def test_parcel_price_by_weight_band_speed_and_bulk() -> None:
     ("bands", "message"),
     [
         ([WeightBand(max_kg=2, cost_cents=100)], "open-ended"),
-        ([WeightBand(max_kg=5, cost_cents=100), WeightBand(max_kg=2, cost_cents=200),
-          WeightBand(cost_cents=300)], "ascending"),
+        (
+            [
+                WeightBand(max_kg=5, cost_cents=100),
+                WeightBand(max_kg=2, cost_cents=200),
+                WeightBand(cost_cents=300),
+            ],
+            "ascending",
+        ),
         ([WeightBand(max_kg=2, cost_cents=500), WeightBand(cost_cents=300)], "must not cost less"),
     ],
 )

@@ -17,11 +17,13 @@ def ensure_keys(settings: Settings) -> None:
     """The tests' key: shop, customer service and operations at once."""
     with session_scope(settings.database_url) as s:
         if verify_key(s, ALL_ROLES_KEY) is None:
-            issue_key(s, role="shop,customer_service,operations", label="tests",
-                      key=ALL_ROLES_KEY)
+            issue_key(s, role="shop,customer_service,operations", label="tests", key=ALL_ROLES_KEY)
 
 
 def client_for(app: FastAPI, settings: Settings, key: str = ALL_ROLES_KEY) -> httpx.AsyncClient:
     ensure_keys(settings)
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://oms.test",
-                             auth=OmsAuth(key, settings))
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app),
+        base_url="http://oms.test",
+        auth=OmsAuth(key, settings),
+    )

@@ -12,12 +12,14 @@ from core.db.schema import Location, Reservation, Sku, Stock
 
 def warehouses(url: str) -> list[str]:
     with session_scope(url) as s:
-        return list(s.exec(select(Location.id).where(Location.kind == "warehouse")
-                           .order_by(Location.id)).all())
+        return list(
+            s.exec(
+                select(Location.id).where(Location.kind == "warehouse").order_by(Location.id)
+            ).all()
+        )
 
 
-def make_sku(url: str, stock: dict[str, int], price_cents: int = 2500,
-             prefix: str = "TST") -> str:
+def make_sku(url: str, stock: dict[str, int], price_cents: int = 2500, prefix: str = "TST") -> str:
     """A new SKU stocked only where ``stock`` says."""
     sku = f"{prefix}-{uuid.uuid4().hex[:8]}"
     with session_scope(url) as s:
@@ -38,5 +40,10 @@ def stock_of(url: str, location_id: str, sku: str) -> tuple[int, int]:
 
 def active_reservations(url: str, order_id: str) -> list[Reservation]:
     with session_scope(url) as s:
-        return list(s.exec(select(Reservation).where(Reservation.order_id == order_id,
-                                                     Reservation.status == "active")).all())
+        return list(
+            s.exec(
+                select(Reservation).where(
+                    Reservation.order_id == order_id, Reservation.status == "active"
+                )
+            ).all()
+        )

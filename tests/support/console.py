@@ -44,8 +44,7 @@ def db_status(url: str, order_id: str) -> str:
         return rec.status if rec else ""
 
 
-async def wait_status(url: str, order_id: str, statuses: set[str],
-                      timeout: float = 30.0) -> str:
+async def wait_status(url: str, order_id: str, statuses: set[str], timeout: float = 30.0) -> str:
     """Poll the read model until the order has one of ``statuses``."""
     deadline = time.monotonic() + timeout
     while (status := db_status(url, order_id)) not in statuses:
@@ -59,12 +58,19 @@ def expected_numbers(url: str) -> dict[str, Any]:
     since = day_start(datetime.now(UTC))
     with Session(get_engine(url, readonly=True)) as s:
         orders = s.exec(select(OrderRecord).where(OrderRecord.created_at >= since)).all()
-        pays = s.exec(select(func.coalesce(func.sum(PaymentTransaction.amount_cents), 0)).where(
-            PaymentTransaction.created_at >= since, PaymentTransaction.status == "succeeded",
-            col(PaymentTransaction.kind).in_(MONEY_IN))).one()
+        pays = s.exec(
+            select(func.coalesce(func.sum(PaymentTransaction.amount_cents), 0)).where(
+                PaymentTransaction.created_at >= since,
+                PaymentTransaction.status == "succeeded",
+                col(PaymentTransaction.kind).in_(MONEY_IN),
+            )
+        ).one()
     by_channel: dict[str, int] = {}
     for o in orders:
         by_channel[o.channel] = by_channel.get(o.channel, 0) + 1
-    return {"orders_today": len(orders), "by_channel": by_channel,
-            "revenue_cents": sum(o.total_cents for o in orders if o.status not in NOT_REVENUE),
-            "payments_cents": int(pays)}
+    return {
+        "orders_today": len(orders),
+        "by_channel": by_channel,
+        "revenue_cents": sum(o.total_cents for o in orders if o.status not in NOT_REVENUE),
+        "payments_cents": int(pays),
+    }

@@ -24,8 +24,9 @@ from worker import build_worker
 async def serve(app: FastAPI) -> AsyncIterator[str]:
     """The app on a real loopback port (uvicorn in this event loop); yields its base URL."""
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None,
-                                           lifespan="on"))
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on")
+    )
     task = asyncio.create_task(server.serve())
     for _ in range(200):
         if server.started or task.done():
@@ -55,7 +56,10 @@ def samples(text: str) -> list[Sample]:
 
 def total(found: list[Sample], name: str, **labels: str) -> float:
     """Sum of the samples called ``name`` whose labels include ``labels``; fails if none."""
-    hits = [s.value for s in found
-            if s.name == name and all(s.labels.get(k) == v for k, v in labels.items())]
+    hits = [
+        s.value
+        for s in found
+        if s.name == name and all(s.labels.get(k) == v for k, v in labels.items())
+    ]
     assert hits, f"no sample {name}{labels or ''}"
     return sum(hits)

@@ -14,15 +14,24 @@ def new_order_id(prefix: str = "T") -> str:
     return f"{prefix}-{uuid.uuid4().hex[:12]}"
 
 
-def order_request(order_id: str | None = None, lines: list[tuple[str, int]] | None = None,
-                  **overrides: Any) -> dict[str, Any]:
+def order_request(
+    order_id: str | None = None, lines: list[tuple[str, int]] | None = None, **overrides: Any
+) -> dict[str, Any]:
     body: dict[str, Any] = {
         "order_id": order_id or new_order_id(),
         "channel": "web",
-        "customer": {"id": f"C-{uuid.uuid4().hex[:8]}", "email": "erika.mustermann@example.org",
-                     "name": "Erika Mustermann", "locale": "de"},
-        "delivery_address": {"name": "Erika Mustermann", "street": "Heidestraße 17",
-                             "postcode": "51147", "city": "Köln"},
+        "customer": {
+            "id": f"C-{uuid.uuid4().hex[:8]}",
+            "email": "erika.mustermann@example.org",
+            "name": "Erika Mustermann",
+            "locale": "de",
+        },
+        "delivery_address": {
+            "name": "Erika Mustermann",
+            "street": "Heidestraße 17",
+            "postcode": "51147",
+            "city": "Köln",
+        },
         "lines": [{"sku": sku, "quantity": qty} for sku, qty in (lines or [("TS-0000", 1)])],
         "shipping_speed": "standard",
         "payment_method": "card",
@@ -31,8 +40,9 @@ def order_request(order_id: str | None = None, lines: list[tuple[str, int]] | No
     return body
 
 
-async def wait_for_status(api: httpx.AsyncClient, order_id: str, statuses: set[str],
-                          timeout: float = 30.0) -> dict[str, Any]:
+async def wait_for_status(
+    api: httpx.AsyncClient, order_id: str, statuses: set[str], timeout: float = 30.0
+) -> dict[str, Any]:
     """Poll the read model until the order has one of ``statuses``."""
     deadline = time.monotonic() + timeout
     last: dict[str, Any] = {}
@@ -46,8 +56,7 @@ async def wait_for_status(api: httpx.AsyncClient, order_id: str, statuses: set[s
     raise AssertionError(f"order {order_id} never reached {statuses}; last: {last.get('status')}")
 
 
-async def post_event(api: httpx.AsyncClient, shipment_id: str, event: str,
-                     **extra: Any) -> None:
+async def post_event(api: httpx.AsyncClient, shipment_id: str, event: str, **extra: Any) -> None:
     body = {"shipment_id": shipment_id, "event": event, **extra}
     if event == "shipped":
         body.setdefault("carrier", "DHL")
@@ -61,8 +70,9 @@ async def ship_and_deliver(api: httpx.AsyncClient, shipment_id: str) -> None:
     await post_event(api, shipment_id, "delivered")
 
 
-async def wait_for_event(api: httpx.AsyncClient, order_id: str, event_type: str,
-                         timeout: float = 30.0) -> dict[str, Any]:
+async def wait_for_event(
+    api: httpx.AsyncClient, order_id: str, event_type: str, timeout: float = 30.0
+) -> dict[str, Any]:
     """Poll the order's event log until an event of ``event_type`` shows up."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

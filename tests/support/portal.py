@@ -21,8 +21,9 @@ def portal_key(url: str, location_id: str, label: str = "") -> str:
         return issue_key(s, LOCATION, location_id, label or f"test {location_id}")[1]
 
 
-def stocked_sku(url: str, stock: dict[str, int], name: str = "Testartikel",
-                price_cents: int = 2500) -> str:
+def stocked_sku(
+    url: str, stock: dict[str, int], name: str = "Testartikel", price_cents: int = 2500
+) -> str:
     """A new SKU stocked only where ``stock`` says (so routing must pick that location)."""
     sku = f"PRT-{uuid.uuid4().hex[:8].upper()}"
     with session_scope(url) as s:
@@ -38,8 +39,9 @@ def add_stock(url: str, location_id: str, sku: str, qty: int) -> None:
         s.add(Stock(location_id=location_id, sku=sku, on_hand=qty))
 
 
-async def place_released(api: httpx.AsyncClient, lines: list[tuple[str, int]],
-                         **overrides: Any) -> dict[str, Any]:
+async def place_released(
+    api: httpx.AsyncClient, lines: list[tuple[str, int]], **overrides: Any
+) -> dict[str, Any]:
     """An order placed through the API, once its shipments are released to the locations."""
     body = order_request(lines=lines, **overrides)
     r = await api.post("/orders", json=body)

@@ -19,22 +19,30 @@ from tests.support.orders import order_request
 from workflows.order import OrderWorkflow
 
 
-async def start(env: WorkflowEnvironment, settings: Settings, lines: list[tuple[str, int]],
-                policy: OrderPolicy | None = None, **request: Any,
-                ) -> tuple[WorkflowHandle[Any, OrderState], OrderInput]:
+async def start(
+    env: WorkflowEnvironment,
+    settings: Settings,
+    lines: list[tuple[str, int]],
+    policy: OrderPolicy | None = None,
+    **request: Any,
+) -> tuple[WorkflowHandle[Any, OrderState], OrderInput]:
     """Price an order as the API would and start its workflow on the test server, placed at
     the server's (skipped) time so its promises are computed from there."""
     req = OrderRequest.model_validate(order_request(lines=lines, **request))
     now = await env.get_current_time()
     with session_scope(settings.database_url) as s:
         order = price_order(s, req, policy or OrderPolicy(), now=now)
-    handle = await env.client.start_workflow(OrderWorkflow.run, order, id=order.workflow_id,
-                                             task_queue=settings.task_queue)
+    handle = await env.client.start_workflow(
+        OrderWorkflow.run, order, id=order.workflow_id, task_queue=settings.task_queue
+    )
     return handle, order
 
 
-async def until(handle: WorkflowHandle[Any, OrderState],
-                check: Callable[[OrderState], bool], timeout: float = 30.0) -> OrderState:
+async def until(
+    handle: WorkflowHandle[Any, OrderState],
+    check: Callable[[OrderState], bool],
+    timeout: float = 30.0,
+) -> OrderState:
     """Poll the workflow's state (real time; the test server does not skip meanwhile)."""
     deadline = time.monotonic() + timeout
     while True:
@@ -45,8 +53,9 @@ async def until(handle: WorkflowHandle[Any, OrderState],
         await asyncio.sleep(0.1)
 
 
-async def eventually(check: Callable[[], bool] | Callable[[], Awaitable[bool]],
-                     timeout: float = 30.0) -> None:
+async def eventually(
+    check: Callable[[], bool] | Callable[[], Awaitable[bool]], timeout: float = 30.0
+) -> None:
     deadline = time.monotonic() + timeout
     while True:
         result = check()
@@ -58,9 +67,13 @@ async def eventually(check: Callable[[], bool] | Callable[[], Awaitable[bool]],
         await asyncio.sleep(0.1)
 
 
-async def send(handle: WorkflowHandle[Any, OrderState], shipment_id: str, *kinds: str,
-               **extra: Any) -> None:
+async def send(
+    handle: WorkflowHandle[Any, OrderState], shipment_id: str, *kinds: str, **extra: Any
+) -> None:
     for kind in kinds:
-        await handle.signal(OrderWorkflow.shipment_event, ShipmentEvent(
-            shipment_id=shipment_id, kind=kind, carrier="DHL", tracking_number="TS-1",
-            **extra))
+        await handle.signal(
+            OrderWorkflow.shipment_event,
+            ShipmentEvent(
+                shipment_id=shipment_id, kind=kind, carrier="DHL", tracking_number="TS-1", **extra
+            ),
+        )

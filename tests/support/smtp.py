@@ -22,8 +22,9 @@ class Inbox:
         self.messages: list[EmailMessage] = []
 
     async def handle_DATA(self, server, session, envelope) -> str:  # noqa: N802, ANN001
-        msg = email.message_from_bytes(envelope.original_content or envelope.content,
-                                       policy=email.policy.default)
+        msg = email.message_from_bytes(
+            envelope.original_content or envelope.content, policy=email.policy.default
+        )
         with self._lock:
             self.messages.append(msg)  # type: ignore[arg-type]
         return "250 OK"
@@ -46,8 +47,9 @@ def text_of(msg: EmailMessage) -> str:
     return body.get_content() if body else ""
 
 
-async def wait_for_subject(inbox: Inbox, order_id: str, starts_with: str,
-                           timeout: float = 20.0) -> EmailMessage:
+async def wait_for_subject(
+    inbox: Inbox, order_id: str, starts_with: str, timeout: float = 20.0
+) -> EmailMessage:
     """The order's first e-mail whose subject starts with ``starts_with``, once it arrived."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -55,5 +57,7 @@ async def wait_for_subject(inbox: Inbox, order_id: str, starts_with: str,
             if str(msg["Subject"]).startswith(starts_with):
                 return msg
         await asyncio.sleep(0.1)
-    raise AssertionError(f"no e-mail '{starts_with}...' for {order_id}: "
-                         f"{[str(m['Subject']) for m in inbox.for_order(order_id)]}")
+    raise AssertionError(
+        f"no e-mail '{starts_with}...' for {order_id}: "
+        f"{[str(m['Subject']) for m in inbox.for_order(order_id)]}"
+    )
