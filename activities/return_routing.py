@@ -101,9 +101,8 @@ def choose(
 ) -> ReturnDestination:
     """The destination of non-defective goods by the rule (see the module docstring)."""
     kinds = policy.forward_kinds if origin.store_id else policy.mail_destination_kinds
-    pool = list(
-        s.exec(select(Location).where(col(Location.kind).in_(list(kinds)), Location.online == True))
-    )  # noqa: E712
+    online = Location.online == True  # noqa: E712  (SQL, not Python truth)
+    pool = list(s.exec(select(Location).where(col(Location.kind).in_(list(kinds)), online)))
     if origin.store_id and (store := s.get(Location, origin.store_id)) is not None:
         pool = [loc for loc in pool if loc.id != store.id] + [store]
     skus = sorted({ln.sku for ln in lines})

@@ -183,7 +183,8 @@ def release_latency(url: str, prefix: str, faults: list[dict[str, Any]]) -> dict
             s.connection()
             .execute(
                 text(
-                    "SELECT o.created_at, MAX(sh.released_at), BOOL_AND(sh.released_at IS NOT NULL) "
+                    "SELECT o.created_at, MAX(sh.released_at), "
+                    "BOOL_AND(sh.released_at IS NOT NULL) "
                     "FROM order_record o JOIN shipment_record sh ON sh.order_id = o.order_id "
                     "WHERE o.order_id LIKE :p AND o.payment_method <> 'prepayment' "
                     "GROUP BY o.order_id, o.created_at"

@@ -110,7 +110,8 @@ def stock(url: str) -> Finding:
                 "FROM stock s LEFT JOIN (SELECT location_id, sku, SUM(on_hand_delta) AS on_hand, "
                 "SUM(reserved_delta) AS reserved, SUM(held_delta) AS held FROM stock_movement "
                 "GROUP BY location_id, sku) m ON m.location_id = s.location_id AND m.sku = s.sku "
-                "WHERE s.on_hand <> COALESCE(m.on_hand, 0) OR s.reserved <> COALESCE(m.reserved, 0) "
+                "WHERE s.on_hand <> COALESCE(m.on_hand, 0) "
+                "OR s.reserved <> COALESCE(m.reserved, 0) "
                 "OR s.held <> COALESCE(m.held, 0)"
             )
         ).all()

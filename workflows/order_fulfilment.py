@@ -73,11 +73,9 @@ class FulfilmentSteps(OrderBase):
         book = self._book
         while not book.all_done():
             self._state.waiting_for = self._waiting_for()
-            wake = lambda: (
+            wake = lambda: (  # noqa: E731
                 bool(self._inbox or self._reroutes or self._payments)
-                or (  # noqa: E731
-                    ends_when_done and book.all_done()
-                )
+                or (ends_when_done and book.all_done())
             )
             deadline = self._next_deadline()
             if deadline is None:
