@@ -17,30 +17,30 @@ from temporalio.client import Client
 from temporalio.runtime import Runtime
 from temporalio.worker import Worker
 
-from activities.compensation import CompensationActivities
-from activities.email import EmailActivities
-from activities.fulfilment import FulfilmentActivities
-from activities.holds import HoldActivities
-from activities.locations import LocationActivities
-from activities.order_log import OrderLogActivities
-from activities.outbound_events import OutboundActivities
+from activities.fulfilment.activities import FulfilmentActivities
+from activities.fulfilment.vouchers import CompensationActivities
+from activities.messaging.email import EmailActivities
+from activities.messaging.outbound import OutboundActivities
+from activities.orders.log import OrderLogActivities
+from activities.orders.planning import PlanningActivities
+from activities.orders.pricing import PricingActivities
+from activities.orders.risk import RiskActivities
 from activities.payments.activities import PaymentActivities
-from activities.planning import PlanningActivities
-from activities.pricing import PricingActivities
-from activities.returns import ReturnActivities
-from activities.risk import RiskActivities
-from activities.stock import StockActivities
+from activities.returns.activities import ReturnActivities
+from activities.stock.activities import StockActivities
+from activities.stock.holds import HoldActivities
+from activities.stock.locations import LocationActivities
 from core.log_context import ActivityLogContext
 from core.logging_setup import configure_logging
 from core.metrics import worker_runtime
 from core.settings import Settings, get_settings
-from workflows.client import connect
-from workflows.hold_cleanup import HoldCleanupWorkflow
-from workflows.location_outage import LocationOutageWorkflow
-from workflows.order import OrderWorkflow
-from workflows.outbound_dispatch import OutboundDispatchWorkflow
-from workflows.returns import ReturnWorkflow
-from workflows.schedules import ensure_hold_cleanup_schedule, ensure_outbound_dispatch_schedule
+from workflows.connection import connect
+from workflows.ops.hold_cleanup import HoldCleanupWorkflow
+from workflows.ops.location_outage import LocationOutageWorkflow
+from workflows.ops.outbound_dispatch import OutboundDispatchWorkflow
+from workflows.ops.schedules import ensure_hold_cleanup_schedule, ensure_outbound_dispatch_schedule
+from workflows.order.workflow import OrderWorkflow
+from workflows.returns.workflow import ReturnWorkflow
 
 WORKFLOWS = [
     OrderWorkflow,

@@ -12,28 +12,19 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 from temporalio.client import Client
 
-from api import (
-    console,
-    customer_service,
-    dashboard,
-    inventory,
-    metrics,
-    ops,
-    orders,
-    portal,
-    portal_returns,
-    returns,
-    self_service,
-    subscriptions,
-    unavailable,
-    webhooks,
-)
-from api.limits import InputLimits
-from api.request_context import bind_path_ids
+from api.http import metrics, unavailable
+from api.http.limits import InputLimits
+from api.http.request_context import bind_path_ids
+from api.pages.console import routes
+from api.pages.dashboard import routes as dashboard
+from api.pages.portal import returns as portal_returns
+from api.pages.portal import routes as portal
+from api.pages.self_service import routes as self_service
+from api.routes import customer_service, inventory, ops, orders, returns, subscriptions, webhooks
 from core.db.engine import get_engine
 from core.logging_setup import configure_logging
 from core.settings import Settings, get_settings
-from workflows.client import connect
+from workflows.connection import connect
 
 
 def create_app(settings: Settings | None = None, client: Client | None = None) -> FastAPI:
@@ -68,7 +59,7 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
     app.include_router(returns.router)
     app.include_router(self_service.router)
     app.include_router(portal_returns.router)
-    app.include_router(console.router)
+    app.include_router(routes.router)
     app.include_router(dashboard.router)
     app.include_router(subscriptions.router)
     app.mount("/portal/static", StaticFiles(directory=portal.STATIC_DIR), name="portal-static")

@@ -38,7 +38,7 @@ from bench.load_stack import LoadStack  # noqa: E402
 from core.db.engine import session_scope  # noqa: E402
 from core.settings import Settings  # noqa: E402
 from devstack.client import OmsAuth  # noqa: E402
-from workflows.client import connect  # noqa: E402
+from workflows.connection import connect
 
 RESULTS = Path(__file__).resolve().parent / "results" / "load.json"
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import psutil
 
-from activities.ledger import open_balances
+from activities.stock.ledger import open_balances
 from core import demo_network
 from core.db.migrate import upgrade
 from devstack.binaries import DEV_SERVER_SQLITE, temporal_cli

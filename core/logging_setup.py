@@ -20,7 +20,7 @@ import structlog
 from structlog.typing import Processor
 from temporalio import activity, workflow
 
-ORDER_WORKFLOW_PREFIX = "order-"  # see core.models.workflow_id_for
+ORDER_WORKFLOW_PREFIX = "order-"  # see core.domain.orders.workflow_id_for
 _TEMPORAL_EXTRAS = ("temporal_workflow", "temporal_activity")
 _LIFTED = {
     "workflow_id": "workflow_id",

@@ -19,7 +19,8 @@ from temporalio import activity
 from temporalio.common import MetricMeter
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 
-from core.models import TERMINAL_STATUSES, ProgressEvent
+from core.domain.events import ProgressEvent
+from core.domain.orders import TERMINAL_STATUSES
 
 RELEASE_LATENCY = "oms_release_latency_seconds"
 ROUTING_SOLVE = "oms_routing_solve_seconds"

@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import typer
 
-from activities.ledger import open_balances
+from activities.stock.ledger import open_balances
 from core import demo_network
 from core.db.migrate import upgrade
 from core.settings import get_settings
@@ -30,9 +30,9 @@ from devstack.processes import (
     wait_for_http,
     wait_for_port,
 )
-from workflows.client import connect
+from workflows.connection import connect
+from workflows.ops.setup import register_search_attributes
 from workflows.search_attributes import cli_flags
-from workflows.setup import register_search_attributes
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKER_METRICS_PORT = 9464  # the worker's Prometheus endpoint unless OMS_WORKER_METRICS_PORT

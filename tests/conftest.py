@@ -23,8 +23,8 @@ from devstack.postgres import PostgresCluster, remove_cluster, start_cluster
 from tests.support.auth import client_for
 from tests.support.smtp import Inbox, start_smtp
 from worker import build_worker
+from workflows.ops.setup import wanted
 from workflows.search_attributes import ALL as SEARCH_ATTRIBUTES
-from workflows.setup import wanted
 
 
 @pytest.fixture(scope="session")

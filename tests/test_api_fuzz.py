@@ -46,8 +46,12 @@ from schemathesis.specs.openapi.checks import (
 from sqlmodel import col, delete, func, select
 from temporalio.client import Client
 
-from api import console, dashboard, portal, portal_returns, self_service
 from api.app import create_app
+from api.pages.console import routes as console
+from api.pages.dashboard import routes as dashboard
+from api.pages.portal import returns as portal_returns
+from api.pages.portal import routes as portal
+from api.pages.self_service import routes as self_service
 from core.db.engine import session_scope
 from core.db.schema import ApiKey, OrderRecord, OutboundDelivery, ReturnRecord, WebhookSubscription
 from core.settings import Settings

@@ -25,8 +25,8 @@ from temporalio.api.workflowservice.v1 import RegisterNamespaceRequest
 from temporalio.client import Client
 
 from core.settings import Settings
+from workflows.ops.setup import register_search_attributes
 from workflows.search_attributes import ALL as SEARCH_ATTRIBUTES
-from workflows.setup import register_search_attributes
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE_TEXT = (ROOT / "docker-compose.yml").read_text()
@@ -508,9 +508,9 @@ def test_the_image_holds_everything_the_code_reads() -> None:
     for data in (
         "core/migrations",
         "core/data",
-        "api/templates",
-        "api/static",
-        "activities/templates",
+        "api/pages/templates",
+        "api/pages/static",
+        "activities/messaging/templates",
     ):
         assert (ROOT / data).is_dir(), data
         assert data.split("/")[0] in copied, data

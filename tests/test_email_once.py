@@ -12,12 +12,12 @@ import pytest
 from aiosmtpd.controller import Controller
 from temporalio.testing import ActivityEnvironment
 
-from activities.email import EmailActivities
+from activities.messaging.email import EmailActivities
 from core import demo_network
 from core.db.engine import session_scope
 from core.db.migrate import upgrade
 from core.db.schema import OutboundEmail
-from core.models import EmailRequest
+from core.domain.events import EmailRequest
 from core.settings import Settings
 from devstack.postgres import PostgresCluster, free_port, remove_cluster, start_cluster
 from tests.support.smtp import Inbox

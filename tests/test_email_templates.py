@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from activities.email_templates import DEFAULT_DIR, euro, render
+from activities.messaging.templates import DEFAULT_DIR, euro, render
 
 CONTEXT = {
     "order_id": "A-1",

@@ -10,7 +10,8 @@ from temporalio.testing import WorkflowEnvironment
 
 from core.db.engine import session_scope
 from core.db.schema import Location, Voucher
-from core.models import OrderStatus, PickupConfirmation
+from core.domain.commands import PickupConfirmation
+from core.domain.orders import OrderStatus
 from core.policy import OrderPolicy
 from core.settings import Settings
 from tests.support.catalogue import active_reservations, make_sku, stock_of, warehouses
@@ -18,7 +19,7 @@ from tests.support.histories import keep
 from tests.support.money import amounts
 from tests.support.skipping import eventually, send, start, until
 from tests.support.smtp import Inbox, wait_for_subject
-from workflows.order import OrderWorkflow
+from workflows.order.workflow import OrderWorkflow
 
 Skipping = tuple[WorkflowEnvironment, Settings]
 POLICY = OrderPolicy()

@@ -8,7 +8,7 @@ import uuid
 from email.message import EmailMessage
 from pathlib import Path
 
-from activities.email import message_id_for
+from activities.messaging.email import message_id_for
 from bench import load_audit
 from bench.load_day import Outcome
 from core.db.engine import session_scope

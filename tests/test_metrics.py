@@ -18,8 +18,8 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from api.app import create_app
 from core.db.engine import session_scope
 from core.db.schema import OrderRecord, ShipmentRecord
+from core.domain.orders import OrderStatus
 from core.metrics import worker_runtime
-from core.models import OrderStatus
 from core.settings import Settings
 from devstack.client import OmsAuth
 from devstack.postgres import free_port

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from workflows.money import Money
+from core.domain.money import Money
 
 
 def test_open_authorisation_shrinks_with_captures_and_voids() -> None:

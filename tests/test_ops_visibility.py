@@ -14,7 +14,7 @@ from temporalio.client import Client
 from core.settings import Settings
 from tests.support.catalogue import make_sku, warehouses
 from tests.support.orders import order_request, post_event, wait_for_status
-from workflows import ops_queries
+from workflows.ops import queries as ops_queries
 
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
 

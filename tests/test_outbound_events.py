@@ -29,8 +29,8 @@ from core.settings import Settings
 from core.signing import sign, verify
 from tests.support.orders import order_request, ship_and_deliver, wait_for_status
 from worker import build_worker
-from workflows.outbound_dispatch import DispatchParams, OutboundDispatchWorkflow
-from workflows.schedules import ensure_outbound_dispatch_schedule
+from workflows.ops.outbound_dispatch import DispatchParams, OutboundDispatchWorkflow
+from workflows.ops.schedules import ensure_outbound_dispatch_schedule
 
 
 @dataclass

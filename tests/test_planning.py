@@ -6,10 +6,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-from activities.planning import PlanningActivities, build_problem
+from activities.orders.planning import PlanningActivities, build_problem
 from core.db.engine import session_scope
 from core.db.schema import Location
-from core.models import Address, Customer, OrderInput, OrderLine
+from core.domain.orders import Address, Customer, OrderInput, OrderLine
 from core.settings import Settings
 from tests.support.catalogue import make_sku, warehouses
 

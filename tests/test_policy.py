@@ -6,8 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from core.models import OrderPolicy
-from core.policy import PolicyError, load_policy
+from core.policy import OrderPolicy, PolicyError, load_policy
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "config" / "policy.example.toml"
 

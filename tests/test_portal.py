@@ -13,7 +13,7 @@ from sqlmodel import select
 from temporalio.client import Client
 
 from api.app import create_app
-from api.auth_keys import revoke_key
+from api.http.auth_keys import revoke_key
 from core.db.engine import session_scope
 from core.db.schema import ApiKey, key_hash
 from core.settings import Settings

@@ -13,14 +13,16 @@ from temporalio.testing import WorkflowEnvironment
 
 from core.db.engine import session_scope
 from core.db.schema import OrderEvent, PaymentTransaction
-from core.models import OrderStatus, PaymentNotice, ShipmentEvent
+from core.domain.orders import OrderStatus
+from core.domain.payments import PaymentNotice
+from core.domain.shipments import ShipmentEvent
 from core.policy import OrderPolicy
 from core.settings import Settings
 from tests.support.catalogue import active_reservations, make_sku, stock_of, warehouses
 from tests.support.histories import keep
 from tests.support.skipping import start
 from tests.support.smtp import Inbox
-from workflows.order import OrderWorkflow
+from workflows.order.workflow import OrderWorkflow
 
 POLICY = OrderPolicy()  # reminders after 3 and 6 days, auto-cancel after 10
 

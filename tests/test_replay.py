@@ -17,9 +17,9 @@ from temporalio.worker import Replayer
 
 from tests.support.histories import HISTORIES, keep
 from tests.support.orders import order_request, wait_for_status
-from workflows.order import OrderWorkflow
-from workflows.outbound_dispatch import OutboundDispatchWorkflow
-from workflows.returns import ReturnWorkflow
+from workflows.ops.outbound_dispatch import OutboundDispatchWorkflow
+from workflows.order.workflow import OrderWorkflow
+from workflows.returns.workflow import ReturnWorkflow
 
 
 def _replayer() -> Replayer:

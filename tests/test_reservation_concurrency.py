@@ -8,10 +8,10 @@ from datetime import date
 
 from sqlmodel import select
 
-from activities import inventory
+from activities.stock import reservations as inventory
 from core.db.engine import get_engine, session_scope
 from core.db.schema import Location, Reservation, Sku, Stock
-from core.models import ShipmentLine, ShipmentPlan
+from core.domain.shipments import ShipmentLine, ShipmentPlan
 
 
 def _hot_sku(url: str, on_hand: int) -> tuple[str, str]:

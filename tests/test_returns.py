@@ -10,7 +10,7 @@ import httpx
 from sqlmodel import func, select
 from temporalio.client import Client
 
-from activities import ledger
+from activities.stock import ledger
 from core.db.engine import session_scope
 from core.db.schema import ReturnRecord
 from core.policy import ReturnPolicy

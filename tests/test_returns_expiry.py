@@ -8,15 +8,15 @@ from datetime import UTC, datetime
 import httpx
 from temporalio.testing import WorkflowEnvironment
 
-from activities.return_requests import open_returns
+from activities.returns.requests import open_returns
 from core.db.engine import session_scope
+from core.domain.returns import ReturnInput, ReturnLineRequest, ReturnRequest, ReturnStatus
 from core.order_tokens import links
-from core.return_models import ReturnInput, ReturnLineRequest, ReturnRequest, ReturnStatus
 from core.settings import Settings
 from tests.support.catalogue import make_sku
 from tests.support.returns import delivered_order, request_return, warehouse_in
 from tests.support.smtp import Inbox, wait_for_subject
-from workflows.returns import ReturnWorkflow
+from workflows.returns.workflow import ReturnWorkflow
 
 Skipping = tuple[WorkflowEnvironment, Settings]
 

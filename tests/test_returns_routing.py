@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from activities.return_routing import Candidate, NoDestination, pick
+from activities.returns.routing import Candidate, NoDestination, pick
 from core.db.schema import Location
 
 

@@ -10,7 +10,7 @@ import httpx
 import pytest
 from temporalio.client import Client
 
-from activities import ledger
+from activities.stock import ledger
 from api.app import create_app
 from core.db.engine import session_scope
 from core.settings import Settings

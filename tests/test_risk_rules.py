@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from activities.risk import score_order
-from core.models import Address, Customer, OrderInput, OrderLine
+from activities.orders.risk import score_order
+from core.domain.orders import Address, Customer, OrderInput, OrderLine
 from core.policy import OrderPolicy, RiskPolicy
 
 

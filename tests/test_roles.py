@@ -14,8 +14,8 @@ from sqlmodel import func, select
 from temporalio.client import Client
 
 from api.app import create_app
-from api.auth_keys import issue_key, verify_key
-from api.security import Allow, Role, Signed, Source
+from api.http.auth_keys import issue_key, verify_key
+from api.http.security import Allow, Role, Signed, Source
 from core.db.engine import session_scope
 from core.db.schema import (
     ApiKey,

@@ -6,7 +6,7 @@ from temporalio import activity
 
 from activities.payments.provider import PaymentProvider, Transaction
 from activities.payments.simulated import SimulatedProvider
-from core.models import PaymentResult
+from core.domain.payments import PaymentResult
 from core.settings import Settings
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from activities.ledger import open_balances
+from activities.stock.ledger import open_balances
 
 
 @pytest.fixture(scope="session")

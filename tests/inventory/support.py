@@ -8,10 +8,10 @@ from datetime import date
 import httpx
 from sqlmodel import select
 
-from activities import ledger
+from activities.stock import ledger
 from core.db.engine import session_scope
 from core.db.schema import Location, Sku, Stock, StockHold
-from core.models import ShipmentLine, ShipmentPlan
+from core.domain.shipments import ShipmentLine, ShipmentPlan
 
 
 def uid(prefix: str) -> str:

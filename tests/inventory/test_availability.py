@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 
 import httpx
 
-from activities import inventory
+from activities.stock import reservations
 from tests.inventory.support import csv_body, new_location, new_sku, plan, post_feed, uid
 
 MUNICH_CART = ["TS-0000", "HZ-0003", "FU-0004", "SH-0001", "HO-0005"]
@@ -44,7 +44,7 @@ async def test_atp_subtracts_reservations_safety_stock_holds_and_store_buffers(
     n = await _network(api, url)
     sku, wh = n["sku"], n["wh"]
     order = uid("ORD")
-    assert inventory.reserve(url, order, plan(order, wh, (sku, 5))).ok
+    assert reservations.reserve(url, order, plan(order, wh, (sku, 5))).ok
     r = await api.put(f"/inventory/policies/{wh}/{sku}", json={"safety_stock": 3})
     assert r.status_code == 200 and r.json()["safety_stock"] == 3
     r = await api.post(

@@ -22,7 +22,7 @@ from core.db.schema import Reservation, StockHold, StockMovement
 from core.settings import Settings
 from tests.inventory.support import new_location, new_sku, post_feed, uid
 from tests.support.orders import order_request
-from workflows.hold_cleanup import HoldCleanupWorkflow
+from workflows.ops.hold_cleanup import HoldCleanupWorkflow
 
 DURATION_S = 30.0
 CUSTOMERS = 20

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 import httpx
 from sqlmodel import func, select
 
-from activities import inventory
+from activities.stock import reservations as inventory
 from core.db.engine import session_scope
 from core.db.schema import Sku, StockMovement
 from tests.inventory.support import (

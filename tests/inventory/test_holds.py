@@ -11,8 +11,8 @@ import httpx
 from sqlalchemy import update
 from temporalio.client import Client
 
-from activities import inventory
-from activities.holds import ExpiredHolds
+from activities.stock import reservations
+from activities.stock.holds import ExpiredHolds
 from core.db.engine import session_scope
 from core.db.schema import StockHold
 from core.settings import Settings
@@ -27,7 +27,7 @@ from tests.inventory.support import (
     post_feed,
     uid,
 )
-from workflows.schedules import ensure_hold_cleanup_schedule
+from workflows.ops.schedules import ensure_hold_cleanup_schedule
 
 
 async def _stocked(
@@ -113,9 +113,9 @@ async def test_held_stock_cannot_be_reserved_by_other_orders_but_by_its_own(
     assert r.status_code == 201, r.text
 
     other = uid("ORD")
-    assert not inventory.reserve(url, other, plan(other, loc, (sku, 2))).ok
-    assert inventory.reserve(url, other, plan(other, loc, (sku, 1))).ok
-    assert inventory.reserve(url, mine, plan(mine, loc, (sku, 4))).ok
+    assert not reservations.reserve(url, other, plan(other, loc, (sku, 2))).ok
+    assert reservations.reserve(url, other, plan(other, loc, (sku, 1))).ok
+    assert reservations.reserve(url, mine, plan(mine, loc, (sku, 4))).ok
     assert level(url, loc, sku) == (5, 5, 0)  # the hold became the order's reservation
     hold = await api.get(f"/inventory/holds/{r.json()['hold_id']}")
     assert hold.json()["status"] == "converted"
@@ -132,13 +132,13 @@ async def test_an_expired_hold_stops_counting_at_once(api: httpx.AsyncClient, ur
     assert r.status_code == 201
     assert await _available(api, sku) == 0
     order = uid("ORD")
-    assert not inventory.reserve(url, order, plan(order, loc, (sku, 1))).ok
+    assert not reservations.reserve(url, order, plan(order, loc, (sku, 1))).ok
 
     _expire(url, hold_id)
     assert await _available(api, sku) == 6  # nothing has cleaned it up yet
     assert (await api.get(f"/inventory/holds/{hold_id}")).json()["status"] == "expired"
     assert level(url, loc, sku) == (6, 0, 6)
-    assert inventory.reserve(url, order, plan(order, loc, (sku, 6))).ok  # ends it first
+    assert reservations.reserve(url, order, plan(order, loc, (sku, 6))).ok  # ends it first
     assert level(url, loc, sku) == ledger_sums(url, loc, sku) == (6, 6, 0)
     collect = await api.post(f"/inventory/holds/{hold_id}/collect")
     assert collect.status_code == 409 and "expired" in collect.text

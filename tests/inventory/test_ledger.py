@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import httpx
 
-from activities import inventory
+from activities.stock import reservations
 from tests.inventory.support import (
     csv_body,
     ledger_sums,
@@ -25,10 +25,10 @@ async def test_feeds_reservations_releases_and_shipments_explain_the_level(
     feed = uid("F")
     assert (await post_feed(api, feed, csv_body([(loc, sku, 10)]))).status_code == 200
     shipped, cancelled = uid("ORD"), uid("ORD")
-    assert inventory.reserve(url, shipped, plan(shipped, loc, (sku, 3))).ok
-    assert inventory.consume(url, shipped, f"{shipped}-S1") == 3
-    assert inventory.reserve(url, cancelled, plan(cancelled, loc, (sku, 2))).ok
-    assert inventory.release(url, cancelled) == 2
+    assert reservations.reserve(url, shipped, plan(shipped, loc, (sku, 3))).ok
+    assert reservations.consume(url, shipped, f"{shipped}-S1") == 3
+    assert reservations.reserve(url, cancelled, plan(cancelled, loc, (sku, 2))).ok
+    assert reservations.release(url, cancelled) == 2
     assert level(url, loc, sku) == (7, 0, 0)
 
     r = await api.get(f"/inventory/stock/{loc}/{sku}")
@@ -80,7 +80,7 @@ async def test_adjustments_and_returns_are_idempotent_movements(
     assert level(url, loc, sku) == (2, 0, 0)
 
     order = uid("ORD")
-    assert inventory.reserve(url, order, plan(order, loc, (sku, 1))).ok
+    assert reservations.reserve(url, order, plan(order, loc, (sku, 1))).ok
     too_many = await api.post(
         "/inventory/adjustments",
         json={

@@ -8,8 +8,8 @@ import io
 
 import httpx
 
-from activities import inventory
-from activities.replenishment import CSV_COLUMNS
+from activities.stock import reservations
+from activities.stock.replenishment import CSV_COLUMNS
 from tests.inventory.support import csv_body, new_location, new_sku, plan, post_feed, uid
 
 
@@ -25,7 +25,7 @@ async def test_proposals_transfer_spare_stock_then_order_from_the_supplier(
     # 28 units ordered from the busy warehouse in the window: one a day, a 7-day supplier
     # lead time, so reorder at 7 and fill up to 14; it has 2 free.
     order = uid("ORD")
-    assert inventory.reserve(url, order, plan(order, busy, (sku, 28))).ok
+    assert reservations.reserve(url, order, plan(order, busy, (sku, 28))).ok
     r = await api.put(
         f"/inventory/policies/{store}/{sku}",
         json={"reorder_point": 5, "target_level": 20, "supplier": "ACME"},
@@ -71,7 +71,7 @@ async def test_proposals_transfer_spare_stock_then_order_from_the_supplier(
     )
 
     # Once the order ships, the busy warehouse has nothing reserved and 2 on hand: still short.
-    assert inventory.consume(url, order, f"{order}-S1") == 28
+    assert reservations.consume(url, order, f"{order}-S1") == 28
     again = (
         await api.get("/inventory/replenishment", params={"sku": sku, "location_id": busy})
     ).json()

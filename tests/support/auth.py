@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 from fastapi import FastAPI
 
-from api.auth_keys import issue_key, verify_key
+from api.http.auth_keys import issue_key, verify_key
 from core.db.engine import session_scope
 from core.settings import Settings
 from devstack.client import OmsAuth

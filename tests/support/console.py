@@ -12,8 +12,8 @@ from typing import Any
 import httpx
 from sqlmodel import Session, col, func, select
 
-from api.auth_keys import issue_key
-from api.dashboard_data import MONEY_IN, NOT_REVENUE, day_start
+from api.http.auth_keys import issue_key
+from api.pages.dashboard.data import MONEY_IN, NOT_REVENUE, day_start
 from core.db.engine import get_engine, session_scope
 from core.db.schema import OrderRecord, PaymentTransaction
 from tests.support.orders import order_request

@@ -10,7 +10,7 @@ import httpx
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 
-from api.auth_keys import LOCATION, issue_key
+from api.http.auth_keys import LOCATION, issue_key
 from core.db.engine import session_scope
 from core.db.schema import ShipmentRecord, Sku, Stock
 from tests.support.orders import order_request, wait_for_status

@@ -10,13 +10,14 @@ from typing import Any
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
-from api.intake import price_order
+from api.routes.order_intake import price_order
 from core.db.engine import session_scope
-from core.models import OrderInput, OrderRequest, OrderState, ShipmentEvent
+from core.domain.orders import OrderInput, OrderRequest, OrderState
+from core.domain.shipments import ShipmentEvent
 from core.policy import OrderPolicy
 from core.settings import Settings
 from tests.support.orders import order_request
-from workflows.order import OrderWorkflow
+from workflows.order.workflow import OrderWorkflow
 
 
 async def start(

@@ -1,0 +1,1 @@
+"""Fulfilment: shipments released, tracked, withdrawn and resized; vouchers."""

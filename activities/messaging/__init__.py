@@ -1,0 +1,1 @@
+"""Messaging: e-mails to customers and signed webhooks to partners."""

@@ -1,0 +1,1 @@
+"""Orders: the event log and read model, risk facts, pricing, routing input and output."""

@@ -1,0 +1,208 @@
+"""Routing as an activity: builds the routing problem from the database and solves it.
+
+The solver's work never runs inside workflow code; the workflow only sees the resulting plan.
+"""
+
+from __future__ import annotations
+
+import time as clock
+from collections import defaultdict
+from datetime import date, datetime, time
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+from sqlmodel import Session, col, func, select
+from temporalio import activity
+
+import routing
+from core.db.engine import session_scope
+from core.db.schema import Location, Reservation, Stock, StockHold
+from core.domain.orders import OrderInput
+from core.domain.shipments import RoutingResult, ShipmentLine, ShipmentPlan
+from core.geodata import lookup
+from core.metrics import observe_routing_solve
+from core.settings import Settings
+
+
+def build_problem(
+    s: Session, order: OrderInput, exclude: list[str], profile: routing.RuleProfile | None = None
+) -> routing.RoutingProblem:
+    """Candidate locations = online locations holding available stock of any ordered SKU,
+    with what they can still ship today and the backlog they already have."""
+    skus = sorted({line.sku for line in order.lines})
+    own = {
+        (h.location_id, h.sku): h.quantity
+        for h in s.exec(
+            select(StockHold).where(
+                StockHold.order_id == order.order_id,
+                StockHold.status == "active",
+                StockHold.expires_at > order.placed_at,
+            )
+        ).all()
+    }
+    rows = s.exec(
+        select(Stock, Location)
+        .join(Location, col(Location.id) == Stock.location_id)
+        .where(
+            col(Stock.sku).in_(skus),
+            Stock.on_hand - Stock.reserved > 0,
+            Location.online == True,  # noqa: E712  (SQL expression)
+            col(Location.id).not_in(exclude or [""]),
+        )
+    ).all()
+    stock: dict[str, dict[str, int]] = defaultdict(dict)
+    locations: dict[str, Location] = {}
+    for st, loc in rows:
+        # held units belong to other checkouts; this order's own holds are its to take
+        free = st.on_hand - st.reserved - st.held + own.get((loc.id, st.sku), 0)
+        if free > 0:
+            stock[loc.id][st.sku] = free
+            locations[loc.id] = loc
+    if order.pickup_store_id and order.pickup_store_id not in locations:
+        store = s.get(Location, order.pickup_store_id)  # the pickup store, even with no stock
+        if store is None:
+            raise ValueError(f"unknown pickup store {order.pickup_store_id}")
+        locations[store.id] = store
+    today_reserved = _reserved_today(s, order, list(locations))
+    backlog = _backlog(s, list(locations))
+    dest = lookup(order.delivery_address.postcode)
+    if dest is None:
+        raise ValueError(f"unknown postcode {order.delivery_address.postcode}")
+    return routing.RoutingProblem(
+        order_id=order.order_id,
+        lines=[
+            routing.OrderLine(
+                line_id=ln.line_id,
+                sku=ln.sku,
+                quantity=ln.quantity,
+                weight_kg=ln.weight_kg,
+                bulky=ln.bulky,
+                hazardous=ln.hazardous,
+            )
+            for ln in order.lines
+        ],
+        destination=routing.Destination(
+            postcode=dest.postcode, latitude=dest.latitude, longitude=dest.longitude, city=dest.city
+        ),
+        speed=order.shipping_speed,
+        order_time=order.placed_at,
+        customer_group=order.customer.group,
+        pickup_store_id=order.pickup_store_id,
+        profile=profile,
+        locations=[
+            routing.CandidateLocation(
+                id=loc.id,
+                kind=loc.kind,
+                postcode=loc.postcode,
+                latitude=loc.latitude,
+                longitude=loc.longitude,
+                city=loc.city,
+                stock=stock[loc.id],
+                capacity_left=max(0, loc.daily_capacity - today_reserved.get(loc.id, 0)),
+                backlog=backlog.get(loc.id, 0),
+                ships_to_customers=loc.ships_to_customers,
+                hazardous_certified=loc.hazardous_certified,
+                zone=loc.zone,
+                priority=loc.priority,
+                cutoff_hour=loc.cutoff_hour,
+            )
+            for loc in sorted(locations.values(), key=lambda x: x.id)
+        ],
+    )
+
+
+def _reserved_today(s: Session, order: OrderInput, location_ids: list[str]) -> dict[str, int]:
+    if not location_ids:
+        return {}
+    rows = s.exec(
+        select(Reservation.location_id, func.sum(Reservation.quantity))
+        .where(
+            Reservation.day == order.placed_at.date(),
+            col(Reservation.location_id).in_(location_ids),
+        )
+        .group_by(Reservation.location_id)
+    ).all()
+    return {loc: int(total) for loc, total in rows}
+
+
+BERLIN = ZoneInfo("Europe/Berlin")
+
+
+def _backlog(s: Session, location_ids: list[str]) -> dict[str, int]:
+    """Units waiting to be shipped at each location (active reservations)."""
+    if not location_ids:
+        return {}
+    rows = s.exec(
+        select(Reservation.location_id, func.sum(Reservation.quantity))
+        .where(Reservation.status == "active", col(Reservation.location_id).in_(location_ids))
+        .group_by(Reservation.location_id)
+    ).all()
+    return {loc: int(total) for loc, total in rows}
+
+
+@lru_cache(maxsize=4)
+def rule_profiles(path: str) -> dict[str, routing.RuleProfile]:
+    """The retailer's routing rule profiles per customer group (empty path: built-in)."""
+    return routing.load_profiles(path) if path else {}
+
+
+def _at(day: date, hour: int, minute: int = 0) -> datetime:
+    """A wall-clock time in Germany, as an aware datetime (the promise's moment)."""
+    return datetime.combine(day, time(hour, minute), tzinfo=BERLIN)
+
+
+def to_result(
+    order: OrderInput, plan: routing.RoutingPlan, problem: routing.RoutingProblem
+) -> RoutingResult:
+    """Number the shipments ``<order>-S<n>``, price their goods for per-shipment capture, and
+    turn the plan's dates into the promise the workflow watches: ship by the location's cut-off
+    on the ship date, deliver by the end of the promised day."""
+    prices = {ln.line_id: ln.unit_price_cents for ln in order.lines}
+    cutoff = {loc.id: loc.cutoff_hour for loc in problem.locations}
+    shipments = []
+    for n, sh in enumerate(plan.shipments, start=1):
+        lines = [ShipmentLine(line_id=p.line_id, sku=p.sku, quantity=p.quantity) for p in sh.lines]
+        shipments.append(
+            ShipmentPlan(
+                shipment_id=f"{order.order_id}-S{n}",
+                location_id=sh.location_id,
+                lines=lines,
+                carrier=sh.carrier,
+                ship_date=sh.ship_date,
+                promised_delivery=sh.promised_delivery,
+                cost_cents=sh.cost_cents,
+                goods_cents=sum(prices[ln.line_id] * ln.quantity for ln in lines),
+                ship_by=_at(sh.ship_date, min(cutoff[sh.location_id], 23)),
+                deliver_by=_at(sh.promised_delivery, 23, 59),
+                transfer_to=sh.transfer_to,
+            )
+        )
+    return RoutingResult(
+        shipments=shipments,
+        uncovered=[
+            ShipmentLine(line_id=u.line_id, sku=u.sku, quantity=u.quantity) for u in plan.uncovered
+        ],
+        strategy=plan.strategy,
+        optimal=plan.optimal,
+    )
+
+
+class PlanningActivities:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    @activity.defn
+    def plan_route(self, order: OrderInput, exclude_locations: list[str]) -> RoutingResult:
+        profile = routing.profile_for(
+            rule_profiles(self.settings.routing_profiles_file), order.customer.group
+        )
+        with session_scope(self.settings.database_url) as s:
+            problem = build_problem(s, order, exclude_locations, profile)
+        started = clock.perf_counter()
+        plan = routing.solve(
+            problem,
+            strategy=self.settings.routing_strategy,
+            time_limit_s=self.settings.routing_time_limit_s,
+        )
+        observe_routing_solve(clock.perf_counter() - started, plan.strategy, plan.optimal)
+        return to_result(order, plan, problem)

@@ -1,0 +1,103 @@
+"""Pricing and validating order lines against the catalogue and German geography.
+
+One home for it: the API prices new orders with it, the workflow re-prices modifications
+through the activity.
+"""
+
+from __future__ import annotations
+
+from sqlmodel import Session, col, select
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from core.db.engine import session_scope
+from core.db.schema import Sku
+from core.domain.commands import ModifyRequest
+from core.domain.orders import Address, OrderInput, OrderLine, OrderLineRequest
+from core.geodata import lookup
+from core.settings import Settings
+
+
+class InvalidOrder(ValueError):
+    """Field errors as (location, message, kind) triples, e.g. (("lines", 0, "sku"), ...)."""
+
+    def __init__(self, errors: list[tuple[tuple[str | int, ...], str, str]]) -> None:
+        super().__init__("; ".join(f"{'.'.join(map(str, loc))}: {msg}" for loc, msg, _ in errors))
+        self.errors = errors
+
+
+def price_lines(
+    s: Session,
+    lines: list[OrderLineRequest],
+    address: Address,
+    loc_prefix: tuple[str | int, ...] = (),
+) -> list[OrderLine]:
+    """Catalogue prices and attributes for the lines; raises InvalidOrder naming each field."""
+    skus = {
+        row.sku: row
+        for row in s.exec(select(Sku).where(col(Sku.sku).in_([ln.sku for ln in lines]))).all()
+    }
+    errors = [
+        ((*loc_prefix, "lines", i, "sku"), f"unknown SKU {ln.sku!r}", "unknown_sku")
+        for i, ln in enumerate(lines)
+        if ln.sku not in skus
+    ]
+    if lookup(address.postcode) is None:
+        errors.append(
+            (
+                (*loc_prefix, "delivery_address", "postcode"),
+                f"unknown postcode {address.postcode!r}",
+                "unknown_postcode",
+            )
+        )
+    if errors:
+        raise InvalidOrder(errors)
+    return [
+        OrderLine(
+            line_id=f"L{i + 1}",
+            sku=ln.sku,
+            name=skus[ln.sku].name,
+            quantity=ln.quantity,
+            unit_price_cents=skus[ln.sku].price_cents,
+            weight_kg=skus[ln.sku].weight_kg,
+            bulky=skus[ln.sku].bulky,
+            hazardous=skus[ln.sku].hazardous,
+        )
+        for i, ln in enumerate(lines)
+    ]
+
+
+def modified_order(s: Session, order: OrderInput, req: ModifyRequest) -> OrderInput:
+    """The order with the request's changes applied and re-priced."""
+    address = req.delivery_address or order.delivery_address
+    speed = req.shipping_speed or order.shipping_speed
+    if req.lines is not None:
+        lines = price_lines(s, req.lines, address)
+    else:
+        price_lines(s, [], address)  # still check a new address's postcode
+        lines = order.lines
+    return order.model_copy(
+        update={
+            "delivery_address": address,
+            "shipping_speed": speed,
+            "lines": lines,
+            "shipping_cents": (
+                order.policy.pickup.fee_cents
+                if order.pickup_store_id
+                else order.policy.shipping_fee_cents[speed]
+            ),
+        }
+    )
+
+
+class PricingActivities:
+    def __init__(self, settings: Settings) -> None:
+        self.url = settings.database_url
+
+    @activity.defn
+    def reprice_modification(self, order: OrderInput, request: ModifyRequest) -> OrderInput:
+        try:
+            with session_scope(self.url) as s:
+                return modified_order(s, order, request)
+        except InvalidOrder as exc:
+            raise ApplicationError(str(exc), type="InvalidOrder", non_retryable=True) from exc

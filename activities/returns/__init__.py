@@ -1,0 +1,1 @@
+"""Returns: opening them, routing them, their labels, refunds and stock bookings."""

@@ -1,0 +1,2 @@
+"""Stock: reservations, availability, holds, ledger, feeds, adjustments, replenishment,
+promises, locations."""

@@ -1,0 +1,423 @@
+"""The customer-service console: server-rendered pages to find an order and act on it.
+
+Agents log in with an API key whose roles (comma-separated in ``api_key.role``) include
+``customer_service`` or ``operations``; the session is the portal's kind of signed cookie
+(``api.pages.web_session``), naming the key, which is re-read on every request. Operations may
+look; acting on an order needs ``customer_service``. Every action calls the same service
+function as the JSON API (``api.routes.customer_service``, ``api.routes.returns``), so the
+workflow's yes or no, with its reason, is what the flash message says, and a refusal changes
+nothing.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import RedirectResponse, Response
+from pydantic import ValidationError
+from sqlmodel import Session
+from temporalio.client import Client
+
+from activities.returns.requests import ReturnRefused
+from api import deps
+from api.http.auth_keys import active_key, verify_key
+from api.pages.console import views
+from api.pages.web_session import WebArea, WebError, field_errors, read_form
+from api.routes import customer_service
+from api.routes.returns import start_returns
+from core.db.schema import ApiKey
+from core.domain.commands import (
+    ActionResult,
+    CancelLinesRequest,
+    CancelRequest,
+    ModifyRequest,
+    ReviewDecision,
+)
+from core.domain.orders import Address
+from core.domain.returns import REASON_LABELS, ReturnRequest
+from core.settings import Settings
+
+router = APIRouter(prefix="/console", tags=["console"], include_in_schema=False)
+AREA = WebArea("console", "oms_console", "oms_console_flash", "/")  # /console and /dashboard
+LOGIN = "/console/login"
+CUSTOMER_SERVICE, OPERATIONS = "customer_service", "operations"
+STAFF_ROLES = frozenset({CUSTOMER_SERVICE, OPERATIONS})
+RETURN_REASONS = [
+    "defective",
+    "wrong_size",
+    "not_as_described",
+    "changed_mind",
+    "arrived_too_late",
+    "other",
+]
+
+
+@dataclass(frozen=True)
+class Agent:
+    """Who is logged in: a customer-service or operations key, its roles, the form token."""
+
+    key_id: int
+    label: str
+    roles: frozenset[str]
+    csrf: str
+
+    @property
+    def can_act(self) -> bool:
+        return CUSTOMER_SERVICE in self.roles
+
+    @property
+    def name(self) -> str:
+        """What the order's event log records as the actor."""
+        return (self.label or f"key {self.key_id}")[:64]
+
+
+def key_roles(key: ApiKey) -> frozenset[str]:
+    return frozenset(r.strip() for r in key.role.split(",") if r.strip())
+
+
+def current_agent(request: Request, s: Session, settings: Settings) -> Agent | None:
+    """The session's agent if the cookie is genuine and its key still active and staff."""
+    session = AREA.session(request, settings)
+    if session is None or not isinstance(session.get("k"), int):
+        return None
+    key = active_key(s, session["k"])
+    if key is None or not key_roles(key) & STAFF_ROLES:
+        return None
+    return Agent(key.id or 0, key.label, key_roles(key), AREA.csrf(settings, session))
+
+
+def agent(
+    request: Request,
+    s: Annotated[Session, Depends(deps.db)],
+    settings: Annotated[Settings, Depends(deps.settings)],
+) -> Agent:
+    """Dependency: the logged-in agent, or a redirect to the login page (nothing done)."""
+    found = current_agent(request, s, settings)
+    if found is None:
+        raise HTTPException(303, detail="log in first", headers={"Location": LOGIN})
+    return found
+
+
+AgentDep = Annotated[Agent, Depends(agent)]
+DbDep = Annotated[Session, Depends(deps.db)]
+SettingsDep = Annotated[Settings, Depends(deps.settings)]
+ClientDep = Annotated[Client, Depends(deps.temporal)]
+
+
+def page(
+    request: Request,
+    settings: Settings,
+    who: Agent | None,
+    name: str,
+    status: int = 200,
+    **context: Any,
+) -> Response:
+    return AREA.page(request, settings, name, status, agent=who, **context)
+
+
+# ---- login ---------------------------------------------------------------------------------
+
+
+@router.get("/login")
+async def login_page(request: Request, s: DbDep, settings: SettingsDep) -> Response:
+    if current_agent(request, s, settings) is not None:
+        return RedirectResponse("/console", status_code=303)
+    return page(request, settings, None, "console/login.html")
+
+
+@router.post("/login")
+async def login(request: Request, s: DbDep, settings: SettingsDep) -> Response:
+    try:
+        form = await read_form(request, None)
+    except WebError as exc:
+        return page(request, settings, None, "console/login.html", exc.status, error=exc.message)
+    key = verify_key(s, form.get("key", "")) if form.get("key", "").strip() else None
+    if key is None or not key_roles(key) & STAFF_ROLES:
+        return page(
+            request,
+            settings,
+            None,
+            "console/login.html",
+            401,
+            error="key: not a customer-service or operations key",
+        )
+    resp = AREA.redirect(settings, "/console", True, f"logged in: {key.label or key.role}")
+    AREA.log_in(resp, settings, {"k": key.id, "n": secrets.token_hex(8)})
+    return resp
+
+
+@router.post("/logout")
+async def logout(request: Request, who: AgentDep, settings: SettingsDep) -> Response:
+    try:
+        await read_form(request, who.csrf)
+    except WebError as exc:
+        return page(request, settings, who, "console/error.html", exc.status, message=exc.message)
+    resp = AREA.redirect(settings, LOGIN, True, "logged out")
+    AREA.log_out(resp)
+    return resp
+
+
+# ---- pages ---------------------------------------------------------------------------------
+
+
+@router.get("")
+async def search_page(
+    request: Request, who: AgentDep, s: DbDep, settings: SettingsDep, q: str = ""
+) -> Response:
+    return page(
+        request,
+        settings,
+        who,
+        "console/search.html",
+        nav="search",
+        q=q,
+        orders=views.search(s, q[:200]),
+    )
+
+
+@router.get("/orders/{order_id}")
+async def order_page(
+    order_id: str,
+    request: Request,
+    who: AgentDep,
+    s: DbDep,
+    settings: SettingsDep,
+    client: ClientDep,
+) -> Response:
+    view = views.order_page(s, order_id)
+    if view is None:
+        return page(
+            request, settings, who, "console/error.html", 404, message=f"order {order_id} not found"
+        )
+    running, wf_status, waiting = await views.workflow_state(client, order_id)
+    return page(
+        request,
+        settings,
+        who,
+        "console/order.html",
+        nav="search",
+        o=view,
+        running=running,
+        wf_status=wf_status,
+        waiting=waiting,
+        reasons=RETURN_REASONS,
+        reason_labels=REASON_LABELS,
+    )
+
+
+@router.get("/new")
+async def new_order_page(request: Request, who: AgentDep, settings: SettingsDep) -> Response:
+    return page(request, settings, who, "console/new.html", nav="new", form={})
+
+
+# ---- actions -------------------------------------------------------------------------------
+
+Action = Callable[[dict[str, str]], Awaitable[str]]
+
+
+async def _act(
+    request: Request, who: Agent, settings: Settings, back: str, action: Action
+) -> Response:
+    """Run one action from a posted form and redirect with its outcome as the flash."""
+    try:
+        form = await read_form(request, who.csrf, max_fields=40)
+        if not who.can_act:
+            raise WebError(403, "this key may look but not act (role customer_service needed)")
+        message = await action(form)
+    except WebError as exc:
+        return AREA.redirect(settings, back, False, f"refused: {exc.message}")
+    except HTTPException as exc:
+        return AREA.redirect(settings, back, False, f"refused: {exc.detail}")
+    except (RequestValidationError, ValidationError) as exc:
+        return AREA.redirect(settings, back, False, f"refused: {field_errors(exc)}")
+    return AREA.redirect(settings, back, True, message)
+
+
+def _outcome(what: str, result: ActionResult) -> str:
+    money = [
+        f"{label} {cents / 100:.2f} €"
+        for label, cents in (("voided", result.voided_cents), ("refunded", result.refunded_cents))
+        if cents
+    ]
+    return (
+        f"{what}: {result.message}; status {result.status.replace('_', ' ')}, total "
+        f"{result.total_cents / 100:.2f} €" + (f" ({', '.join(money)})" if money else "")
+    )
+
+
+@router.post("/orders/{order_id}/cancel")
+async def cancel(
+    order_id: str,
+    request: Request,
+    who: AgentDep,
+    s: DbDep,
+    settings: SettingsDep,
+    client: ClientDep,
+) -> Response:
+    async def run(form: dict[str, str]) -> str:
+        body = CancelRequest(agent=who.name, reason=form.get("reason", ""))
+        return _outcome("cancel", await customer_service.cancel(order_id, body, s, client))
+
+    return await _act(request, who, settings, f"/console/orders/{order_id}", run)
+
+
+@router.post("/orders/{order_id}/cancel-lines")
+async def cancel_lines(
+    order_id: str,
+    request: Request,
+    who: AgentDep,
+    s: DbDep,
+    settings: SettingsDep,
+    client: ClientDep,
+) -> Response:
+    async def run(form: dict[str, str]) -> str:
+        body = CancelLinesRequest.model_validate(
+            {
+                "agent": who.name,
+                "reason": form.get("reason", ""),
+                "lines": [{"line_id": form.get("line_id", ""), "quantity": form.get("quantity")}],
+            }
+        )
+        return _outcome(
+            "cancel lines", await customer_service.cancel_lines(order_id, body, s, client)
+        )
+
+    return await _act(request, who, settings, f"/console/orders/{order_id}", run)
+
+
+@router.post("/orders/{order_id}/modify")
+async def modify(
+    order_id: str,
+    request: Request,
+    who: AgentDep,
+    s: DbDep,
+    settings: SettingsDep,
+    client: ClientDep,
+) -> Response:
+    async def run(form: dict[str, str]) -> str:
+        data: dict[str, Any] = {"agent": who.name, "reason": form.get("reason", "")}
+        fields = ("name", "street", "postcode", "city")
+        if any(form.get(f, "").strip() for f in fields):
+            rec = views.order_page(s, order_id)
+            current = rec.address if rec else {}
+            data["delivery_address"] = Address.model_validate(
+                {f: form.get(f, "").strip() or current.get(f, "") for f in fields}
+            )
+        if form.get("shipping_speed"):
+            data["shipping_speed"] = form["shipping_speed"]
+        body = ModifyRequest.model_validate(data)
+        return _outcome("modify", await customer_service.modify(order_id, body, s, client))
+
+    return await _act(request, who, settings, f"/console/orders/{order_id}", run)
+
+
+@router.post("/orders/{order_id}/review")
+async def review(
+    order_id: str,
+    request: Request,
+    who: AgentDep,
+    s: DbDep,
+    settings: SettingsDep,
+    client: ClientDep,
+) -> Response:
+    async def run(form: dict[str, str]) -> str:
+        if form.get("decision") not in ("approve", "reject"):
+            raise WebError(422, "decision: approve or reject")
+        body = ReviewDecision(
+            agent=who.name, reason=form.get("reason", ""), approve=form["decision"] == "approve"
+        )
+        return _outcome(
+            f"review {form['decision']}", await customer_service.review(order_id, body, s, client)
+        )
+
+    return await _act(request, who, settings, f"/console/orders/{order_id}", run)
+
+
+@router.post("/orders/{order_id}/returns")
+async def start_return(
+    order_id: str, request: Request, who: AgentDep, settings: SettingsDep, client: ClientDep
+) -> Response:
+    async def run(form: dict[str, str]) -> str:
+        req = ReturnRequest.model_validate(
+            {
+                "lines": [
+                    {
+                        "line_id": form.get("line_id", ""),
+                        "quantity": form.get("quantity"),
+                        "reason": form.get("reason", ""),
+                        "note": form.get("note", ""),
+                    }
+                ]
+            }
+        )
+        try:
+            records = await start_returns(
+                settings, client, order_id, req, "mail", requested_by=who.name
+            )
+        except ReturnRefused as exc:
+            raise WebError(exc.status, str(exc)) from exc
+        return "return opened: " + ", ".join(
+            f"{r.return_id} to {r.destination_id}" for r in records
+        )
+
+    return await _act(request, who, settings, f"/console/orders/{order_id}", run)
+
+
+@router.post("/new")
+async def place_order(
+    request: Request, who: AgentDep, settings: SettingsDep, client: ClientDep
+) -> Response:
+    """An order placed for a customer on the phone or in a store; the agent is recorded."""
+    placed: list[str] = []
+
+    async def run(form: dict[str, str]) -> str:
+        order_id = form.get("order_id", "").strip() or f"CS-{uuid.uuid4().hex[:10].upper()}"
+        address = {f: form.get(f, "").strip() for f in ("name", "street", "postcode", "city")}
+        body = customer_service.AssistedOrder.model_validate(
+            {
+                "agent": who.name,
+                "order_id": order_id,
+                "channel": form.get("channel", "phone"),
+                "customer": {
+                    "id": form.get("customer_id", "").strip()
+                    or f"C-{uuid.uuid5(uuid.NAMESPACE_URL, form.get('email', '')).hex[:10]}",
+                    "email": form.get("email", "").strip(),
+                    "name": address["name"],
+                    "locale": form.get("locale", "de"),
+                },
+                "delivery_address": address,
+                "lines": _lines(form.get("lines", "")),
+                "shipping_speed": form.get("shipping_speed", "standard"),
+                "payment_method": form.get("payment_method", "invoice"),
+            }
+        )
+        accepted = await customer_service.place_for_customer(body, Response(), settings, client)
+        placed.append(accepted.order_id)
+        return f"order {accepted.order_id} placed for {address['name']}"
+
+    resp = await _act(request, who, settings, "/console/new", run)
+    if placed:
+        resp.headers["Location"] = f"/console/orders/{placed[0]}"
+    return resp
+
+
+def _lines(text: str) -> list[dict[str, Any]]:
+    """``SKU quantity`` per line (quantity 1 if left out)."""
+    out = []
+    for raw in text.replace(",", "\n").splitlines():
+        parts = raw.split()
+        if not parts:
+            continue
+        qty = parts[1] if len(parts) > 1 else "1"
+        if not qty.isdigit():
+            raise WebError(422, f"lines: {raw.strip()!r} is not 'SKU quantity'")
+        out.append({"sku": parts[0], "quantity": int(qty)})
+    if not out:
+        raise WebError(422, "lines: at least one 'SKU quantity'")
+    return out

@@ -1,0 +1,153 @@
+"""The live operations dashboard at ``/dashboard`` (customer service or operations keys).
+
+Charts are inline SVG drawn here, on the server: no JavaScript build, no CDN. The page polls
+``/dashboard/data`` every few seconds with a few lines of inline JS; the answer carries the
+numbers (for scripts and tests) and the panels rendered again by the same template, which the
+page swaps in. Polling rather than server-sent events: nothing held open per viewer, and a
+proxy or a sleeping laptop cannot leave a stale stream behind.
+"""
+
+from __future__ import annotations
+
+from html import escape
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse, Response
+from markupsafe import Markup
+from sqlmodel import Session
+
+from api import deps
+from api.pages.console.routes import AgentDep, page
+from api.pages.dashboard.data import Dashboard, dashboard
+from api.pages.web_session import TEMPLATES
+from core.db.engine import get_engine
+from core.settings import Settings
+
+router = APIRouter(prefix="/dashboard", tags=["dashboard"], include_in_schema=False)
+REFRESH_S = 3
+PALETTE = [
+    "#0b5cad",
+    "#1a7f37",
+    "#b54708",
+    "#6941c6",
+    "#b42318",
+    "#0e7490",
+    "#667085",
+    "#a15c07",
+    "#3538cd",
+    "#c11574",
+]
+SettingsDep = Annotated[Settings, Depends(deps.settings)]
+
+
+def bar_chart(
+    items: list[tuple[str, float, str]], width: int = 420, max_value: float | None = None
+) -> Markup:
+    """Horizontal bars: (label, value, text shown at the bar's end), drawn as inline SVG."""
+    row, label_w = 24, 150
+    top = max_value or max((v for _, v, _ in items), default=0) or 1
+    height = max(row * len(items), row)
+    parts = [
+        f'<svg class="chart" viewBox="0 0 {width} {height}" width="{width}" '
+        f'height="{height}" preserveAspectRatio="xMinYMin meet" role="img" '
+        'xmlns="http://www.w3.org/2000/svg">'
+    ]
+    if not items:
+        parts.append('<text x="0" y="16" class="muted">nothing yet</text>')
+    for i, (label, value, text) in enumerate(items):
+        y = i * row
+        w = max((width - label_w - 70) * min(value / top, 1.0), 1 if value else 0)
+        parts.append(
+            f'<g data-label="{escape(label)}"><text x="0" y="{y + 16}">{escape(label)}</text>'
+            f'<rect x="{label_w}" y="{y + 4}" width="{w:.1f}" height="{row - 8}" rx="3" '
+            f'fill="{PALETTE[i % len(PALETTE)]}"/>'
+            f'<text x="{label_w + w + 6:.1f}" y="{y + 16}" class="value">{escape(text)}</text>'
+            "</g>"
+        )
+    parts.append("</svg>")
+    return Markup("".join(parts))
+
+
+def donut(items: list[tuple[str, float]], size: int = 140) -> Markup:
+    """Shares of a whole as a ring, one arc per item (stroke-dasharray on circles)."""
+    total = sum(v for _, v in items)
+    r, c = size / 2 - 14, size / 2
+    circ = 2 * 3.14159265 * r
+    parts = [
+        f'<svg class="donut" viewBox="0 0 {size} {size}" width="{size}" height="{size}" '
+        f'role="img" xmlns="http://www.w3.org/2000/svg">'
+        f'<circle cx="{c}" cy="{c}" r="{r:.1f}" fill="none" stroke="#eef1f5" '
+        f'stroke-width="22"/>'
+    ]
+    offset = 0.0
+    for i, (_, value) in enumerate(items):
+        if not total or not value:
+            continue
+        arc = circ * value / total
+        parts.append(
+            f'<circle cx="{c}" cy="{c}" r="{r:.1f}" fill="none" '
+            f'stroke="{PALETTE[i % len(PALETTE)]}" stroke-width="22" '
+            f'stroke-dasharray="{arc:.2f} {circ - arc:.2f}" '
+            f'stroke-dashoffset="{-offset:.2f}" transform="rotate(-90 {c} {c})"/>'
+        )
+        offset += arc
+    parts.append(
+        f'<text x="{c}" y="{c + 6}" text-anchor="middle" class="big">{int(total)}</text></svg>'
+    )
+    return Markup("".join(parts))
+
+
+def _ranked(counts: dict[str, int]) -> list[tuple[str, int]]:
+    return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+
+
+def charts(d: Dashboard) -> dict[str, Markup]:
+    statuses, channels = _ranked(d.by_status), _ranked(d.by_channel)
+    return {
+        "status": bar_chart([(k.replace("_", " "), v, str(v)) for k, v in statuses]),
+        "channel": donut([(k, v) for k, v in channels]),
+        "capacity": bar_chart(
+            [
+                (loc.location_id, loc.use_pct, f"{loc.use_pct:g} % · {loc.backlog_units} open")
+                for loc in d.locations
+            ],
+            width=520,
+            max_value=100,
+        ),
+    }
+
+
+def _read(url: str) -> Dashboard:
+    with Session(get_engine(url, readonly=True)) as s:
+        return dashboard(s)
+
+
+def _panels(request: Request, d: Dashboard) -> str:
+    return TEMPLATES.get_template("dashboard/panels.html").render(
+        request=request, d=d, charts=charts(d), palette=PALETTE, channels=_ranked(d.by_channel)
+    )
+
+
+@router.get("")
+async def dashboard_page(request: Request, who: AgentDep, settings: SettingsDep) -> Response:
+    d = await run_in_threadpool(_read, settings.database_url)
+    return page(
+        request,
+        settings,
+        who,
+        "dashboard/page.html",
+        nav="dashboard",
+        panels=Markup(_panels(request, d)),
+        refresh_s=REFRESH_S,
+    )
+
+
+@router.get("/data")
+async def dashboard_data(request: Request, who: AgentDep, settings: SettingsDep) -> JSONResponse:
+    """The numbers as JSON, with the panels rendered for the page to swap in."""
+    d = await run_in_threadpool(_read, settings.database_url)
+    return JSONResponse(
+        {**d.as_json(), "html": _panels(request, d)}, headers={"Cache-Control": "no-store"}
+    )

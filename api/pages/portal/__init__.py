@@ -1,0 +1,1 @@
+"""The store and vendor portal: pick, pack, ship, pickups, in-store returns."""

@@ -1,0 +1,1 @@
+"""The customer's self-service page, reached by a signed link."""

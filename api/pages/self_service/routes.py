@@ -1,0 +1,248 @@
+"""The customer's self-service page of one order, opened by the signed link (no account).
+
+``/my/orders/{order_id}?t=<token>``: status, parcels with tracking links, the delivery address
+(changeable until the order is released to fulfilment: the order workflow's ``modify`` Update
+decides), the lines that can still be returned, starting a return, and each return's label.
+A token of another order, or a tampered one, is refused with 403 and nothing is shown.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import parse_qsl, quote
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from pydantic import ValidationError
+from sqlmodel import Session, col, select
+from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.service import RPCError
+
+from activities.messaging.templates import euro
+from activities.returns.requests import ReturnRefused, returnable
+from api import deps
+from api.routes.returns import label_response, start_returns
+from core.db.schema import OrderRecord, ReturnRecord, ShipmentRecord
+from core.domain.commands import ActionResult, ModifyRequest
+from core.domain.orders import Address, OrderInput, workflow_id_for
+from core.domain.returns import REASON_LABELS, ReturnInput, ReturnRequest
+from core.order_tokens import token_valid
+from core.settings import Settings
+from workflows.order.workflow import OrderWorkflow
+
+router = APIRouter(prefix="/my/orders", tags=["self-service"], include_in_schema=False)
+TEMPLATES = Jinja2Templates(directory=Path(__file__).resolve().parent.parent / "templates")
+TEMPLATES.env.filters["euro"] = euro
+MAX_FORM_BYTES = 16_384
+UNRELEASED = {"planned", "reserved"}
+
+DbDep = Annotated[Session, Depends(deps.db)]
+SettingsDep = Annotated[Settings, Depends(deps.settings)]
+ClientDep = Annotated[Client, Depends(deps.temporal)]
+
+
+class Refused(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status, self.message = status, message
+
+
+def _order(s: Session, settings: Settings, order_id: str, token: str | None) -> OrderRecord:
+    """The order, only for its own token; 403 otherwise (before looking anything up)."""
+    if not token_valid(settings.self_service_secret, order_id, token):
+        raise Refused(
+            403,
+            "This link is not valid for this order. Please use the link from your order e-mail.",
+        )
+    rec = s.get(OrderRecord, order_id)
+    if rec is None:
+        raise Refused(404, f"Order {order_id} was not found.")
+    return rec
+
+
+def _page(request: Request, name: str, status: int = 200, **context: Any) -> Response:
+    resp = TEMPLATES.TemplateResponse(request, f"self_service/{name}", context, status_code=status)
+    resp.headers["Cache-Control"] = "no-store"
+    resp.headers["Referrer-Policy"] = "no-referrer"  # the token is in the URL
+    return resp
+
+
+def _error(request: Request, exc: Refused) -> Response:
+    return _page(request, "error.html", exc.status, message=exc.message)
+
+
+def _context(s: Session, rec: OrderRecord, token: str) -> dict[str, Any]:
+    order = OrderInput.model_validate(rec.payload)
+    shipments = s.exec(
+        select(ShipmentRecord)
+        .where(ShipmentRecord.order_id == rec.order_id)
+        .order_by(col(ShipmentRecord.shipment_id))
+    ).all()
+    returns = s.exec(
+        select(ReturnRecord)
+        .where(ReturnRecord.order_id == rec.order_id)
+        .order_by(col(ReturnRecord.created_at))
+    ).all()
+    left = returnable(s, order, datetime.now(UTC))
+    lines = [{"line": ln, "left": left[ln.line_id].left} for ln in order.lines]
+    live = [sh for sh in shipments if sh.status not in ("rerouted", "cancelled")]
+    changeable = rec.status not in ("completed", "cancelled", "rejected", "failed") and all(
+        sh.status in UNRELEASED for sh in live
+    )
+    return {
+        "rec": rec,
+        "order": order,
+        "token": token,
+        "shipments": live,
+        "lines": lines,
+        "returnable": any(x["left"] for x in lines),
+        "returns": [(r, ReturnInput.model_validate(r.payload)) for r in returns],
+        "reasons": REASON_LABELS,
+        "changeable": changeable,
+        "q": quote(token),
+    }
+
+
+@router.get("/{order_id}")
+async def order_page(
+    order_id: str, request: Request, s: DbDep, settings: SettingsDep, t: str = "", done: str = ""
+) -> Response:
+    try:
+        rec = _order(s, settings, order_id, t)
+    except Refused as exc:
+        return _error(request, exc)
+    ctx = _context(s, rec, t)
+    mine = {r.return_id for r, _ in ctx["returns"]}
+    shown = (
+        "address" if done == "address" else ", ".join(x for x in done.split(",") if x in mine)
+    )  # only this order's own returns
+    return _page(request, "order.html", **ctx, done=shown)
+
+
+async def _form(request: Request) -> dict[str, str]:
+    if not request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+        raise Refused(415, "send the form as application/x-www-form-urlencoded")
+    body = await request.body()
+    if len(body) > MAX_FORM_BYTES:
+        raise Refused(413, "form too large")
+    return dict(
+        parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True, max_num_fields=300)
+    )
+
+
+def _return_request(order: OrderInput, form: dict[str, str]) -> ReturnRequest:
+    """Quantities ``qty_<line>`` and reasons ``reason_<line>`` of the form, as a request."""
+    lines = []
+    for ln in order.lines:
+        raw = form.get(f"qty_{ln.line_id}", "").strip() or "0"
+        if not raw.isdigit():
+            raise Refused(422, f"qty_{ln.line_id}: a whole number, please")
+        if int(raw) > 0:
+            lines.append(
+                {
+                    "line_id": ln.line_id,
+                    "quantity": int(raw),
+                    "reason": form.get(f"reason_{ln.line_id}", ""),
+                }
+            )
+    if not lines:
+        raise Refused(422, "lines: choose at least one item to return")
+    try:
+        return ReturnRequest.model_validate({"lines": lines})
+    except ValidationError as exc:
+        raise Refused(
+            422,
+            "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()),
+        ) from exc
+
+
+@router.post("/{order_id}/returns")
+async def start_return(
+    order_id: str, request: Request, s: DbDep, settings: SettingsDep, client: ClientDep
+) -> Response:
+    form: dict[str, str] = {}
+    try:
+        form = await _form(request)
+        token = form.get("t", "")
+        rec = _order(s, settings, order_id, token)
+        req = _return_request(OrderInput.model_validate(rec.payload), form)
+        s.close()
+        try:
+            opened = await start_returns(
+                settings, client, order_id, req, "mail", requested_by="customer"
+            )
+        except ReturnRefused as exc:
+            raise Refused(exc.status, "; ".join(msg for _, msg in exc.errors)) from exc
+    except Refused as exc:
+        if exc.status in (403, 404, 413, 415):
+            return _error(request, exc)
+        ctx = _context(s, _order(s, settings, order_id, form.get("t", "")), form.get("t", ""))
+        return _page(request, "order.html", exc.status, **ctx, error=exc.message, done="")
+    done = ",".join(r.return_id for r in opened)
+    return RedirectResponse(
+        f"/my/orders/{order_id}?t={quote(token)}&done={quote(done)}#returns", status_code=303
+    )
+
+
+@router.get("/{order_id}/returns/{return_id}/label.pdf")
+async def label(
+    order_id: str, return_id: str, request: Request, s: DbDep, settings: SettingsDep, t: str = ""
+) -> Response:
+    try:
+        _order(s, settings, order_id, t)
+        rec = s.get(ReturnRecord, return_id)
+        if rec is None or rec.order_id != order_id:
+            raise Refused(404, f"Return {return_id} is not one of this order's returns.")
+    except Refused as exc:
+        return _error(request, exc)
+    return await run_in_threadpool(label_response, rec)
+
+
+@router.post("/{order_id}/delivery")
+async def change_delivery(
+    order_id: str, request: Request, s: DbDep, settings: SettingsDep, client: ClientDep
+) -> Response:
+    """A new delivery address; the order's workflow refuses it once anything is released."""
+    try:
+        form = await _form(request)
+        token = form.get("t", "")
+        _order(s, settings, order_id, token)
+        try:
+            address = Address.model_validate(
+                {k: form.get(k, "") for k in ("name", "street", "postcode", "city")}
+            )
+        except ValidationError as exc:
+            raise Refused(
+                422,
+                "; ".join(
+                    f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+                ),
+            ) from exc
+        s.close()
+        await _modify(
+            client,
+            order_id,
+            ModifyRequest(
+                agent="customer",
+                reason="changed on the self-service page",
+                delivery_address=address,
+            ),
+        )
+    except Refused as exc:
+        return _error(request, exc)
+    return RedirectResponse(f"/my/orders/{order_id}?t={quote(token)}&done=address", status_code=303)
+
+
+async def _modify(client: Client, order_id: str, request: ModifyRequest) -> ActionResult:
+    handle = client.get_workflow_handle(workflow_id_for(order_id))
+    try:
+        return await handle.execute_update(OrderWorkflow.modify, request, result_type=ActionResult)
+    except WorkflowUpdateFailedError as exc:
+        cause = exc.cause
+        raise Refused(409, getattr(cause, "message", None) or str(cause)) from exc
+    except RPCError as exc:
+        raise Refused(409, f"order {order_id} can no longer be changed") from exc

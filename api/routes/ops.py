@@ -1,0 +1,83 @@
+"""Operations endpoints: take a location offline (its orders are re-routed) or back online."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException
+from pydantic import BaseModel, Field
+from sqlmodel import Session
+from temporalio.client import Client
+
+from api import deps
+from api.http.errors import API_ERRORS
+from api.http.security import CS_OR_OPS, OPERATIONS
+from core.db.engine import session_scope
+from core.db.schema import Location
+from core.domain.inputs import InputModel
+from core.settings import Settings
+from workflows.ops.location_outage import LocationOutageWorkflow, OutageResult
+
+router = APIRouter(prefix="/ops", tags=["operations"], responses=API_ERRORS)
+
+
+class OfflineRequest(InputModel):
+    reason: str = Field(default="taken offline by operations", min_length=1, max_length=200)
+
+
+class LocationView(BaseModel):
+    id: str
+    name: str
+    kind: str
+    city: str
+    online: bool
+
+
+def _location(s: Session, location_id: str) -> Location:
+    loc = s.get(Location, location_id)
+    if loc is None:
+        raise HTTPException(404, detail=f"location {location_id} not found")
+    return loc
+
+
+@router.get("/locations/{location_id}", dependencies=CS_OR_OPS, response_model=LocationView)
+def get_location(location_id: str, s: Annotated[Session, Depends(deps.db)]) -> LocationView:
+    return LocationView.model_validate(_location(s, location_id), from_attributes=True)
+
+
+@router.post(
+    "/locations/{location_id}/offline",
+    dependencies=OPERATIONS,
+    response_model=OutageResult,
+    summary="Take a location offline and re-route its unshipped shipments",
+)
+async def take_offline(
+    location_id: str,
+    body: OfflineRequest,
+    s: Annotated[Session, Depends(deps.db)],
+    settings: Annotated[Settings, Depends(deps.settings)],
+    client: Annotated[Client, Depends(deps.temporal)],
+) -> OutageResult:
+    _location(s, location_id)
+    return await client.execute_workflow(
+        LocationOutageWorkflow.run,
+        args=[location_id, body.reason],
+        id=f"location-offline-{location_id}-{uuid.uuid4().hex[:8]}",
+        task_queue=settings.task_queue,
+    )
+
+
+@router.post(
+    "/locations/{location_id}/online",
+    dependencies=OPERATIONS,
+    response_model=LocationView,
+    summary="Put a location back into routing",
+)
+def bring_online(
+    location_id: str, settings: Annotated[Settings, Depends(deps.settings)]
+) -> LocationView:
+    with session_scope(settings.database_url) as s:
+        loc = _location(s, location_id)
+        loc.online = True
+        return LocationView.model_validate(loc, from_attributes=True)

@@ -1,0 +1,103 @@
+"""Webhooks from warehouse systems and carriers, delivered to the order workflow as signals."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException
+from pydantic import Field
+from sqlmodel import Session
+from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
+
+from api import deps
+from api.http.errors import API_ERRORS
+from api.http.security import CARRIER_OR_WAREHOUSE, PAYMENT_PROVIDER
+from api.routes.schemas import ShipmentEventIn
+from api.routes.shipment_events import send_shipment_event
+from core.db.schema import OrderRecord, ShipmentRecord
+from core.domain.inputs import InputModel
+from core.domain.orders import workflow_id_for
+from core.domain.payments import PaymentNotice
+from core.domain.shipments import ShipmentEvent
+from workflows.order.workflow import OrderWorkflow
+
+router = APIRouter(tags=["webhooks"], responses=API_ERRORS)
+
+
+@router.post(
+    "/webhooks/shipments",
+    dependencies=CARRIER_OR_WAREHOUSE,
+    status_code=202,
+    summary="Shipment event (shipped, ...)",
+)
+async def shipment_event(
+    body: ShipmentEventIn,
+    s: Annotated[Session, Depends(deps.db)],
+    client: Annotated[Client, Depends(deps.temporal)],
+) -> dict[str, str]:
+    rec = s.get(ShipmentRecord, body.shipment_id)
+    if rec is None:
+        raise HTTPException(404, detail=f"shipment {body.shipment_id} not found")
+    s.close()  # the connection goes back to the pool before we wait on Temporal
+    await send_shipment_event(
+        client,
+        rec,
+        ShipmentEvent(
+            shipment_id=body.shipment_id,
+            kind=body.event,
+            carrier=body.carrier,
+            tracking_number=body.tracking_number,
+            reason=body.reason,
+            exception=body.exception,
+            at=body.at,
+        ),
+    )
+    return {"status": "accepted", "order_id": rec.order_id}
+
+
+class PaymentIn(InputModel):
+    """A payment provider's or bank's notice that money for an order arrived."""
+
+    order_id: str = Field(min_length=1, max_length=64)
+    payment_id: str = Field(min_length=1, max_length=100, description="unique per payment")
+    amount_cents: int = Field(gt=0, le=100_000_000)
+    reference: str = Field(default="", max_length=140)
+    received_at: datetime | None = None
+
+
+@router.post(
+    "/webhooks/payments",
+    dependencies=PAYMENT_PROVIDER,
+    status_code=202,
+    summary="Money received (bank transfer)",
+)
+async def payment_received(
+    body: PaymentIn,
+    s: Annotated[Session, Depends(deps.db)],
+    client: Annotated[Client, Depends(deps.temporal)],
+) -> dict[str, str]:
+    """Delivered to the order, which books it once per payment id. Money for an order whose
+    workflow is gone entirely is answered 409, so the sender keeps it and retries or escalates:
+    it is never silently dropped."""
+    if s.get(OrderRecord, body.order_id) is None:
+        raise HTTPException(404, detail=f"order {body.order_id} not found")
+    s.close()  # the connection goes back to the pool before we wait on Temporal
+    try:
+        await client.get_workflow_handle(workflow_id_for(body.order_id)).signal(
+            OrderWorkflow.payment_received,
+            PaymentNotice(
+                payment_id=body.payment_id,
+                amount_cents=body.amount_cents,
+                reference=body.reference,
+                received_at=body.received_at,
+            ),
+        )
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            raise HTTPException(
+                409, detail=f"order {body.order_id} no longer takes payments; refund it manually"
+            ) from exc
+        raise
+    return {"status": "accepted", "order_id": body.order_id}

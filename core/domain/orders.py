@@ -1,0 +1,154 @@
+"""The order: what the shop sends, what the workflow runs on (``OrderInput``), its status
+and the state a query answers.
+
+Plain pydantic models only: the workflow sandbox imports this module, so it stays free of
+I/O, database and heavy imports. Money is always integer cents (EUR)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, EmailStr, Field
+
+from core.domain.inputs import ORDER_ID_PATTERN, POSTCODE_PATTERN, Channel, Locale, _Strict
+from core.domain.payments import PaymentMethod
+from core.domain.shipments import ShipmentPlan
+from core.policy import OrderPolicy
+
+Speed = Literal["standard", "express", "same_day"]
+
+
+class OrderStatus(StrEnum):
+    """Where an order stands; mirrored to the ``OrderStatus`` search attribute and read model."""
+
+    RECEIVED = "received"
+    RISK_CHECK = "risk_check"
+    REJECTED = "rejected"
+    ON_HOLD = "on_hold"
+    READY_FOR_PICKUP = "ready_for_pickup"
+    RESERVING = "reserving"
+    CONFIRMED = "confirmed"
+    AWAITING_PAYMENT = "awaiting_payment"
+    PAYMENT_AUTHORISED = "payment_authorised"
+    IN_FULFILMENT = "in_fulfilment"
+    PARTIALLY_SHIPPED = "partially_shipped"
+    SHIPPED = "shipped"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+    FAILED = "failed"
+
+
+TERMINAL_STATUSES = frozenset(
+    {OrderStatus.COMPLETED, OrderStatus.CANCELLED, OrderStatus.REJECTED, OrderStatus.FAILED}
+)
+
+
+class Address(_Strict):
+    name: str = Field(min_length=1, max_length=200)
+    street: str = Field(min_length=1, max_length=200)
+    postcode: str = Field(pattern=POSTCODE_PATTERN, description="German five-digit postcode")
+    city: str = Field(min_length=1, max_length=100)
+    country: Literal["DE"] = "DE"
+
+
+class Customer(_Strict):
+    id: str = Field(min_length=1, max_length=64)
+    email: EmailStr
+    name: str = Field(min_length=1, max_length=200)
+    locale: Locale = "de"
+    group: str = Field(default="default", max_length=32, description="routing rule profile")
+
+
+class OrderLineRequest(_Strict):
+    sku: str = Field(min_length=1, max_length=64)
+    quantity: int = Field(gt=0, le=10_000)
+
+
+class OrderRequest(_Strict):
+    """What the shop sends to place an order. Prices come from the catalogue, not the caller."""
+
+    order_id: str = Field(pattern=ORDER_ID_PATTERN)
+    channel: Channel = "web"
+    customer: Customer
+    delivery_address: Address
+    lines: list[OrderLineRequest] = Field(min_length=1, max_length=100)
+    shipping_speed: Speed = "standard"
+    payment_method: PaymentMethod = "card"
+    billing_address: Address | None = Field(default=None, description="if not the delivery one")
+    pickup_store_id: str | None = Field(
+        default=None, max_length=64, description="click & collect / reserve & collect store"
+    )
+
+
+class OrderLine(BaseModel):
+    """An order line priced and described from the catalogue at placement."""
+
+    line_id: str
+    sku: str
+    name: str
+    quantity: int
+    unit_price_cents: int
+    weight_kg: float
+    bulky: bool = False
+    hazardous: bool = False
+
+    @property
+    def total_cents(self) -> int:
+        return self.unit_price_cents * self.quantity
+
+
+class OrderInput(BaseModel):
+    """The workflow's input: a validated, priced order."""
+
+    order_id: str
+    channel: Channel
+    customer: Customer
+    delivery_address: Address
+    lines: list[OrderLine]
+    shipping_speed: Speed
+    payment_method: PaymentMethod
+    shipping_cents: int
+    placed_at: datetime
+    policy: OrderPolicy = OrderPolicy()
+    billing_address: Address | None = None
+    pickup_store_id: str | None = None
+    pickup_store_label: str = Field(default="", description="store name and town, for e-mails")
+    placed_by: str | None = Field(
+        default=None, description="agent who placed it for the customer (phone or store channel)"
+    )
+
+    @property
+    def goods_cents(self) -> int:
+        return sum(line.total_cents for line in self.lines)
+
+    @property
+    def total_cents(self) -> int:
+        return self.goods_cents + self.shipping_cents
+
+    @property
+    def workflow_id(self) -> str:
+        return workflow_id_for(self.order_id)
+
+
+def workflow_id_for(order_id: str) -> str:
+    """Workflow id of an order: deterministic, so placing the same order twice is harmless."""
+    return f"order-{order_id}"
+
+
+class RiskAssessment(BaseModel):
+    score: int
+    outcome: Literal["accept", "review", "force_prepayment", "reject"]
+    reasons: list[str] = []
+
+
+class OrderState(BaseModel):
+    """What the workflow is doing now; returned by its ``state`` query."""
+
+    order_id: str
+    status: OrderStatus
+    waiting_for: str = ""
+    shipments: list[ShipmentPlan] = []
+    shipment_status: dict[str, str] = {}
+    tracking: dict[str, str] = {}

@@ -1,0 +1,2 @@
+"""Pure business rules that read no database: risk scoring, return destinations, when an
+order refuses a change. Each is unit-tested on its own."""

@@ -1,0 +1,1 @@
+"""Operations workflows and their schedules: outages, hold clean-up, outbound dispatch."""

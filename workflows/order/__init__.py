@@ -1,0 +1,1 @@
+"""The order workflow: one durable workflow per order."""

@@ -1,0 +1,1 @@
+"""The return workflow: one per return."""
