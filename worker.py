@@ -17,19 +17,17 @@ from temporalio.client import Client
 from temporalio.runtime import Runtime
 from temporalio.worker import Worker
 
-from activities.fulfilment.activities import FulfilmentActivities
-from activities.fulfilment.vouchers import CompensationActivities
-from activities.messaging.email import EmailActivities
-from activities.messaging.outbound import OutboundActivities
-from activities.orders.log import OrderLogActivities
-from activities.orders.planning import PlanningActivities
-from activities.orders.pricing import PricingActivities
-from activities.orders.risk import RiskActivities
+from activities.fulfilment.activities import CompensationActivities, FulfilmentActivities
+from activities.messaging.activities import EmailActivities, OutboundActivities
+from activities.orders.activities import (
+    OrderLogActivities,
+    PlanningActivities,
+    PricingActivities,
+    RiskActivities,
+)
 from activities.payments.activities import PaymentActivities
 from activities.returns.activities import ReturnActivities
-from activities.stock.activities import StockActivities
-from activities.stock.holds import HoldActivities
-from activities.stock.locations import LocationActivities
+from activities.stock.activities import HoldActivities, LocationActivities, StockActivities
 from core.log_context import ActivityLogContext
 from core.logging_setup import configure_logging
 from core.metrics import worker_runtime

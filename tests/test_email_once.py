@@ -12,7 +12,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from temporalio.testing import ActivityEnvironment
 
-from activities.messaging.email import EmailActivities
+from activities.messaging.activities import EmailActivities
 from core import demo_network
 from core.db.engine import session_scope
 from core.db.migrate import upgrade

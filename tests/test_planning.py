@@ -6,7 +6,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-from activities.orders.planning import PlanningActivities, build_problem
+from activities.orders.activities import PlanningActivities
+from activities.orders.planning import build_problem
 from core.db.engine import session_scope
 from core.db.schema import Location
 from core.domain.orders import Address, Customer, OrderInput, OrderLine

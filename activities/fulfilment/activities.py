@@ -9,7 +9,7 @@ from temporalio import activity
 from activities.stock import reservations
 from activities.stock.restock import restock
 from core.db.engine import session_scope
-from core.db.schema import OrderRecord, ShipmentRecord
+from core.db.schema import OrderRecord, ShipmentRecord, Voucher
 from core.domain.shipments import ShipmentEvent, ShipmentPlan
 from core.metrics import observe_release_latency
 from core.settings import Settings
@@ -128,3 +128,25 @@ def _quantities(lines: list[dict]) -> dict[str, int]:  # type: ignore[type-arg]
     for ln in lines:
         qty[ln["sku"]] = qty.get(ln["sku"], 0) + int(ln["quantity"])
     return qty
+
+
+class CompensationActivities:
+    def __init__(self, settings: Settings) -> None:
+        self.url = settings.database_url
+
+    @activity.defn
+    def issue_voucher(
+        self, order_id: str, code: str, value_cents: int, valid_until: datetime
+    ) -> str:
+        """Create the voucher once; a retry finds it by its code."""
+        with session_scope(self.url) as s:
+            if s.get(Voucher, code) is None:
+                s.add(
+                    Voucher(
+                        code=code,
+                        order_id=order_id,
+                        value_cents=value_cents,
+                        valid_until=valid_until,
+                    )
+                )
+        return code

@@ -5,23 +5,18 @@ The solver's work never runs inside workflow code; the workflow only sees the re
 
 from __future__ import annotations
 
-import time as clock
 from collections import defaultdict
 from datetime import date, datetime, time
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, func, select
-from temporalio import activity
 
 import routing
-from core.db.engine import session_scope
 from core.db.schema import Location, Reservation, Stock, StockHold
 from core.domain.orders import OrderInput
 from core.domain.shipments import RoutingResult, ShipmentLine, ShipmentPlan
 from core.geodata import lookup
-from core.metrics import observe_routing_solve
-from core.settings import Settings
 
 
 def build_problem(
@@ -185,24 +180,3 @@ def to_result(
         strategy=plan.strategy,
         optimal=plan.optimal,
     )
-
-
-class PlanningActivities:
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-
-    @activity.defn
-    def plan_route(self, order: OrderInput, exclude_locations: list[str]) -> RoutingResult:
-        profile = routing.profile_for(
-            rule_profiles(self.settings.routing_profiles_file), order.customer.group
-        )
-        with session_scope(self.settings.database_url) as s:
-            problem = build_problem(s, order, exclude_locations, profile)
-        started = clock.perf_counter()
-        plan = routing.solve(
-            problem,
-            strategy=self.settings.routing_strategy,
-            time_limit_s=self.settings.routing_time_limit_s,
-        )
-        observe_routing_solve(clock.perf_counter() - started, plan.strategy, plan.optimal)
-        return to_result(order, plan, problem)

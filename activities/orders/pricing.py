@@ -7,15 +7,11 @@ through the activity.
 from __future__ import annotations
 
 from sqlmodel import Session, col, select
-from temporalio import activity
-from temporalio.exceptions import ApplicationError
 
-from core.db.engine import session_scope
 from core.db.schema import Sku
 from core.domain.commands import ModifyRequest
 from core.domain.orders import Address, OrderInput, OrderLine, OrderLineRequest
 from core.geodata import lookup
-from core.settings import Settings
 
 
 class InvalidOrder(ValueError):
@@ -88,16 +84,3 @@ def modified_order(s: Session, order: OrderInput, req: ModifyRequest) -> OrderIn
             ),
         }
     )
-
-
-class PricingActivities:
-    def __init__(self, settings: Settings) -> None:
-        self.url = settings.database_url
-
-    @activity.defn
-    def reprice_modification(self, order: OrderInput, request: ModifyRequest) -> OrderInput:
-        try:
-            with session_scope(self.url) as s:
-                return modified_order(s, order, request)
-        except InvalidOrder as exc:
-            raise ApplicationError(str(exc), type="InvalidOrder", non_retryable=True) from exc

@@ -6,13 +6,7 @@ Outcomes, highest band first: reject, review (hold for customer service), force_
 
 from __future__ import annotations
 
-from sqlmodel import func, select
-from temporalio import activity
-
-from core.db.engine import session_scope
-from core.db.schema import OrderRecord
 from core.domain.orders import OrderInput, RiskAssessment
-from core.settings import Settings
 
 
 def score_order(order: OrderInput, previous_orders: int, recent_orders: int) -> RiskAssessment:
@@ -59,25 +53,3 @@ def _address_mismatch(order: OrderInput) -> bool:
         delivery.postcode,
         delivery.name.casefold(),
     )
-
-
-class RiskActivities:
-    def __init__(self, settings: Settings) -> None:
-        self.url = settings.database_url
-
-    @activity.defn
-    def assess_risk(self, order: OrderInput) -> RiskAssessment:
-        window_start = order.placed_at - order.policy.risk.velocity_window
-        earlier = (
-            OrderRecord.customer_id == order.customer.id,
-            OrderRecord.order_id != order.order_id,
-            OrderRecord.created_at < order.placed_at,
-        )
-        with session_scope(self.url) as s:
-            previous = s.exec(select(func.count()).select_from(OrderRecord).where(*earlier)).one()
-            recent = s.exec(
-                select(func.count())
-                .select_from(OrderRecord)
-                .where(*earlier, OrderRecord.created_at >= window_start)
-            ).one()
-        return score_order(order, previous, recent)

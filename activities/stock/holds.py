@@ -19,7 +19,6 @@ from sqlalchemy import Connection, and_, case, insert, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 from sqlmodel import select as sm_select
-from temporalio import activity
 
 from activities.stock import ledger
 from activities.stock.availability import availability, channel_buffer
@@ -489,13 +488,3 @@ def expire_due(url: str, limit: int = 500) -> ExpiredHolds:
         result.holds += len(moves)
         result.units -= sum(m["held_delta"] for m in moves)
     return result
-
-
-class HoldActivities:
-    def __init__(self, settings: Settings) -> None:
-        self.url = settings.database_url
-
-    @activity.defn
-    def expire_holds(self, limit: int) -> ExpiredHolds:
-        """End up to ``limit`` stock rows' worth of expired holds."""
-        return expire_due(self.url, limit)

@@ -13,7 +13,8 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
-    from activities.stock.holds import ExpiredHolds, HoldActivities
+    from activities.stock.activities import HoldActivities
+    from activities.stock.holds import ExpiredHolds
 
 BATCH = 500
 """Stock rows per activity call; the workflow loops while a batch comes back full."""

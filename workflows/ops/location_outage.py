@@ -13,7 +13,7 @@ from pydantic import BaseModel
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from activities.stock.locations import LocationActivities
+    from activities.stock.activities import LocationActivities
     from core.domain.orders import workflow_id_for
     from core.domain.shipments import RerouteRequest
 

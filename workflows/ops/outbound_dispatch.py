@@ -12,7 +12,8 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
-    from activities.messaging.outbound import DeliveryOutcome, OutboundActivities
+    from activities.messaging.activities import OutboundActivities
+    from activities.messaging.outbound import DeliveryOutcome
 
 MAX_ROUNDS = 20
 """Claim-and-post rounds per run; the next run carries on with whatever is still due."""

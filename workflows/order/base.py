@@ -18,9 +18,8 @@ with workflow.unsafe.imports_passed_through():
     import email_validator  # noqa: F401  (pydantic's EmailStr imports it lazily)
 
     from activities.fulfilment.activities import FulfilmentActivities
-    from activities.messaging.email import EmailActivities
-    from activities.orders.log import OrderLogActivities
-    from activities.orders.planning import PlanningActivities
+    from activities.messaging.activities import EmailActivities
+    from activities.orders.activities import OrderLogActivities, PlanningActivities
     from activities.payments.activities import PaymentActivities
     from activities.stock.activities import StockActivities
     from core.domain.commands import ActionResult, ReviewDecision

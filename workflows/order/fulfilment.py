@@ -20,8 +20,7 @@ from workflows.order.base import AUTHORISING, SHORT, OrderAborted, OrderBase
 with workflow.unsafe.imports_passed_through():
     import email_validator  # noqa: F401  (pydantic's EmailStr imports it lazily)
 
-    from activities.fulfilment.activities import FulfilmentActivities
-    from activities.fulfilment.vouchers import CompensationActivities
+    from activities.fulfilment.activities import CompensationActivities, FulfilmentActivities
     from activities.payments.activities import PaymentActivities
     from core.domain.orders import OrderStatus
     from core.domain.payments import PaymentResult

@@ -31,9 +31,7 @@ with workflow.unsafe.imports_passed_through():
     import email_validator  # noqa: F401  (pydantic's EmailStr imports it lazily)
 
     from activities.fulfilment.activities import FulfilmentActivities
-    from activities.orders.log import OrderLogActivities
-    from activities.orders.pricing import PricingActivities
-    from activities.orders.risk import RiskActivities
+    from activities.orders.activities import OrderLogActivities, PricingActivities, RiskActivities
     from activities.payments.activities import PaymentActivities
     from core.domain.commands import (
         ActionResult,

@@ -22,7 +22,7 @@ from temporalio.exceptions import ApplicationError
 with workflow.unsafe.imports_passed_through():
     import email_validator  # noqa: F401  (pydantic's EmailStr imports it lazily)
 
-    from activities.messaging.email import EmailActivities
+    from activities.messaging.activities import EmailActivities
     from activities.payments.activities import PaymentActivities
     from activities.returns.activities import ReturnActivities
     from core.domain.events import EmailRequest
