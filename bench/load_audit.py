@@ -20,8 +20,8 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from bench.load_day import Outcome
 from core.db.engine import session_scope
 from core.db.schema import OrderRecord, OutboundEmail, PaymentTransaction, Reservation
+from core.domain.payments import AUTHORISING
 from core.domain.returns import return_workflow_id
-from workflows.order.base import AUTHORISING
 
 Finding = dict[str, Any]
 

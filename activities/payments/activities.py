@@ -6,7 +6,8 @@ from temporalio import activity
 
 from activities.payments.provider import PaymentProvider, Transaction
 from activities.payments.simulated import SimulatedProvider
-from core.domain.payments import PaymentResult
+from core.domain.events import step_key
+from core.domain.payments import PaymentResult, payment_step
 from core.settings import Settings
 
 
@@ -32,7 +33,7 @@ class PaymentActivities:
         self, order_id: str, amount_cents: int, method: str, step: str = "authorise"
     ) -> PaymentResult:
         return _result(
-            self.provider.authorise(f"{order_id}:{step}", order_id, amount_cents, method)
+            self.provider.authorise(step_key(order_id, step), order_id, amount_cents, method)
         )
 
     @activity.defn
@@ -41,7 +42,10 @@ class PaymentActivities:
     ) -> PaymentResult:
         return _result(
             self.provider.capture(
-                f"{order_id}:capture:{shipment_id}", order_id, authorisation_id, amount_cents
+                step_key(order_id, payment_step("capture", shipment_id)),
+                order_id,
+                authorisation_id,
+                amount_cents,
             )
         )
 
@@ -50,7 +54,7 @@ class PaymentActivities:
         self, order_id: str, authorisation_id: str, amount_cents: int, step: str = "void"
     ) -> PaymentResult:
         return _result(
-            self.provider.void(f"{order_id}:{step}", order_id, authorisation_id, amount_cents)
+            self.provider.void(step_key(order_id, step), order_id, authorisation_id, amount_cents)
         )
 
     @activity.defn
@@ -58,7 +62,7 @@ class PaymentActivities:
         self, order_id: str, amount_cents: int, parent_id: str | None, step: str
     ) -> PaymentResult:
         return _result(
-            self.provider.refund(f"{order_id}:{step}", order_id, amount_cents, parent_id)
+            self.provider.refund(step_key(order_id, step), order_id, amount_cents, parent_id)
         )
 
     @activity.defn
@@ -67,6 +71,9 @@ class PaymentActivities:
     ) -> PaymentResult:
         return _result(
             self.provider.record_incoming(
-                f"{order_id}:incoming:{payment_id}", order_id, amount_cents, reference
+                step_key(order_id, payment_step("incoming", payment_id)),
+                order_id,
+                amount_cents,
+                reference,
             )
         )

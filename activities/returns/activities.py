@@ -14,6 +14,7 @@ from activities.stock import ledger
 from activities.stock.restock import restock
 from core.db.engine import session_scope
 from core.db.schema import OrderEvent, PaymentTransaction, ReturnRecord, Stock, StockMovement
+from core.domain.events import step_key
 from core.domain.returns import ReturnInput, ReturnProgress, ReturnStatus, StockBooking
 from core.settings import Settings
 
@@ -44,7 +45,7 @@ class ReturnActivities:
     @activity.defn
     def record_return(self, step: ReturnProgress) -> None:
         """Move the read model on (never back) and log the step on the order, once per key."""
-        key = f"{step.order_id}:return:{step.return_id}:{step.status.value}"
+        key = step_key(step.order_id, f"return:{step.return_id}:{step.status.value}")
         with session_scope(self.url) as s:
             rec = s.get(ReturnRecord, step.return_id)
             if rec is None:

@@ -10,32 +10,26 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 
 from core.domain.orders import OrderLine
-from core.domain.shipments import ShipmentLine, ShipmentPlan
-
-# Forward order of a shipment's states. A pickup store's own-shelf shipment goes from "packed"
-# (ready on the shelf) to "picked_up"; a transfer into a pickup store is "delivered" there first.
-PROGRESS = [
-    "reserved",
-    "released",
-    "accepted",
-    "picked",
-    "packed",
-    "shipped",
-    "in_transit",
-    "delivered",
-    "picked_up",
-]
-OPEN = {"reserved", "released", "accepted", "picked", "packed"}  # not shipped: may still move
-ON_THE_WAY = {"shipped", "in_transit"}
-GONE = {"rerouted", "cancelled"}  # replaced by other shipments, or not wanted any more
-ENDED = {"delivered", "picked_up", "lost", "returned"}  # what happened to the parcel
-DONE = ENDED | GONE
+from core.domain.shipments import (
+    DONE,
+    FORWARD,
+    GONE,
+    LEFT_LOCATION,
+    ON_THE_WAY,
+    OPEN,
+    ShipmentLine,
+    ShipmentPlan,
+    ShipmentStatus,
+)
 
 
 class ShipmentBook:
+    """Every shipment the order ever planned, under its id, with its status. Shipment ids are
+    never reused: a re-routed or cancelled shipment stays in the book as such."""
+
     def __init__(self) -> None:
         self.plans: dict[str, ShipmentPlan] = {}
-        self.status: dict[str, str] = {}
+        self.status: dict[str, ShipmentStatus] = {}
         self.excluded_locations: set[str] = set()
         self.released_at: dict[str, datetime] = {}
         self.handled: set[tuple[str, str]] = set()  # (shipment id, what) done once already
@@ -48,7 +42,7 @@ class ShipmentBook:
             for i, p in enumerate(plans)
         ]
 
-    def add(self, plans: list[ShipmentPlan], status: str) -> list[ShipmentPlan]:
+    def add(self, plans: list[ShipmentPlan], status: ShipmentStatus) -> list[ShipmentPlan]:
         for plan in plans:
             self.plans[plan.shipment_id] = plan
             self.status[plan.shipment_id] = status
@@ -57,9 +51,9 @@ class ShipmentBook:
     def advances(self, shipment_id: str, kind: str) -> bool:
         """Only forward moves count; duplicates, stale and unknown events are ignored."""
         current = self.status.get(shipment_id)
-        if current is None or current in DONE or kind not in PROGRESS:
+        if current is None or current in DONE or kind not in FORWARD:
             return False
-        return PROGRESS.index(kind) > PROGRESS.index(current)
+        return FORWARD.index(ShipmentStatus(kind)) > FORWARD.index(current)
 
     def open(self) -> list[ShipmentPlan]:
         return [p for sid, p in self.plans.items() if self.status[sid] in OPEN]
@@ -73,7 +67,7 @@ class ShipmentBook:
 
     def shipped(self) -> list[ShipmentPlan]:
         """Parcels that left their location (a handed-over pickup counts as shipped)."""
-        return [p for sid, p in self.plans.items() if self.status[sid] in ON_THE_WAY | ENDED]
+        return [p for sid, p in self.plans.items() if self.status[sid] in LEFT_LOCATION]
 
     def live(self) -> list[ShipmentPlan]:
         return [p for sid, p in self.plans.items() if self.status[sid] not in GONE]
@@ -82,7 +76,8 @@ class ShipmentBook:
         """Every parcel reached its end; a transfer into a pickup store is only done when the
         customer collected it there."""
         return all(
-            status in DONE and not (status == "delivered" and self.plans[sid].transfer_to)
+            status in DONE
+            and not (status == ShipmentStatus.DELIVERED and self.plans[sid].transfer_to)
             for sid, status in self.status.items()
         )
 
@@ -112,7 +107,8 @@ class ShipmentBook:
         """Everything for a pickup order is in the store: shelf items packed, transfers in."""
         live = [(p, self.status[p.shipment_id]) for p in self.live()]
         return bool(live) and all(
-            (s == "packed") if p.from_shelf else (s == "delivered") for p, s in live
+            (s == ShipmentStatus.PACKED) if p.from_shelf else (s == ShipmentStatus.DELIVERED)
+            for p, s in live
         )
 
     def due(
@@ -135,7 +131,11 @@ class ShipmentBook:
         out: list[tuple[datetime, ShipmentPlan, str]] = []
         for sid, plan in self.plans.items():
             status = self.status[sid]
-            if status == "released" and sid in self.released_at and not plan.from_shelf:
+            if (
+                status == ShipmentStatus.RELEASED
+                and sid in self.released_at
+                and not plan.from_shelf
+            ):
                 out.append((self.released_at[sid] + accept_within, plan, "not_accepted"))
             if status in OPEN and plan.ship_by is not None:
                 out.append((plan.ship_by, plan, "ship_late"))
@@ -150,7 +150,7 @@ class ShipmentBook:
         ]
 
     def any_released(self) -> bool:
-        return any(s != "reserved" for s in self.status.values() if s not in GONE)
+        return any(s != ShipmentStatus.RESERVED for s in self.status.values() if s not in GONE)
 
     def latest_promise(self) -> str:
         live = self.live()
@@ -187,7 +187,7 @@ class ShipmentBook:
         for sid, plan in changed.items():
             self.plans[sid] = plan
             if not plan.lines:
-                self.status[sid] = "cancelled"
+                self.status[sid] = ShipmentStatus.CANCELLED
         return list(changed.values())
 
 

@@ -3,9 +3,53 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from enum import StrEnum
 from typing import Literal
 
 from pydantic import BaseModel, Field
+
+
+class ShipmentStatus(StrEnum):
+    """How far a shipment has got. The one list of shipment states: every other module reads
+    the forward order and the sets below instead of typing the names again."""
+
+    RESERVED = "reserved"  # stock reserved at the location; not yet told to ship
+    RELEASED = "released"  # handed to the location's system
+    ACCEPTED = "accepted"
+    PICKED = "picked"
+    PACKED = "packed"  # a pickup store's own-shelf shipment is ready for the customer here
+    SHIPPED = "shipped"
+    IN_TRANSIT = "in_transit"
+    DELIVERED = "delivered"  # a transfer into a pickup store is "delivered" there first
+    PICKED_UP = "picked_up"  # handed over in the pickup store
+    REROUTED = "rerouted"  # replaced by shipments elsewhere
+    CANCELLED = "cancelled"  # not wanted any more
+    LOST = "lost"
+    RETURNED = "returned"  # came back to us undelivered
+
+
+S = ShipmentStatus
+FORWARD: tuple[ShipmentStatus, ...] = (
+    S.RESERVED, S.RELEASED, S.ACCEPTED, S.PICKED, S.PACKED,
+    S.SHIPPED, S.IN_TRANSIT, S.DELIVERED, S.PICKED_UP,
+)  # fmt: skip
+"""The forward order: a shipment event only ever moves a shipment along it."""
+OPEN = frozenset({S.RESERVED, S.RELEASED, S.ACCEPTED, S.PICKED, S.PACKED})
+"""Not shipped: may still be cancelled, resized or moved (re-routed) to another location. An
+outage of a location moves exactly these (decided in tests/unit/test_shipment_vocabulary.py)."""
+AT_LOCATION = OPEN - {S.RESERVED}
+"""Released to the location and not yet left it: the location's open work."""
+ON_THE_WAY = frozenset({S.SHIPPED, S.IN_TRANSIT})
+GONE = frozenset({S.REROUTED, S.CANCELLED})
+"""Replaced by other shipments, or not wanted any more: no longer part of the order."""
+ENDED = frozenset({S.DELIVERED, S.PICKED_UP, S.LOST, S.RETURNED})
+"""What finally happened to a parcel."""
+DONE = ENDED | GONE
+LEFT_LOCATION = ON_THE_WAY | ENDED
+"""Left its location (a handed-over pickup counts as shipped)."""
+ARRIVED = frozenset({S.DELIVERED, S.PICKED_UP})
+"""With the customer: what a return can be made of."""
+del S
 
 
 class ShipmentLine(BaseModel):

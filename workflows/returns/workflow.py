@@ -328,7 +328,7 @@ class ReturnWorkflow:
         await workflow.execute_activity_method(
             EmailActivities.send_email,
             EmailRequest(
-                key=f"{ret.order_id}:return:{ret.return_id}:{step}",
+                step=f"return:{ret.return_id}:{step}",
                 order_id=ret.order_id,
                 to=str(ret.customer.email),
                 template=template,

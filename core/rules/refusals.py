@@ -1,0 +1,92 @@
+"""When a running order refuses a change: the rules behind the order workflow's Update
+validators, pure so that they read the same in the workflow, in its tests and in the docs.
+
+Each rule answers the reason for a refusal, or ``""`` when the change may go ahead. The
+workflow raises the reason as an ``ActionRefused`` failure; the typed client turns it into
+``OrderRefused`` and the API into 409, once (``api/http/errors.py``).
+"""
+
+from __future__ import annotations
+
+from core.domain.commands import CancelLinesRequest, ModifyRequest, PickupConfirmation
+from core.domain.orders import TERMINAL_STATUSES, OrderInput, OrderStatus
+from core.domain.shipment_book import ShipmentBook
+
+REFUSAL_TYPE = "ActionRefused"
+"""The failure type of a refused Update, as the workflow raises it and the client reads it."""
+
+
+def closed(status: OrderStatus, ended: bool) -> str:
+    if ended or status in TERMINAL_STATUSES:
+        return f"the order is already {status.value}"
+    return ""
+
+
+def cancel(status: OrderStatus, ended: bool, book: ShipmentBook) -> str:
+    if problem := closed(status, ended):
+        return problem
+    if shipped := book.shipped():
+        return (
+            f"already shipped: {', '.join(s.shipment_id for s in shipped)}; cancel "
+            "the unshipped lines instead, or start a return"
+        )
+    return ""
+
+
+def cancel_lines(
+    status: OrderStatus, ended: bool, book: ShipmentBook, request: CancelLinesRequest
+) -> str:
+    if problem := closed(status, ended):
+        return problem
+    if not book.plans:
+        return "the order is not routed yet: modify it, or cancel it"
+    cancellable = book.cancellable()
+    seen: set[str] = set()
+    for ln in request.lines:
+        if ln.line_id in seen:
+            return f"line {ln.line_id} named twice"
+        seen.add(ln.line_id)
+        left = cancellable.get(ln.line_id, 0)
+        if ln.quantity > left:
+            return (
+                f"line {ln.line_id}: only {left} unshipped unit(s) can be cancelled, "
+                f"not {ln.quantity}"
+            )
+    return ""
+
+
+def modify(
+    status: OrderStatus, ended: bool, released: bool, book: ShipmentBook, request: ModifyRequest
+) -> str:
+    if problem := closed(status, ended):
+        return problem
+    if released or book.any_released():
+        return "already released to fulfilment: changes are no longer possible"
+    if (request.delivery_address, request.shipping_speed, request.lines) == (None,) * 3:
+        return "nothing to change"
+    return ""
+
+
+def pickup(
+    status: OrderStatus,
+    ended: bool,
+    order: OrderInput,
+    pickup_code: str | None,
+    confirmation: PickupConfirmation,
+) -> str:
+    """``pickup_code`` is the code issued when everything arrived in the store, else None."""
+    if problem := closed(status, ended):
+        return problem
+    if order.pickup_store_id != confirmation.location_id:
+        return "this order is not picked up at this store"
+    if pickup_code is None:
+        return "the order is not ready for pickup yet"
+    if confirmation.code != pickup_code:
+        return "wrong pickup code"
+    return ""
+
+
+def review(status: OrderStatus, decided: bool) -> str:
+    if status != OrderStatus.ON_HOLD or decided:
+        return f"the order is not waiting for a review (status {status})"
+    return ""

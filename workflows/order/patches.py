@@ -1,0 +1,11 @@
+"""Patch ids of the order workflow (``workflow.patched``): each marks a change to a path that
+orders started before it still take, so their recorded histories replay unchanged."""
+
+LOCAL_ACTIVITIES = "local-db-activities-v1"
+"""Short database steps run as local activities (``OrderRun.db``)."""
+OPS_VIEW = "ops-search-attributes-v1"
+"""Search attributes payment, locations, total, risk, late; UI summaries of each step."""
+MONITORING = "shipment-monitoring-v1"
+"""Promises watched on timers; orders started before it wait for events only."""
+HANDOVER_ENDS_WAIT = "pickup-handover-ends-wait-v1"
+"""A pickup handover (an Update) ends the wait for shipment events at once."""
