@@ -4,17 +4,23 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: up test lint bench-routing bench-availability bench-release bench-load install clean
+.PHONY: up test test-unit lint bench-routing bench-availability bench-release bench-load install clean
 
 up: $(STAMP)  ## start the whole embedded stack and print where to look
 	$(BIN)/python -m devstack up
 
-test: $(STAMP)  ## run the full test suite against real Temporal, PostgreSQL and SMTP
-	$(BIN)/ruff check .
+test: lint  ## lint, then the full test suite against real Temporal, PostgreSQL and SMTP
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-lint: $(STAMP)
+test-unit: $(STAMP)  ## the fast tests: tests/unit starts no server (under a minute)
+	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
+
+lint: $(STAMP)  ## ruff, formatting, types, import rules, the one-home vocabulary check
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+	$(BIN)/python -m devstack.checks.vocabulary
 
 bench-routing: $(STAMP)
 	$(BIN)/python bench/routing.py

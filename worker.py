@@ -10,8 +10,10 @@ import asyncio
 import logging
 import signal
 import sys
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
+from typing import Any
 
 from temporalio.client import Client
 from temporalio.runtime import Runtime
@@ -49,7 +51,7 @@ WORKFLOWS = [
 ]
 
 
-def activities_for(settings: Settings) -> list[object]:
+def activities_for(settings: Settings) -> list[Callable[..., Any]]:
     """Every activity the OMS registers, bound to its configuration."""
     risk = RiskActivities(settings)
     planning = PlanningActivities(settings)

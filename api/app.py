@@ -12,10 +12,10 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 from temporalio.client import Client
 
-from api.http import metrics, unavailable
+from api.http import errors, metrics, unavailable
 from api.http.limits import InputLimits
 from api.http.request_context import bind_path_ids
-from api.pages.console import routes
+from api.pages.console import routes as console
 from api.pages.dashboard import routes as dashboard
 from api.pages.portal import returns as portal_returns
 from api.pages.portal import routes as portal
@@ -59,12 +59,13 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
     app.include_router(returns.router)
     app.include_router(self_service.router)
     app.include_router(portal_returns.router)
-    app.include_router(routes.router)
+    app.include_router(console.router)
     app.include_router(dashboard.router)
     app.include_router(subscriptions.router)
     app.mount("/portal/static", StaticFiles(directory=portal.STATIC_DIR), name="portal-static")
     metrics.install(app, cfg)  # GET /metrics, request log context, HTTP metrics
     unavailable.install(app)  # database or Temporal briefly away: 503 + Retry-After
+    errors.install(app)  # a workflow said no: 409 with its reason
 
     @app.get("/health", tags=["ops"], summary="Database and Temporal reachable")
     async def health() -> JSONResponse:

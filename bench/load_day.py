@@ -77,11 +77,11 @@ def plans(n: int, seed: int, run_id: str, cancel_share: float, return_share: flo
     for i, pc in enumerate(people):
         name = f"Kundin {run_id} {i}"
         method = rng.choices(["card", "wallet", "invoice", "prepayment"], [60, 20, 15, 5])[0]
-        lines = [
+        lines: list[dict[str, Any]] = [
             {"sku": sku, "quantity": rng.choice([1, 1, 1, 2])}
             for sku in rng.sample(skus, rng.choice([1, 1, 2, 2, 3]))
         ]
-        body = {
+        body: dict[str, Any] = {
             "order_id": f"LD-{run_id}-{i:05d}",
             "channel": rng.choice(["web", "app"]),
             "customer": {

@@ -19,6 +19,7 @@ import random
 import statistics
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -172,7 +173,7 @@ def network(rng: random.Random, towns: list[Town], skus: list[Sku]) -> list[Cand
                 zone=town.state,
                 **kw,
             )
-        )  # type: ignore[arg-type]
+        )
 
     for i, name in enumerate(HUBS):
         town = by_name[name]
@@ -249,9 +250,9 @@ def draw_order(
     rng: random.Random,
     n: int,
     postcodes: list[Postcode],
-    pc_weights: list[float],
+    pc_weights: Sequence[float],
     skus: list[Sku],
-    sku_weights: list[float],
+    sku_weights: Sequence[float],
     groups: dict[str, RuleProfile],
     locations: list[CandidateLocation],
 ) -> dict[str, object]:
@@ -398,7 +399,7 @@ def run(args: argparse.Namespace) -> dict[str, object]:
         draw_order(rng, i, postcodes, pc_weights, skus, sku_weights, groups, locations)
         for i in range(args.orders)
     ]
-    problems.sort(key=lambda p: (p["order_time"], p["order_id"]))  # type: ignore[return-value]
+    problems.sort(key=lambda p: (p["order_time"], p["order_id"]))
 
     tallies = {s: Tally() for s in STRATEGIES}
     worse, worse_optimal, strictly_better, ordered_units = 0, 0, 0, 0

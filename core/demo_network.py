@@ -11,7 +11,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from core.db.engine import session_scope
 from core.db.schema import ApiKey, Location, Sku, Stock, key_hash
@@ -262,7 +262,9 @@ def seed_portal_keys(url: str) -> list[PortalKey]:
     keys: list[PortalKey] = []
     with session_scope(url) as session:
         known = set(session.exec(select(ApiKey.key_hash)).all())
-        for loc in session.exec(select(Location).order_by(Location.priority, Location.id)):
+        for loc in session.exec(
+            select(Location).order_by(col(Location.priority), col(Location.id))
+        ):
             key = demo_portal_key(loc.id)
             keys.append(PortalKey(loc.id, loc.kind, loc.name, key))
             if key_hash(key) not in known:

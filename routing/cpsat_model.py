@@ -172,17 +172,17 @@ class RoutingModel:
             bands = carrier.weight_bands
             band_limits = ctx.limits[name]
             for k in range(1, len(bands)):
-                t = band_limits[k - 1]
+                limit = band_limits[k - 1]
                 delta = bands[k].cost_cents - bands[k - 1].cost_cents
-                if t is None or t >= max_weight or delta == 0:
+                if limit is None or limit >= max_weight or delta == 0:
                     continue
                 self.cost_steps[(loc, name, k)] = delta
                 if len(names) == 1:
-                    v.step[(loc, name, k)] = v.over[(loc, t)]
+                    v.step[(loc, name, k)] = v.over[(loc, limit)]
                     continue
                 step = m.new_bool_var(f"step[{loc},{name},{k}]")
                 v.step[(loc, name, k)] = step
-                m.add_bool_or([z.Not(), v.over[(loc, t)].Not(), step])
+                m.add_bool_or([z.Not(), v.over[(loc, limit)].Not(), step])
                 m.add_implication(step, z)
         bulky_lids = [lid for lid in lids if ctx.lines[lid].bulky]
         if not bulky_lids:

@@ -83,6 +83,10 @@ class DistanceBand(_Model):
     days: int = Field(ge=0)
 
 
+def _standard_only() -> list[Speed]:
+    return ["standard"]
+
+
 class Carrier(_Model):
     """A carrier service: where it goes, how fast, what it costs and what it may carry.
 
@@ -92,7 +96,7 @@ class Carrier(_Model):
     """
 
     name: str
-    speeds: list[Speed] = Field(default_factory=lambda: ["standard"], min_length=1)
+    speeds: list[Speed] = Field(default_factory=_standard_only, min_length=1)
     weight_bands: list[WeightBand] = Field(min_length=1)
     transit_bands: list[DistanceBand] = Field(
         default_factory=lambda: [DistanceBand(max_km=None, days=2)], min_length=1

@@ -48,7 +48,7 @@ def effective_tiers(ctx: Context) -> list[list[tuple[str, int]]]:
         tiers += [[(TRANSFER_UNITS, 1)], [("cost", 1)]]
         skip.add("cost")
     for tier in profile.priorities:
-        kept = [(c, profile.weight(c)) for c in tier if c not in skip]
+        kept: list[tuple[str, int]] = [(c, profile.weight(c)) for c in tier if c not in skip]
         if kept:
             tiers.append(kept)
     return tiers

@@ -6,6 +6,8 @@ prepare`` on a cluster, and by the test fixtures. The README lists the queries o
 
 from __future__ import annotations
 
+from typing import Any
+
 from temporalio.common import SearchAttributeIndexedValueType as Kind
 from temporalio.common import SearchAttributeKey
 
@@ -18,7 +20,7 @@ ORDER_TOTAL = SearchAttributeKey.for_int("OrderTotalCents")
 RISK_OUTCOME = SearchAttributeKey.for_keyword("RiskOutcome")
 LATE = SearchAttributeKey.for_bool("Late")
 
-ALL = [
+ALL: list[SearchAttributeKey[Any]] = [
     ORDER_STATUS,
     CHANNEL,
     CUSTOMER_ID,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from temporalio import activity
 
@@ -10,7 +11,7 @@ from activities.stock import reservations
 from activities.stock.restock import restock
 from core.db.engine import session_scope
 from core.db.schema import OrderRecord, ShipmentRecord, Voucher
-from core.domain.shipments import ShipmentEvent, ShipmentPlan
+from core.domain.shipments import CONSUMES_STOCK, GONE, ShipmentEvent, ShipmentPlan
 from core.metrics import observe_release_latency
 from core.settings import Settings
 
@@ -49,7 +50,7 @@ class FulfilmentActivities:
         Shipped (or handed over at pickup): its reserved units leave on-hand stock. Returned
         to sender: the units go back on the shelf they came from."""
         now = event.at or datetime.now(UTC)
-        if event.kind in ("shipped", "picked_up"):
+        if event.kind in CONSUMES_STOCK:
             reservations.consume(self.url, order_id, event.shipment_id)
         with session_scope(self.url) as s:
             rec = s.get(ShipmentRecord, event.shipment_id)
@@ -88,7 +89,7 @@ class FulfilmentActivities:
         reservations.release(self.url, order_id, shipment_id)
         with session_scope(self.url) as s:
             rec = s.get(ShipmentRecord, shipment_id)
-            if rec is not None and rec.status not in ("rerouted", "cancelled"):
+            if rec is not None and rec.status not in GONE:
                 rec.status = status
 
     @activity.defn
@@ -123,7 +124,7 @@ class FulfilmentActivities:
         )
 
 
-def _quantities(lines: list[dict]) -> dict[str, int]:  # type: ignore[type-arg]
+def _quantities(lines: list[dict[str, Any]]) -> dict[str, int]:
     qty: dict[str, int] = {}
     for ln in lines:
         qty[ln["sku"]] = qty.get(ln["sku"], 0) + int(ln["quantity"])

@@ -117,10 +117,10 @@ class OutboundActivities:
         d = OutboundDelivery
         blocked = exists().where(
             and_(
-                earlier.subscription_id == d.subscription_id,
-                earlier.order_id == d.order_id,
-                earlier.status == "pending",
-                earlier.event_id < d.event_id,
+                col(earlier.subscription_id) == col(d.subscription_id),
+                col(earlier.order_id) == col(d.order_id),
+                col(earlier.status) == "pending",
+                col(earlier.event_id) < col(d.event_id),
             )
         )
         with session_scope(self.url) as s:
@@ -138,7 +138,7 @@ class OutboundActivities:
             ).all()
             claimed: list[int] = []
             for delivery_id in due:
-                taken = s.exec(  # type: ignore[call-overload]
+                taken = s.exec(
                     update(d)
                     .where(
                         col(d.id) == delivery_id,

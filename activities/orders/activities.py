@@ -15,7 +15,6 @@ from activities.messaging.outbound import enqueue_deliveries
 from activities.orders.log import _apply_snapshot, order_record_for
 from activities.orders.planning import build_problem, rule_profiles, to_result
 from activities.orders.pricing import InvalidOrder, modified_order
-from activities.orders.risk import score_order
 from core.db.engine import session_scope
 from core.db.schema import OrderEvent, OrderRecord
 from core.domain.commands import ModifyRequest
@@ -23,6 +22,7 @@ from core.domain.events import ProgressEvent
 from core.domain.orders import OrderInput, RiskAssessment
 from core.domain.shipments import RoutingResult
 from core.metrics import count_progress, observe_routing_solve
+from core.rules.risk import score_order
 from core.settings import Settings
 
 

@@ -59,8 +59,8 @@ class ReturnActivities:
                 ReturnStatus.CLOSED,
             ):  # where the goods are now
                 rec.arrived_at_location = str(step.detail["location_id"])
-            if isinstance(step.detail.get("refunded_cents"), int):
-                rec.refunded_cents = int(step.detail["refunded_cents"])
+            if isinstance(refunded := step.detail.get("refunded_cents"), int):
+                rec.refunded_cents = int(refunded)
             rec.updated_at = datetime.now(UTC)
             s.add(rec)
             if s.exec(select(OrderEvent.id).where(OrderEvent.key == key)).first() is None:

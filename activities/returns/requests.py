@@ -26,9 +26,8 @@ from core.domain.returns import (
     ReturnRequest,
     ReturnStatus,
 )
+from core.domain.shipments import ARRIVED
 from core.geodata import lookup
-
-DELIVERED = ("delivered", "picked_up")
 
 
 class ReturnRefused(ValueError):
@@ -62,7 +61,10 @@ def returnable(s: Session, order: OrderInput, now: datetime) -> dict[str, Return
     out = {ln.line_id: Returnable() for ln in order.lines}
     shipments = s.exec(
         select(ShipmentRecord)
-        .where(ShipmentRecord.order_id == order.order_id, col(ShipmentRecord.status).in_(DELIVERED))
+        .where(
+            ShipmentRecord.order_id == order.order_id,
+            col(ShipmentRecord.status).in_(sorted(ARRIVED)),
+        )
         .order_by(col(ShipmentRecord.shipment_id))
     ).all()
     for rec in shipments:

@@ -8,6 +8,9 @@ goes where it is cheapest to send from the sender's postcode: carrier tariff, th
 days, then distance, as the routing package prices it (the sender is the origin, the
 candidate the destination). A store booking an in-store return is a candidate itself at no
 carriage at all, so it keeps the goods unless another location clearly needs them more.
+
+The decision itself is pure and lives in ``core.rules.return_pick``; this module reads the
+locations, stock and demand, prices the carriage, and hands the candidates to it.
 """
 
 from __future__ import annotations
@@ -23,14 +26,8 @@ import routing
 from core.db.schema import Location, Stock, StockMovement
 from core.domain.returns import ReturnDestination, ReturnLine
 from core.policy import ReturnPolicy
+from core.rules.return_pick import Candidate, NoDestination, line_cover, pick
 from routing.geo import haversine_km
-
-NO_DEMAND_COVER_DAYS = 3650.0
-"""Days of cover of a SKU a location does not carry and never sold: as good as never needed."""
-
-
-class NoDestination(ValueError):
-    """No location may take these goods (unknown returns centre, nothing reachable)."""
 
 
 @dataclass(frozen=True)
@@ -41,28 +38,6 @@ class Origin:
     latitude: float
     longitude: float
     store_id: str | None = None
-
-
-@dataclass(frozen=True)
-class Candidate:
-    location: Location
-    days_of_cover: float
-    carriage_cents: int
-    transit_days: int
-    distance_km: float
-    carrier: str
-
-
-def pick(candidates: list[Candidate], tolerance_days: float) -> Candidate:
-    """The rule itself (pure): among the locations needing the goods about as much as the
-    neediest one, the cheapest to reach; ties by transit days, distance, then id."""
-    if not candidates:
-        raise NoDestination("no location can take these goods")
-    neediest = min(c.days_of_cover for c in candidates)
-    useful = [c for c in candidates if c.days_of_cover <= neediest + tolerance_days]
-    return min(
-        useful, key=lambda c: (c.carriage_cents, c.transit_days, c.distance_km, c.location.id)
-    )
 
 
 def group_by_destination(
@@ -108,7 +83,7 @@ def choose(
     skus = sorted({ln.sku for ln in lines})
     cover = _days_of_cover(s, [loc.id for loc in pool], skus, policy, now)
     carrying = [loc for loc in pool if loc.id in cover] or pool
-    candidates = []
+    candidates: list[Candidate[Location]] = []
     for loc in carrying:
         if loc.id == origin.store_id:
             carriage = (0, 0, 0.0, "none")
@@ -116,10 +91,7 @@ def choose(
             continue  # e.g. bulky goods beyond every carrier's distance limit
         else:
             carriage = found
-        per_sku = cover.get(loc.id, {})
-        units = sum(ln.quantity for ln in lines)
-        days = sum(per_sku.get(ln.sku, NO_DEMAND_COVER_DAYS) * ln.quantity for ln in lines) / units
-        candidates.append(Candidate(loc, round(days, 2), *carriage))
+        candidates.append(Candidate(loc, line_cover(cover.get(loc.id, {}), lines), *carriage))
     best = pick(candidates, policy.cover_tolerance_days)
     stays = best.location.id == origin.store_id
     why = (
@@ -219,7 +191,7 @@ def _units(lines: list[ReturnLine]) -> dict[str, int]:
 
 
 def _destination(
-    loc: Location, why: str, stays: bool = False, candidate: Candidate | None = None
+    loc: Location, why: str, stays: bool = False, candidate: Candidate[Location] | None = None
 ) -> ReturnDestination:
     extra = {}
     if candidate is not None:

@@ -8,10 +8,9 @@ from temporalio import activity
 
 from activities.stock import reservations
 from activities.stock.holds import ExpiredHolds, expire_due
-from activities.stock.locations import UNSHIPPED
 from core.db.engine import session_scope
 from core.db.schema import Location, ShipmentRecord
-from core.domain.shipments import ReservationResult, ShipmentPlan
+from core.domain.shipments import OPEN, ReservationResult, ShipmentPlan
 from core.settings import Settings
 
 
@@ -35,8 +34,9 @@ class LocationActivities:
 
     @activity.defn
     def set_location_online(self, location_id: str, online: bool) -> list[str]:
-        """Flag the location; returns the orders with unshipped shipments there (to re-route
-        when it goes offline). Routing skips offline locations from this moment on."""
+        """Flag the location; returns the orders with unshipped (``OPEN``) shipments there, the
+        ones the order workflow moves, to re-route when it goes offline. Routing skips offline
+        locations from this moment on."""
         with session_scope(self.url) as s:
             loc = s.get(Location, location_id)
             if loc is None:
@@ -48,7 +48,7 @@ class LocationActivities:
                 select(ShipmentRecord.order_id)
                 .where(
                     ShipmentRecord.location_id == location_id,
-                    col(ShipmentRecord.status).in_(UNSHIPPED),
+                    col(ShipmentRecord.status).in_(sorted(OPEN)),
                 )
                 .distinct()
             ).all()

@@ -86,8 +86,8 @@ def adjust(url: str, req: AdjustmentRequest) -> tuple[Adjustment, bool]:
             conn = s.connection()
             insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
             conn.execute(
-                insert(Stock.__table__)
-                .values(  # type: ignore[attr-defined]
+                insert(Stock.__table__)  # type: ignore[attr-defined]
+                .values(
                     location_id=req.location_id,
                     sku=req.sku,
                     on_hand=0,

@@ -220,7 +220,7 @@ def _options(feed: StockFeed) -> FeedOptions:
     return FeedOptions(
         mode=feed.mode,
         format=feed.format,
-        on_error=feed.on_error,  # type: ignore[arg-type]
+        on_error=feed.on_error,
         location_id=feed.location_id,
         source=feed.source,
     )

@@ -226,8 +226,8 @@ def _reserved_today(s: Session, day: date, location_ids: list[str]) -> dict[str,
     rows = (
         s.connection()
         .execute(
-            select(Reservation.location_id, func.sum(Reservation.quantity))
-            .where(Reservation.day == day, col(Reservation.location_id).in_(location_ids))
+            select(col(Reservation.location_id), func.sum(Reservation.quantity))
+            .where(col(Reservation.day) == day, col(Reservation.location_id).in_(location_ids))
             .group_by(Reservation.location_id)
         )
         .all()

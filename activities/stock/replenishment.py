@@ -97,8 +97,8 @@ def _rows(s: Session, settings: Settings, now: datetime, sku: str | None) -> lis
     days = settings.replenishment_demand_days
     since = (now - timedelta(days=days)).date()
     demand_q = (
-        select(Reservation.location_id, Reservation.sku, func.sum(Reservation.quantity))
-        .where(Reservation.day >= since, col(Reservation.status).in_(["active", "shipped"]))
+        select(col(Reservation.location_id), col(Reservation.sku), func.sum(Reservation.quantity))
+        .where(col(Reservation.day) >= since, col(Reservation.status).in_(["active", "shipped"]))
         .group_by(Reservation.location_id, Reservation.sku)
     )
     rule_q = sm_select(ReplenishmentRule)
@@ -111,7 +111,7 @@ def _rows(s: Session, settings: Settings, now: datetime, sku: str | None) -> lis
         LOCATION.c.kind,
     ).join(LOCATION, LOCATION.c.id == STOCK.c.location_id)
     if sku is not None:
-        demand_q = demand_q.where(Reservation.sku == sku)
+        demand_q = demand_q.where(col(Reservation.sku) == sku)
         rule_q = rule_q.where(col(ReplenishmentRule.sku) == sku)
         stock_q = stock_q.where(STOCK.c.sku == sku)
     demand = {(loc, k): int(n) for loc, k, n in s.connection().execute(demand_q)}

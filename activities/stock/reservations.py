@@ -17,12 +17,13 @@ from datetime import UTC, datetime
 
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.sql import Executable
 from sqlmodel import Session, select
 
 from activities.stock import holds, ledger
 from core.db.engine import session_scope
 from core.db.schema import Reservation, ShipmentRecord
-from core.domain.shipments import ReservationResult, ShipmentPlan
+from core.domain.shipments import ReservationResult, ShipmentPlan, ShipmentStatus
 
 _RESERVE = text(
     "UPDATE stock SET reserved = reserved + :qty "
@@ -108,7 +109,7 @@ def _save_shipments(s: Session, order_id: str, shipments: list[ShipmentPlan]) ->
                     shipment_id=sh.shipment_id,
                     order_id=order_id,
                     location_id=sh.location_id,
-                    status="reserved",
+                    status=ShipmentStatus.RESERVED.value,
                     carrier=sh.carrier,
                     lines=[ln.model_dump() for ln in sh.lines],
                     goods_cents=sh.goods_cents,
@@ -178,7 +179,7 @@ def consume(url: str, order_id: str, shipment_id: str) -> int:
 _MOVEMENT = {"released": "release", "shipped": "shipment"}
 
 
-def _settle(url: str, order_id: str, shipment_id: str | None, stmt: object, status: str) -> int:
+def _settle(url: str, order_id: str, shipment_id: str | None, stmt: Executable, status: str) -> int:
     with session_scope(url) as s:
         query = select(Reservation).where(
             Reservation.order_id == order_id, Reservation.status == "active"

@@ -114,9 +114,9 @@ class InputLimits:
         try:
             await self.app(scope, limited_receive, tracked_send)
         except Exception as exc:
-            too_large = _find_too_large(exc)
-            if too_large is None or started:
+            found = _find_too_large(exc)
+            if found is None or started:
                 raise
             await JSONResponse(
-                {"detail": too_large.detail}, status_code=413, headers={"Connection": "close"}
+                {"detail": found.detail}, status_code=413, headers={"Connection": "close"}
             )(scope, receive, send)

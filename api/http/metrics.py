@@ -29,10 +29,10 @@ from sqlalchemy import and_, case, func
 from sqlmodel import Session, col, select
 
 from api.http.request_context import HttpMetrics, RequestContext
-from api.pages.dashboard.data import ON_THE_WAY, TO_SHIP
 from core.db.engine import get_engine
 from core.db.schema import OrderRecord, OutboundDelivery, ShipmentRecord
 from core.domain.orders import OrderStatus
+from core.domain.shipments import AT_LOCATION, ON_THE_WAY
 from core.settings import Settings
 
 log = logging.getLogger("oms.metrics")
@@ -76,7 +76,7 @@ class OmsStateCollector(Collector):
                                 (
                                     and_(
                                         col(ShipmentRecord.ship_by) < now,
-                                        col(ShipmentRecord.status).in_(TO_SHIP),
+                                        col(ShipmentRecord.status).in_(sorted(AT_LOCATION)),
                                     ),
                                     1,
                                 ),
@@ -91,7 +91,7 @@ class OmsStateCollector(Collector):
                                 (
                                     and_(
                                         col(ShipmentRecord.deliver_by) < now,
-                                        col(ShipmentRecord.status).in_(ON_THE_WAY),
+                                        col(ShipmentRecord.status).in_(sorted(ON_THE_WAY)),
                                     ),
                                     1,
                                 ),

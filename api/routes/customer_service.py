@@ -1,26 +1,24 @@
 """Customer-service actions on running orders, and orders placed on a customer's behalf.
 
-Each action is a Temporal Update: the workflow's validator answers at once. A refusal is 409
+The rules live in ``api.services.order_actions`` (shared with the console); a refusal is 409
 with the workflow's reason and changes nothing; malformed requests are 422 as everywhere.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Request, Response
-from pydantic import Field
+from fastapi import APIRouter, Depends, Request, Response
 from sqlmodel import Session
-from temporalio.client import Client, WorkflowUpdateFailedError
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.client import Client
 
-from activities.orders.pricing import InvalidOrder, price_lines
 from api import deps
-from api.http.errors import API_ERRORS, field_error, invalid
+from api.http.errors import API_ERRORS
 from api.http.security import CS_OR_LOCATION, CUSTOMER_SERVICE, own_location_only
-from api.routes.orders import start_order
+from api.routes.orders import accepted_answer
 from api.routes.schemas import OrderAccepted
-from core.db.schema import OrderRecord
+from api.services import order_actions
+from api.services.order_actions import AssistedOrder
 from core.domain.commands import (
     ActionResult,
     CancelLinesRequest,
@@ -29,43 +27,9 @@ from core.domain.commands import (
     PickupConfirmation,
     ReviewDecision,
 )
-from core.domain.orders import Address, OrderRequest, workflow_id_for
 from core.settings import Settings
-from workflows.order.workflow import OrderWorkflow
 
 router = APIRouter(tags=["customer service"], responses=API_ERRORS)
-
-
-class AssistedOrder(OrderRequest):
-    """An order a customer-service agent or store clerk places for a customer."""
-
-    agent: str = Field(min_length=1, max_length=64)
-
-
-async def _update(client: Client, order_id: str, update: Any, arg: object) -> ActionResult:
-    handle = client.get_workflow_handle(workflow_id_for(order_id))
-    try:
-        return await handle.execute_update(update, arg, result_type=ActionResult)
-    except WorkflowUpdateFailedError as exc:
-        cause = exc.cause
-        raise HTTPException(409, detail=getattr(cause, "message", None) or str(cause)) from exc
-    except RPCError as exc:
-        if exc.status == RPCStatusCode.NOT_FOUND:
-            raise HTTPException(409, detail=f"order {order_id} is closed") from exc
-        raise
-
-
-def _known(s: Session, order_id: str) -> OrderRecord:
-    rec = s.get(OrderRecord, order_id)
-    if rec is None:
-        raise HTTPException(404, detail=f"order {order_id} not found")
-    return rec
-
-
-def _release(s: Session) -> None:
-    """Give the session's connection back before waiting on Temporal: an update can take
-    seconds, and a handler holding a connection meanwhile starves the pool under load."""
-    s.close()
 
 
 @router.post(
@@ -82,17 +46,7 @@ async def cancel(
 ) -> ActionResult:
     """Idempotent: cancelling a cancelled order answers 200 again, so a retry after a lost
     answer (timeout, restart) reads as the success it was."""
-    _known(s, order_id)
-    _release(s)
-    try:
-        return await _update(client, order_id, OrderWorkflow.cancel, body)
-    except HTTPException as exc:
-        rec = s.get(OrderRecord, order_id) if exc.status_code == 409 else None
-        if rec is not None and rec.status == "cancelled":
-            return ActionResult(
-                message="order already cancelled", status="cancelled", total_cents=rec.total_cents
-            )
-        raise
+    return await order_actions.cancel(s, client, order_id, body)
 
 
 @router.post(
@@ -107,9 +61,7 @@ async def cancel_lines(
     s: Annotated[Session, Depends(deps.db)],
     client: Annotated[Client, Depends(deps.temporal)],
 ) -> ActionResult:
-    _known(s, order_id)
-    _release(s)
-    return await _update(client, order_id, OrderWorkflow.cancel_lines, body)
+    return await order_actions.cancel_lines(s, client, order_id, body)
 
 
 @router.post(
@@ -124,15 +76,7 @@ async def modify(
     s: Annotated[Session, Depends(deps.db)],
     client: Annotated[Client, Depends(deps.temporal)],
 ) -> ActionResult:
-    rec = _known(s, order_id)
-    if body.lines is not None or body.delivery_address is not None:
-        address = body.delivery_address or Address.model_validate(rec.payload["delivery_address"])
-        try:
-            price_lines(s, body.lines or [], address)
-        except InvalidOrder as exc:
-            raise invalid([field_error(loc, msg, kind) for loc, msg, kind in exc.errors]) from exc
-    _release(s)
-    return await _update(client, order_id, OrderWorkflow.modify, body)
+    return await order_actions.modify(s, client, order_id, body)
 
 
 @router.post(
@@ -147,9 +91,7 @@ async def review(
     s: Annotated[Session, Depends(deps.db)],
     client: Annotated[Client, Depends(deps.temporal)],
 ) -> ActionResult:
-    _known(s, order_id)
-    _release(s)
-    return await _update(client, order_id, OrderWorkflow.decide_review, body)
+    return await order_actions.review(s, client, order_id, body)
 
 
 @router.post(
@@ -166,9 +108,7 @@ async def confirm_pickup(
     client: Annotated[Client, Depends(deps.temporal)],
 ) -> ActionResult:
     own_location_only(request, body.location_id)
-    _known(s, order_id)
-    _release(s)
-    return await _update(client, order_id, OrderWorkflow.confirm_pickup, body)
+    return await order_actions.confirm_pickup(s, client, order_id, body)
 
 
 @router.post(
@@ -184,13 +124,5 @@ async def place_for_customer(
     settings: Annotated[Settings, Depends(deps.settings)],
     client: Annotated[Client, Depends(deps.temporal)],
 ) -> OrderAccepted:
-    if body.channel not in ("phone", "store"):
-        raise invalid(
-            [
-                field_error(
-                    ("channel",), "orders placed by an agent come by phone or in a store", "channel"
-                )
-            ]
-        )
-    req = OrderRequest.model_validate(body.model_dump(exclude={"agent"}))
-    return await start_order(req, response, settings, client, placed_by=body.agent)
+    order = await order_actions.place_for_customer(body, settings, client)
+    return accepted_answer(order, response, settings)

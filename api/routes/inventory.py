@@ -79,7 +79,7 @@ def skus_availability(
     location_id: LOCATIONS = None,
 ) -> AvailabilityList:
     known = set(s.exec(select(Sku.sku).where(col(Sku.sku).in_(sku))))
-    errors = [
+    errors: list[dict[str, object]] = [
         {"loc": ["query", "sku", i], "msg": f"unknown SKU {x!r}", "type": "unknown_sku"}
         for i, x in enumerate(sku)
         if x not in known
@@ -127,7 +127,14 @@ def promise_sku(
     try:
         return promise(s, req, settings)
     except PromiseInvalid as exc:
-        raise invalid([{**e, "loc": ["query", e["loc"][-1]]} for e in exc.errors]) from None
+        raise invalid([_as_query_error(e) for e in exc.errors]) from None
+
+
+def _as_query_error(error: dict[str, object]) -> dict[str, object]:
+    """A promise error (shaped for a request body) re-pointed at its query parameter."""
+    loc = error["loc"]
+    assert isinstance(loc, list | tuple)
+    return {**error, "loc": ["query", loc[-1]]}
 
 
 # ---- the stock ledger and manual changes ---------------------------------------------------

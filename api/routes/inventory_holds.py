@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Response
 from sqlmodel import Session
@@ -16,7 +16,7 @@ from core.settings import Settings
 
 router = APIRouter(tags=["inventory: holds"])
 
-_ERRORS = {
+_ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"description": "no such hold"},
     409: {"description": "not enough stock, other content under this id, or the hold has ended"},
 }

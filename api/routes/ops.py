@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException
@@ -17,7 +16,7 @@ from core.db.engine import session_scope
 from core.db.schema import Location
 from core.domain.inputs import InputModel
 from core.settings import Settings
-from workflows.ops.location_outage import LocationOutageWorkflow, OutageResult
+from workflows.ops.client import OutageResult, take_location_offline
 
 router = APIRouter(prefix="/ops", tags=["operations"], responses=API_ERRORS)
 
@@ -60,12 +59,7 @@ async def take_offline(
     client: Annotated[Client, Depends(deps.temporal)],
 ) -> OutageResult:
     _location(s, location_id)
-    return await client.execute_workflow(
-        LocationOutageWorkflow.run,
-        args=[location_id, body.reason],
-        id=f"location-offline-{location_id}-{uuid.uuid4().hex[:8]}",
-        task_queue=settings.task_queue,
-    )
+    return await take_location_offline(client, location_id, body.reason, settings.task_queue)
 
 
 @router.post(

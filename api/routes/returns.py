@@ -1,49 +1,31 @@
 """Returns over HTTP: customer service opens them, warehouse systems report them arriving and
-inspected, anyone with the return's page reads it. Self-service and the store portal use
-``start_returns`` too, so every channel applies the same rules.
-
-Opening a return checks the order in the database (delivered, inside the window, not returned
-already: a 422 naming the line otherwise, nothing written), routes the goods, writes the
-return rows and starts one ``ReturnWorkflow`` per return (``return-<return number>``).
+inspected, anyone with the return's page reads it. The rules are in ``api.services.returns``,
+shared with the console, the self-service page and the store portal.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Annotated, Literal
+from datetime import datetime
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Response
-from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel
 from sqlmodel import Session, col, select
 from temporalio.client import Client
-from temporalio.common import WorkflowIDReusePolicy
-from temporalio.service import RPCError, RPCStatusCode
 
-from activities.returns.label import render
-from activities.returns.requests import ReturnRefused, open_returns
+from activities.returns.requests import ReturnRefused
 from api import deps
 from api.http.errors import API_ERRORS, field_error, invalid
 from api.http.security import CS_OR_OPS, CUSTOMER_SERVICE, WAREHOUSE
-from core.db.engine import session_scope
+from api.services.returns import ReturnEventIn, label_response, signal_return, start_returns
 from core.db.schema import Location, OrderRecord, ReturnRecord
-from core.domain.inputs import InputModel
 from core.domain.returns import (
     AgentReturnRequest,
-    InspectedLine,
-    ReturnChannel,
     ReturnDestination,
     ReturnInput,
-    ReturnInspection,
-    ReturnReceipt,
     ReturnRequest,
-    ReturnScan,
-    ReturnStatus,
-    return_workflow_id,
 )
-from core.order_tokens import links
 from core.settings import Settings
-from workflows.returns.workflow import ReturnWorkflow
 
 router = APIRouter(tags=["returns"], responses=API_ERRORS)
 
@@ -91,67 +73,6 @@ def view(rec: ReturnRecord) -> ReturnView:
         updated_at=rec.updated_at,
         arrived_at_location=rec.arrived_at_location,
     )
-
-
-def _open(
-    settings: Settings,
-    order_id: str,
-    req: ReturnRequest,
-    channel: ReturnChannel,
-    requested_by: str,
-    store_id: str | None,
-) -> list[ReturnRecord]:
-    with session_scope(settings.database_url) as s:
-        return open_returns(
-            s,
-            order_id,
-            req,
-            channel=channel,
-            requested_by=requested_by,
-            now=datetime.now(UTC),
-            links=links(settings),
-            store_id=store_id,
-        )
-
-
-async def start_returns(
-    settings: Settings,
-    client: Client,
-    order_id: str,
-    req: ReturnRequest,
-    channel: ReturnChannel,
-    requested_by: str,
-    store_id: str | None = None,
-) -> list[ReturnRecord]:
-    """Open the returns (raises ReturnRefused, nothing written) and start their workflows.
-    A workflow that cannot be started leaves its return expired, so its units are free."""
-    records = await run_in_threadpool(
-        _open, settings, order_id, req, channel, requested_by, store_id
-    )
-    for rec in records:
-        ret = ReturnInput.model_validate(rec.payload)
-        try:
-            await client.start_workflow(
-                ReturnWorkflow.run,
-                ret,
-                id=ret.workflow_id,
-                task_queue=settings.task_queue,
-                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-                static_summary=f"Return {ret.return_id} of order {ret.order_id}: "
-                f"{ret.channel} to {ret.destination.location_id}",
-            )
-        except Exception:
-            await run_in_threadpool(_expire, settings.database_url, rec.return_id)
-            raise
-    return records
-
-
-def _expire(url: str, return_id: str) -> None:
-    with session_scope(url) as s:
-        rec = s.get(ReturnRecord, return_id)
-        if rec is not None:
-            rec.status = ReturnStatus.EXPIRED.value
-            s.add(rec)
 
 
 def refusal(exc: ReturnRefused) -> Exception:
@@ -223,46 +144,11 @@ def get_label(return_id: str, s: Annotated[Session, Depends(deps.db)]) -> Respon
     return label_response(_known(s, return_id))
 
 
-def label_response(rec: ReturnRecord) -> Response:
-    """The label PDF as issued (or rendered the same way if the workflow is a moment behind)."""
-    if rec.channel != "mail":
-        raise HTTPException(
-            404, detail=f"return {rec.return_id} was booked in a store and has no label"
-        )
-    pdf = rec.label_pdf or render(ReturnInput.model_validate(rec.payload))
-    return Response(
-        pdf,
-        media_type="application/pdf",
-        headers={
-            "Content-Disposition": f'attachment; filename="return-label-{rec.return_id}.pdf"',
-            "Cache-Control": "no-store",
-        },
-    )
-
-
 def _known(s: Session, return_id: str) -> ReturnRecord:
     rec = s.get(ReturnRecord, return_id)
     if rec is None:
         raise HTTPException(404, detail=f"return {return_id} not found")
     return rec
-
-
-class ReturnEventIn(InputModel):
-    """What a warehouse system (or carrier) reports about a return parcel."""
-
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-    return_id: str = Field(min_length=1, max_length=100)
-    event: Literal["in_transit", "received", "inspected"]
-    location_id: str | None = Field(
-        default=None, max_length=64, description="received: where the parcel arrived"
-    )
-    carrier: str = Field(default="", max_length=50)
-    tracking_number: str = Field(default="", max_length=100)
-    lines: list[InspectedLine] = Field(
-        default=[], max_length=100, description="inspected: each line sellable or not"
-    )
-    by: str = Field(default="warehouse system", max_length=100)
 
 
 @router.post(
@@ -305,31 +191,3 @@ async def return_event(
     s.close()
     await signal_return(client, rec, body)
     return {"status": "accepted", "return_id": rec.return_id}
-
-
-async def signal_return(client: Client, rec: ReturnRecord, body: ReturnEventIn) -> None:
-    handle = client.get_workflow_handle(return_workflow_id(rec.return_id))
-    try:
-        if body.event == "in_transit":
-            await handle.signal(
-                ReturnWorkflow.in_transit,
-                ReturnScan(carrier=body.carrier, tracking_number=body.tracking_number),
-            )
-        elif body.event == "received":
-            assert body.location_id is not None
-            await handle.signal(
-                ReturnWorkflow.received,
-                ReturnReceipt(location_id=body.location_id, by=body.by, at=datetime.now(UTC)),
-            )
-        else:
-            await handle.signal(
-                ReturnWorkflow.inspected, ReturnInspection(lines=body.lines, by=body.by)
-            )
-    except RPCError as exc:
-        if exc.status == RPCStatusCode.NOT_FOUND:
-            if rec.status == "closed":
-                return  # the return went all the way: a late resend changes nothing
-            raise HTTPException(
-                409, detail=f"return {rec.return_id} is closed ({rec.status})"
-            ) from exc
-        raise

@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from core.domain.inputs import InputModel
+from core.domain.shipments import PartnerEventKind
 
 
 class OrderAccepted(BaseModel):
@@ -78,16 +79,7 @@ class ShipmentEventIn(InputModel):
     """A warehouse system's or carrier's report about one shipment."""
 
     shipment_id: str = Field(min_length=1, max_length=100)
-    event: Literal[
-        "accepted",
-        "picked",
-        "packed",
-        "rejected",
-        "shipped",
-        "in_transit",
-        "delivered",
-        "exception",
-    ]
+    event: PartnerEventKind
     carrier: str | None = Field(default=None, max_length=50)
     tracking_number: str | None = Field(default=None, min_length=1, max_length=100)
     reason: str | None = Field(default=None, max_length=200, description="why it was rejected")

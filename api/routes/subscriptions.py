@@ -194,7 +194,7 @@ def delete_subscription(
     with session_scope(settings.database_url) as s:
         sub = _get(s, subscription_id)
         s.exec(
-            delete(OutboundDelivery).where(col(OutboundDelivery.subscription_id) == subscription_id)  # type: ignore[call-overload]
+            delete(OutboundDelivery).where(col(OutboundDelivery.subscription_id) == subscription_id)
         )
         s.delete(sub)
     return Response(status_code=204)

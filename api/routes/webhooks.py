@@ -9,19 +9,17 @@ from fastapi import APIRouter, Depends, HTTPException
 from pydantic import Field
 from sqlmodel import Session
 from temporalio.client import Client
-from temporalio.service import RPCError, RPCStatusCode
 
 from api import deps
 from api.http.errors import API_ERRORS
 from api.http.security import CARRIER_OR_WAREHOUSE, PAYMENT_PROVIDER
 from api.routes.schemas import ShipmentEventIn
-from api.routes.shipment_events import send_shipment_event
+from api.services.shipment_events import send_shipment_event
 from core.db.schema import OrderRecord, ShipmentRecord
 from core.domain.inputs import InputModel
-from core.domain.orders import workflow_id_for
 from core.domain.payments import PaymentNotice
 from core.domain.shipments import ShipmentEvent
-from workflows.order.workflow import OrderWorkflow
+from workflows.order.client import OrderClient
 
 router = APIRouter(tags=["webhooks"], responses=API_ERRORS)
 
@@ -84,20 +82,12 @@ async def payment_received(
     if s.get(OrderRecord, body.order_id) is None:
         raise HTTPException(404, detail=f"order {body.order_id} not found")
     s.close()  # the connection goes back to the pool before we wait on Temporal
-    try:
-        await client.get_workflow_handle(workflow_id_for(body.order_id)).signal(
-            OrderWorkflow.payment_received,
-            PaymentNotice(
-                payment_id=body.payment_id,
-                amount_cents=body.amount_cents,
-                reference=body.reference,
-                received_at=body.received_at,
-            ),
+    await OrderClient(client, body.order_id).payment_received(
+        PaymentNotice(
+            payment_id=body.payment_id,
+            amount_cents=body.amount_cents,
+            reference=body.reference,
+            received_at=body.received_at,
         )
-    except RPCError as exc:
-        if exc.status == RPCStatusCode.NOT_FOUND:
-            raise HTTPException(
-                409, detail=f"order {body.order_id} no longer takes payments; refund it manually"
-            ) from exc
-        raise
+    )
     return {"status": "accepted", "order_id": body.order_id}

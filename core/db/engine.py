@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine, event
 from sqlmodel import Session, create_engine
@@ -41,7 +42,7 @@ def get_engine(url: str, readonly: bool = False) -> Engine:
     return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True, pool_timeout=5)
 
 
-def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+def _sqlite_pragmas(dbapi_conn: Any, _record: object) -> None:
     dbapi_conn.isolation_level = None  # we issue BEGIN ourselves (see get_engine)
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")

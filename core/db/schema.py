@@ -9,6 +9,8 @@ from typing import Any
 from sqlalchemy import JSON, CheckConstraint, Column, Index, LargeBinary, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from core.domain.shipments import ShipmentStatus
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -114,7 +116,7 @@ class ShipmentRecord(SQLModel, table=True):
     shipment_id: str = Field(primary_key=True, max_length=100)
     order_id: str = Field(index=True, max_length=64)
     location_id: str = Field(index=True, max_length=64)
-    status: str = Field(default="planned", index=True)
+    status: str = Field(default=ShipmentStatus.RESERVED.value, index=True)  # written first
     carrier: str = ""
     tracking_number: str = ""
     tracking_url: str = ""

@@ -40,6 +40,9 @@ class OrderStatus(StrEnum):
     FAILED = "failed"
 
 
+NOT_REVENUE = frozenset({OrderStatus.CANCELLED, OrderStatus.REJECTED})
+"""Orders whose money does not count as revenue."""
+
 TERMINAL_STATUSES = frozenset(
     {OrderStatus.COMPLETED, OrderStatus.CANCELLED, OrderStatus.REJECTED, OrderStatus.FAILED}
 )

@@ -46,6 +46,10 @@ class ReturnStatus(StrEnum):
 OPEN_RETURN_STATUSES = frozenset(s.value for s in ReturnStatus) - {"expired"}
 
 
+ReturnEventKind = Literal["in_transit", "received", "inspected"]
+"""What a warehouse system (or carrier) reports about a return parcel."""
+
+
 class _Strict(InputModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 

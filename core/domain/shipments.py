@@ -49,7 +49,19 @@ LEFT_LOCATION = ON_THE_WAY | ENDED
 """Left its location (a handed-over pickup counts as shipped)."""
 ARRIVED = frozenset({S.DELIVERED, S.PICKED_UP})
 """With the customer: what a return can be made of."""
+CONSUMES_STOCK = frozenset({S.SHIPPED, S.PICKED_UP})
+"""The events at which a shipment's reserved units leave the location's on-hand stock."""
 del S
+
+
+def steps_done(status: str) -> int | None:
+    """How many steps along the forward order a shipment is once released (released 0, ...,
+    delivered 6; picked up, the other end, also 6); None before release or off the path. An
+    event at or below the recorded step is a resend."""
+    if status not in FORWARD or status == ShipmentStatus.RESERVED:
+        return None
+    end = FORWARD.index(ShipmentStatus.DELIVERED)
+    return min(FORWARD.index(ShipmentStatus(status)), end) - 1
 
 
 class ShipmentLine(BaseModel):
@@ -102,6 +114,12 @@ ShipmentEventKind = Literal[
     "exception",
     "picked_up",
 ]  # picked_up: from the store
+PartnerEventKind = Literal[
+    "accepted", "picked", "packed", "rejected", "shipped", "in_transit", "delivered", "exception"
+]
+"""What a warehouse system or carrier may report by webhook (a handover is the store's)."""
+LocationEventKind = Literal["accepted", "picked", "packed", "shipped", "rejected"]
+"""What store or vendor staff report from the portal's queue."""
 
 
 ExceptionKind = Literal["lost", "damaged", "returned_to_sender"]

@@ -9,7 +9,7 @@ workflow raises the reason as an ``ActionRefused`` failure; the typed client tur
 from __future__ import annotations
 
 from core.domain.commands import CancelLinesRequest, ModifyRequest, PickupConfirmation
-from core.domain.orders import TERMINAL_STATUSES, OrderInput, OrderStatus
+from core.domain.orders import TERMINAL_STATUSES, OrderStatus
 from core.domain.shipment_book import ShipmentBook
 
 REFUSAL_TYPE = "ActionRefused"
@@ -70,14 +70,14 @@ def modify(
 def pickup(
     status: OrderStatus,
     ended: bool,
-    order: OrderInput,
+    pickup_store_id: str | None,
     pickup_code: str | None,
     confirmation: PickupConfirmation,
 ) -> str:
     """``pickup_code`` is the code issued when everything arrived in the store, else None."""
     if problem := closed(status, ended):
         return problem
-    if order.pickup_store_id != confirmation.location_id:
+    if pickup_store_id != confirmation.location_id:
         return "this order is not picked up at this store"
     if pickup_code is None:
         return "the order is not ready for pickup yet"

@@ -1,4 +1,4 @@
-"""Keeping workflow histories for the replay test (tests/test_replay.py).
+"""Keeping workflow histories for the replay test (tests/unit/test_replay.py).
 
 With ``OMS_RECORD_HISTORIES=1`` a test that calls :func:`keep` writes its order's history to
 ``tests/histories/<name>.json``; the replay test replays every file there against today's code.

@@ -10,7 +10,7 @@ from typing import Any
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
-from api.routes.order_intake import price_order
+from api.services.order_intake import price_order
 from core.db.engine import session_scope
 from core.domain.orders import OrderInput, OrderRequest, OrderState
 from core.domain.shipments import ShipmentEvent

@@ -5,8 +5,10 @@ its idempotency key (``core.domain.events.step_key``) is the same in the log and
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from temporalio import workflow
+from temporalio.common import SearchAttributeUpdate
 
 from workflows.order.options import EMAIL, SHORT
 from workflows.order.state import OrderRun
@@ -111,7 +113,7 @@ class Journal:
         run = self.run
         if not run.ops_view:
             return
-        updates = [
+        updates: list[SearchAttributeUpdate[Any]] = [
             PAYMENT_METHOD.value_set(run.order.payment_method),
             ORDER_TOTAL.value_set(run.order.total_cents),
             FULFILMENT_LOCATIONS.value_set(sorted({p.location_id for p in run.book.live()})),

@@ -406,7 +406,11 @@ class OrderWorkflow:
     def _validate_pickup(self, confirmation: PickupConfirmation) -> None:
         run = self._run
         code = run.pickup.code if run.pickup is not None else None
-        _refuse_if(refusals.pickup(run.state.status, run.ended, run.order, code, confirmation))
+        _refuse_if(
+            refusals.pickup(
+                run.state.status, run.ended, run.order.pickup_store_id, code, confirmation
+            )
+        )
 
     @workflow.update
     async def decide_review(self, decision: ReviewDecision) -> ActionResult:

@@ -29,8 +29,9 @@ from api import deps
 from api.http.auth_keys import active_key, verify_key
 from api.pages.console import views
 from api.pages.web_session import WebArea, WebError, field_errors, read_form
-from api.routes import customer_service
-from api.routes.returns import start_returns
+from api.services import order_actions
+from api.services.order_actions import AssistedOrder
+from api.services.returns import start_returns
 from core.db.schema import ApiKey
 from core.domain.commands import (
     ActionResult,
@@ -42,6 +43,7 @@ from core.domain.commands import (
 from core.domain.orders import Address
 from core.domain.returns import REASON_LABELS, ReturnRequest
 from core.settings import Settings
+from workflows.order.client import OrderRefused
 
 router = APIRouter(prefix="/console", tags=["console"], include_in_schema=False)
 AREA = WebArea("console", "oms_console", "oms_console_flash", "/")  # /console and /dashboard
@@ -234,6 +236,8 @@ async def _act(
         return AREA.redirect(settings, back, False, f"refused: {exc.message}")
     except HTTPException as exc:
         return AREA.redirect(settings, back, False, f"refused: {exc.detail}")
+    except OrderRefused as exc:
+        return AREA.redirect(settings, back, False, f"refused: {exc.reason}")
     except (RequestValidationError, ValidationError) as exc:
         return AREA.redirect(settings, back, False, f"refused: {field_errors(exc)}")
     return AREA.redirect(settings, back, True, message)
@@ -262,7 +266,7 @@ async def cancel(
 ) -> Response:
     async def run(form: dict[str, str]) -> str:
         body = CancelRequest(agent=who.name, reason=form.get("reason", ""))
-        return _outcome("cancel", await customer_service.cancel(order_id, body, s, client))
+        return _outcome("cancel", await order_actions.cancel(s, client, order_id, body))
 
     return await _act(request, who, settings, f"/console/orders/{order_id}", run)
 
@@ -284,9 +288,7 @@ async def cancel_lines(
                 "lines": [{"line_id": form.get("line_id", ""), "quantity": form.get("quantity")}],
             }
         )
-        return _outcome(
-            "cancel lines", await customer_service.cancel_lines(order_id, body, s, client)
-        )
+        return _outcome("cancel lines", await order_actions.cancel_lines(s, client, order_id, body))
 
     return await _act(request, who, settings, f"/console/orders/{order_id}", run)
 
@@ -312,7 +314,7 @@ async def modify(
         if form.get("shipping_speed"):
             data["shipping_speed"] = form["shipping_speed"]
         body = ModifyRequest.model_validate(data)
-        return _outcome("modify", await customer_service.modify(order_id, body, s, client))
+        return _outcome("modify", await order_actions.modify(s, client, order_id, body))
 
     return await _act(request, who, settings, f"/console/orders/{order_id}", run)
 
@@ -333,7 +335,7 @@ async def review(
             agent=who.name, reason=form.get("reason", ""), approve=form["decision"] == "approve"
         )
         return _outcome(
-            f"review {form['decision']}", await customer_service.review(order_id, body, s, client)
+            f"review {form['decision']}", await order_actions.review(s, client, order_id, body)
         )
 
     return await _act(request, who, settings, f"/console/orders/{order_id}", run)
@@ -379,7 +381,7 @@ async def place_order(
     async def run(form: dict[str, str]) -> str:
         order_id = form.get("order_id", "").strip() or f"CS-{uuid.uuid4().hex[:10].upper()}"
         address = {f: form.get(f, "").strip() for f in ("name", "street", "postcode", "city")}
-        body = customer_service.AssistedOrder.model_validate(
+        body = AssistedOrder.model_validate(
             {
                 "agent": who.name,
                 "order_id": order_id,
@@ -397,7 +399,7 @@ async def place_order(
                 "payment_method": form.get("payment_method", "invoice"),
             }
         )
-        accepted = await customer_service.place_for_customer(body, Response(), settings, client)
+        accepted = await order_actions.place_for_customer(body, settings, client)
         placed.append(accepted.order_id)
         return f"order {accepted.order_id} placed for {address['name']}"
 

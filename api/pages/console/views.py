@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import func, or_
+from sqlalchemy import ColumnElement, func, or_
 from sqlmodel import Session, col, select
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError
@@ -25,8 +25,8 @@ from core.db.schema import (
     ReturnRecord,
     ShipmentRecord,
 )
-from core.domain.orders import OrderState, workflow_id_for
-from workflows.order.workflow import OrderWorkflow
+from core.domain.shipments import LEFT_LOCATION
+from workflows.order.client import OrderClient
 
 QUERY_TIMEOUT_S = 2.0
 SEARCH_LIMIT = 50
@@ -39,13 +39,13 @@ def search(s: Session, q: str) -> list[OrderRecord]:
     query = select(OrderRecord)
     if q:
         like = f"%{q.lower()}%"
-        conditions = [
+        conditions: list[ColumnElement[bool]] = [
             func.lower(OrderRecord.order_id).like(f"{q.lower()}%"),
             func.lower(OrderRecord.customer_email).like(like),
             func.lower(OrderRecord.customer_name).like(like),
         ]
         if POSTCODE.match(q):
-            conditions.append(OrderRecord.postcode == q)
+            conditions.append(col(OrderRecord.postcode) == q)
         query = query.where(or_(*conditions))
     return list(
         s.exec(query.order_by(col(OrderRecord.created_at).desc()).limit(SEARCH_LIMIT)).all()
@@ -113,7 +113,7 @@ def _unshipped(lines: list[dict[str, Any]], shipments: list[ShipmentRecord]) -> 
     """Units per line not yet shipped, as the read model sees them (the workflow decides)."""
     left = {ln["line_id"]: int(ln["quantity"]) for ln in lines if "line_id" in ln}
     for sh in shipments:
-        if sh.status in ("shipped", "in_transit", "delivered", "picked_up", "lost", "returned"):
+        if sh.status in LEFT_LOCATION:
             for ln in sh.lines:
                 if ln.get("line_id") in left:
                     left[ln["line_id"]] -= int(ln.get("quantity", 0))
@@ -122,19 +122,14 @@ def _unshipped(lines: list[dict[str, Any]], shipments: list[ShipmentRecord]) -> 
 
 async def workflow_state(client: Client, order_id: str) -> tuple[bool, str, str]:
     """(running, status, what it waits for) from Temporal, or why it could not be asked."""
-    handle = client.get_workflow_handle(workflow_id_for(order_id))
+    order = OrderClient(client, order_id)
     try:
-        desc = await asyncio.wait_for(handle.describe(), QUERY_TIMEOUT_S)
+        desc = await asyncio.wait_for(order.describe(), QUERY_TIMEOUT_S)
         if desc.status != WorkflowExecutionStatus.RUNNING:
             name = desc.status.name.lower() if desc.status else "closed"
             return False, name, f"nothing: the workflow is closed ({name})"
         state = await asyncio.wait_for(
-            handle.query(
-                OrderWorkflow.state,
-                result_type=OrderState,
-                rpc_timeout=timedelta(seconds=QUERY_TIMEOUT_S),
-            ),
-            QUERY_TIMEOUT_S + 0.5,
+            order.state(timeout=timedelta(seconds=QUERY_TIMEOUT_S)), QUERY_TIMEOUT_S + 0.5
         )
         return True, state.status.value, state.waiting_for or "nothing right now"
     except (TimeoutError, RPCError) as exc:

@@ -15,10 +15,12 @@ from sqlmodel import Session, col, select
 
 from api.pages.web_session import LOCAL_TZ
 from core.db.schema import Location, OrderRecord, PaymentTransaction, Reservation, ShipmentRecord
+from core.domain.orders import NOT_REVENUE
+from core.domain.shipments import AT_LOCATION
+from core.domain.shipments import ON_THE_WAY as ON_THE_WAY_STATUSES
 
-NOT_REVENUE = ("cancelled", "rejected")
-TO_SHIP = ("planned", "released", "accepted", "picked", "packed")
-ON_THE_WAY = ("shipped", "in_transit")
+TO_SHIP = sorted(AT_LOCATION)  # late to ship: released to the location, not left it
+ON_THE_WAY = sorted(ON_THE_WAY_STATUSES)
 MONEY_IN = ("capture", "incoming")
 
 
@@ -81,7 +83,7 @@ def dashboard(s: Session, now: datetime | None = None, top: int = 12) -> Dashboa
     )
     revenue = s.exec(
         select(func.coalesce(func.sum(OrderRecord.total_cents), 0)).where(
-            today, col(OrderRecord.status).not_in(NOT_REVENUE)
+            today, col(OrderRecord.status).not_in(sorted(NOT_REVENUE))
         )
     ).one()
     payments = s.exec(
@@ -140,13 +142,13 @@ def _locations(s: Session, now: datetime, top: int) -> list[LocationLoad]:
     """Backlog (active reservations) and today's reserved units against daily capacity."""
     today = now.astimezone(UTC).date()
     backlog = func.coalesce(
-        func.sum(case((Reservation.status == "active", Reservation.quantity), else_=0)), 0
+        func.sum(case((col(Reservation.status) == "active", Reservation.quantity), else_=0)), 0
     )
     reserved_today = func.coalesce(
         func.sum(
             case(
                 (
-                    and_(Reservation.day == today, Reservation.status != "released"),
+                    and_(col(Reservation.day) == today, col(Reservation.status) != "released"),
                     Reservation.quantity,
                 ),
                 else_=0,
@@ -155,7 +157,10 @@ def _locations(s: Session, now: datetime, top: int) -> list[LocationLoad]:
         0,
     )
     rows = s.exec(
-        select(Location.id, Location.name, Location.daily_capacity, backlog, reserved_today)
+        # sqlmodel types select() for at most four columns
+        select(  # type: ignore[call-overload]
+            Location.id, Location.name, Location.daily_capacity, backlog, reserved_today
+        )
         .join(Reservation, col(Reservation.location_id) == col(Location.id))
         .group_by(col(Location.id), col(Location.name), col(Location.daily_capacity))
     ).all()

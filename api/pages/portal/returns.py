@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from sqlmodel import Session, col, or_, select
 
 from activities.returns.requests import ReturnRefused, returnable
+from api.http.errors import refusal_answer
 from api.pages.portal.routes import (
     ClientDep,
     DbDep,
@@ -29,10 +30,11 @@ from api.pages.portal.routes import (
     _page,
     _redirect,
 )
-from api.routes.returns import ReturnEventIn, signal_return, start_returns
+from api.services.returns import ReturnEventIn, signal_return, start_returns
 from core.db.schema import OrderRecord, ReturnRecord
 from core.domain.orders import OrderInput
 from core.domain.returns import REASON_LABELS, ReturnInput, ReturnRequest
+from workflows.returns.client import ReturnClosed
 
 router = APIRouter(prefix="/portal/returns", tags=["portal"], include_in_schema=False)
 BACK = "/portal/returns"
@@ -195,12 +197,6 @@ async def confirm_received(
         )
     except PortalError as exc:
         return _error(request, settings, who, exc, back=BACK)
-    except Exception as exc:  # noqa: BLE001  (HTTPException from a closed return)
-        return _error(
-            request,
-            settings,
-            who,
-            PortalError(getattr(exc, "status_code", 500), str(getattr(exc, "detail", exc))),
-            back=BACK,
-        )
+    except ReturnClosed as exc:
+        return _error(request, settings, who, PortalError(*refusal_answer(exc)), back=BACK)
     return _redirect(settings, f"{BACK}/{return_id}", True, f"return {return_id} received")

@@ -16,7 +16,7 @@ import secrets
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
@@ -24,11 +24,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ConfigDict, Field, ValidationError
 from sqlmodel import Session
-from temporalio.client import Client, WorkflowUpdateFailedError
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.client import Client
 
 from api import deps
 from api.http.auth_keys import LOCATION, active_key, verify_key
+from api.http.errors import refusal_answer
 from api.pages.portal import views
 from api.pages.web_session import (
     LOCAL_TZ,
@@ -39,15 +39,14 @@ from api.pages.web_session import (
     field_errors,
     read_form,
 )
-from api.routes.shipment_events import send_shipment_event
+from api.services.shipment_events import send_shipment_event
 from core.db.engine import get_engine
 from core.db.schema import Location, OrderRecord, ShipmentRecord
 from core.domain.commands import ActionResult, PickupConfirmation
 from core.domain.inputs import InputModel
-from core.domain.orders import workflow_id_for
-from core.domain.shipments import ShipmentEvent
+from core.domain.shipments import GONE, LocationEventKind, ShipmentEvent
 from core.settings import Settings
-from workflows.order.workflow import OrderWorkflow
+from workflows.order.client import OrderClient, OrderRefused
 
 router = APIRouter(prefix="/portal", tags=["portal"], include_in_schema=False)
 SESSION_COOKIE, FLASH_COOKIE = "oms_portal", "oms_portal_flash"
@@ -266,7 +265,7 @@ class EventForm(InputModel):
 
     model_config = ConfigDict(str_strip_whitespace=True, extra="ignore")
 
-    event: Literal["accepted", "picked", "packed", "shipped", "rejected"]
+    event: LocationEventKind
     carrier: str = Field(default="", max_length=50)
     tracking_number: str = Field(default="", max_length=100)
     line_id: str = Field(default="", max_length=64)
@@ -300,6 +299,8 @@ async def shipment_action(
             raise PortalError(422, _field_errors(exc)) from exc
         except HTTPException as exc:
             raise PortalError(exc.status_code, str(exc.detail)) from exc
+        except OrderRefused as exc:
+            raise PortalError(*refusal_answer(exc)) from exc
     except PortalError as exc:
         return _error(request, settings, who, exc)
     status, order_status = await _recorded(settings.database_url, rec, before)
@@ -374,18 +375,10 @@ def _event(rec: ShipmentRecord, form: dict[str, str]) -> ShipmentEvent:
 async def _confirm_pickup(
     client: Client, order: OrderRecord, confirmation: PickupConfirmation
 ) -> ActionResult:
-    handle = client.get_workflow_handle(workflow_id_for(order.order_id))
     try:
-        return await handle.execute_update(
-            OrderWorkflow.confirm_pickup, confirmation, result_type=ActionResult
-        )
-    except WorkflowUpdateFailedError as exc:
-        cause = exc.cause
-        raise PortalError(409, getattr(cause, "message", None) or str(cause)) from exc
-    except RPCError as exc:
-        if exc.status == RPCStatusCode.NOT_FOUND:
-            raise PortalError(409, f"order {order.order_id} is closed") from exc
-        raise
+        return await OrderClient(client, order.order_id).confirm_pickup(confirmation)
+    except OrderRefused as exc:
+        raise PortalError(*refusal_answer(exc)) from exc
 
 
 async def _recorded(url: str, rec: ShipmentRecord, before: str) -> tuple[str, str]:
@@ -411,6 +404,6 @@ def _outcome(shipment_id: str, kind: str, before: str, after: str, order_status:
         return (
             f"{shipment_id}: '{kind}' sent; the order has not recorded it yet, reload in a moment"
         )
-    if after in ("rerouted", "cancelled"):
+    if after in GONE:
         return f"{shipment_id} rejected: the order moves it elsewhere; it left your queue"
     return f"{shipment_id} is {after}; order status: {order_status.replace('_', ' ')}"

@@ -15,18 +15,26 @@ from sqlalchemy import and_, or_
 from sqlmodel import Session, col, select
 
 from core.db.schema import Location, OrderEvent, OrderRecord, ShipmentRecord, Sku
+from core.domain.shipments import AT_LOCATION, LEFT_LOCATION, ShipmentStatus
+from core.domain.shipments import FORWARD as FORWARD_ORDER
 
-OPEN_WORK = ("released", "accepted", "picked", "packed")
-LEFT_HERE = ("shipped", "in_transit", "delivered", "picked_up", "lost", "returned")
 SHELF_CARRIER = "pickup"  # a pickup store's own-shelf shipment: handed over, never shipped
 
-# Which recorded statuses each portal action moves forward from.
-FORWARD: dict[str, tuple[str, ...]] = {
-    "accepted": ("released",),
-    "picked": ("released", "accepted"),
-    "packed": ("released", "accepted", "picked"),
-    "shipped": OPEN_WORK,
-    "rejected": OPEN_WORK,
+OPEN_WORK = sorted(AT_LOCATION)
+LEFT_HERE = sorted(LEFT_LOCATION)
+
+
+def _before(kind: ShipmentStatus) -> frozenset[str]:
+    return frozenset(s for s in AT_LOCATION if FORWARD_ORDER.index(s) < FORWARD_ORDER.index(kind))
+
+
+# Which recorded statuses each portal action moves forward from, in the order they are offered.
+FORWARD: dict[str, frozenset[str]] = {
+    ShipmentStatus.ACCEPTED: _before(ShipmentStatus.ACCEPTED),
+    ShipmentStatus.PICKED: _before(ShipmentStatus.PICKED),
+    ShipmentStatus.PACKED: _before(ShipmentStatus.PACKED),
+    ShipmentStatus.SHIPPED: AT_LOCATION,
+    "rejected": AT_LOCATION,
 }
 
 
@@ -126,10 +134,10 @@ def pickups(s: Session, location_id: str) -> list[PickupView]:
         select(ShipmentRecord.order_id)
         .where(
             or_(
-                ShipmentRecord.transfer_to == location_id,
+                col(ShipmentRecord.transfer_to) == location_id,
                 and_(
-                    ShipmentRecord.location_id == location_id,
-                    ShipmentRecord.carrier == SHELF_CARRIER,
+                    col(ShipmentRecord.location_id) == location_id,
+                    col(ShipmentRecord.carrier) == SHELF_CARRIER,
                 ),
             )
         )

@@ -19,26 +19,26 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
 from sqlmodel import Session, col, select
-from temporalio.client import Client, WorkflowUpdateFailedError
-from temporalio.service import RPCError
+from temporalio.client import Client
 
 from activities.messaging.templates import euro
 from activities.returns.requests import ReturnRefused, returnable
 from api import deps
-from api.routes.returns import label_response, start_returns
+from api.http.errors import refusal_answer
+from api.services.returns import label_response, start_returns
 from core.db.schema import OrderRecord, ReturnRecord, ShipmentRecord
 from core.domain.commands import ActionResult, ModifyRequest
-from core.domain.orders import Address, OrderInput, workflow_id_for
+from core.domain.orders import TERMINAL_STATUSES, Address, OrderInput
 from core.domain.returns import REASON_LABELS, ReturnInput, ReturnRequest
+from core.domain.shipments import GONE, ShipmentStatus
 from core.order_tokens import token_valid
 from core.settings import Settings
-from workflows.order.workflow import OrderWorkflow
+from workflows.order.client import OrderClient, OrderRefused
 
 router = APIRouter(prefix="/my/orders", tags=["self-service"], include_in_schema=False)
 TEMPLATES = Jinja2Templates(directory=Path(__file__).resolve().parent.parent / "templates")
 TEMPLATES.env.filters["euro"] = euro
 MAX_FORM_BYTES = 16_384
-UNRELEASED = {"planned", "reserved"}
 
 DbDep = Annotated[Session, Depends(deps.db)]
 SettingsDep = Annotated[Settings, Depends(deps.settings)]
@@ -89,9 +89,9 @@ def _context(s: Session, rec: OrderRecord, token: str) -> dict[str, Any]:
     ).all()
     left = returnable(s, order, datetime.now(UTC))
     lines = [{"line": ln, "left": left[ln.line_id].left} for ln in order.lines]
-    live = [sh for sh in shipments if sh.status not in ("rerouted", "cancelled")]
-    changeable = rec.status not in ("completed", "cancelled", "rejected", "failed") and all(
-        sh.status in UNRELEASED for sh in live
+    live = [sh for sh in shipments if sh.status not in GONE]
+    changeable = rec.status not in TERMINAL_STATUSES and all(
+        sh.status == ShipmentStatus.RESERVED for sh in live
     )
     return {
         "rec": rec,
@@ -238,11 +238,7 @@ async def change_delivery(
 
 
 async def _modify(client: Client, order_id: str, request: ModifyRequest) -> ActionResult:
-    handle = client.get_workflow_handle(workflow_id_for(order_id))
     try:
-        return await handle.execute_update(OrderWorkflow.modify, request, result_type=ActionResult)
-    except WorkflowUpdateFailedError as exc:
-        cause = exc.cause
-        raise Refused(409, getattr(cause, "message", None) or str(cause)) from exc
-    except RPCError as exc:
-        raise Refused(409, f"order {order_id} can no longer be changed") from exc
+        return await OrderClient(client, order_id).modify(request)
+    except OrderRefused as exc:
+        raise Refused(*refusal_answer(exc)) from exc

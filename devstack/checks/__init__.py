@@ -1,0 +1,1 @@
+"""Checks that ``make lint`` runs over the source tree besides ruff, mypy and import-linter."""
