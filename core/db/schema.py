@@ -162,6 +162,15 @@ class OutboundEmail(SQLModel, table=True):
     status: str = Field(default="pending", description="pending | sent")
     created_at: datetime = Field(default_factory=utcnow)
     sent_at: datetime | None = None
+    message: bytes | None = Field(
+        default=None,
+        sa_column=Column(LargeBinary, nullable=True),
+        description="the MIME message as first rendered: every attempt sends these bytes",
+    )
+    lease_until: datetime | None = Field(
+        default=None, description="an attempt is sending it until then; others wait"
+    )
+    attempts: int = Field(default=0, description="attempts that took the lease")
 
 
 class PaymentTransaction(SQLModel, table=True):
@@ -416,3 +425,38 @@ class OutboundDelivery(SQLModel, table=True):
     last_status_code: int | None = None
     created_at: datetime = Field(default_factory=utcnow)
     delivered_at: datetime | None = None
+
+
+class RequestOutcome(SQLModel, table=True):
+    """The answer to a state-changing request, kept under its idempotency key (the
+    ``Idempotency-Key`` header, or the key a form carries per render): a repeat (a double
+    click, a client's retry) gets the same answer instead of doing the work again."""
+
+    __tablename__ = "request_outcome"
+
+    key: str = Field(primary_key=True, max_length=64, description="sha256 of scope and key")
+    scope: str = Field(max_length=300, description="method, route and caller")
+    request_hash: str = Field(max_length=64, description="sha256 of the body")
+    state: str = Field(default="pending", max_length=16, description="pending | done")
+    status_code: int | None = None
+    headers: list[list[str]] = Field(default=[], sa_column=Column(JSON, nullable=False))
+    body: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    created_at: datetime = Field(default_factory=utcnow, index=True)
+    completed_at: datetime | None = None
+
+
+class OpsCase(SQLModel, table=True):
+    """Something a person in operations must look at: e.g. a parcel reported shipped for an
+    order that was cancelled. Raised once per ``key``; resolved by a person."""
+
+    __tablename__ = "ops_case"
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(unique=True, max_length=200)
+    kind: str = Field(index=True, max_length=64)
+    order_id: str = Field(index=True, max_length=64)
+    shipment_id: str | None = Field(default=None, max_length=100)
+    detail: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    status: str = Field(default="open", max_length=16, description="open | resolved")
+    created_at: datetime = Field(default_factory=utcnow)
+    resolved_at: datetime | None = None
