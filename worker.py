@@ -19,7 +19,11 @@ from temporalio.client import Client
 from temporalio.runtime import Runtime
 from temporalio.worker import Worker
 
-from activities.fulfilment.activities import CompensationActivities, FulfilmentActivities
+from activities.fulfilment.activities import (
+    CompensationActivities,
+    FulfilmentActivities,
+    OpsCaseActivities,
+)
 from activities.messaging.activities import EmailActivities, OutboundActivities
 from activities.orders.activities import (
     OrderLogActivities,
@@ -80,6 +84,7 @@ def activities_for(settings: Settings) -> list[Callable[..., Any]]:
         fulfilment.resize_shipment,
         fulfilment.restock,
         CompensationActivities(settings).issue_voucher,
+        OpsCaseActivities(settings).open_parcel_case,
         log.register_order,
         log.record_progress,
         email.send_email,

@@ -7,6 +7,7 @@ from typing import Any
 
 from temporalio import activity
 
+from activities.fulfilment import ops_cases
 from activities.stock import reservations
 from activities.stock.restock import restock
 from core.db.engine import session_scope
@@ -129,6 +130,28 @@ def _quantities(lines: list[dict[str, Any]]) -> dict[str, int]:
     for ln in lines:
         qty[ln["sku"]] = qty.get(ln["sku"], 0) + int(ln["quantity"])
     return qty
+
+
+class OpsCaseActivities:
+    def __init__(self, settings: Settings) -> None:
+        self.url = settings.database_url
+
+    @activity.defn
+    def open_parcel_case(self, order_id: str, event: ShipmentEvent, why: str) -> int:
+        """A parcel moved that the order did not expect to: a case for operations, once."""
+        return ops_cases.open_case(
+            self.url,
+            ops_cases.case_key(ops_cases.PARCEL_MOVED_UNEXPECTEDLY, event.shipment_id, event.kind),
+            ops_cases.PARCEL_MOVED_UNEXPECTEDLY,
+            order_id,
+            event.shipment_id,
+            {
+                "event": event.kind,
+                "why": why,
+                "tracking_number": event.tracking_number or "",
+                "carrier": event.carrier or "",
+            },  # fmt: skip
+        )
 
 
 class CompensationActivities:

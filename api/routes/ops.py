@@ -1,15 +1,18 @@
-"""Operations endpoints: take a location offline (its orders are re-routed) or back online."""
+"""Operations endpoints: take a location offline (its orders are re-routed) or back online;
+the cases the OMS raises for a person to look at."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, HTTPException
+from fastapi import APIRouter, Depends, HTTPException, Query
 from pydantic import BaseModel, Field
 from sqlmodel import Session
 from temporalio.client import Client
 
+from activities.fulfilment import ops_cases
 from api import deps
+from api.deps import DbId
 from api.http.errors import API_ERRORS
 from api.http.security import CS_OR_OPS, OPERATIONS
 from core.db.engine import session_scope
@@ -75,3 +78,43 @@ def bring_online(
         loc = _location(s, location_id)
         loc.online = True
         return LocationView.model_validate(loc, from_attributes=True)
+
+
+class CaseList(BaseModel):
+    cases: list[ops_cases.CaseView]
+
+
+class Resolution(InputModel):
+    note: str = Field(min_length=1, max_length=500)
+    by: str = Field(min_length=1, max_length=100)
+
+
+@router.get(
+    "/cases",
+    dependencies=CS_OR_OPS,
+    response_model=CaseList,
+    summary="Cases for operations (e.g. a parcel reported shipped for a cancelled order)",
+)
+def list_cases(
+    s: Annotated[Session, Depends(deps.db)],
+    status: Literal["open", "resolved", "all"] = "open",
+    order_id: Annotated[str | None, Query(max_length=64)] = None,
+) -> CaseList:
+    return CaseList(
+        cases=ops_cases.cases(s, status=None if status == "all" else status, order_id=order_id)
+    )
+
+
+@router.post(
+    "/cases/{case_id}/resolve",
+    dependencies=OPERATIONS,
+    response_model=ops_cases.CaseView,
+    summary="Close a case with what was done",
+)
+def resolve_case(
+    case_id: DbId, body: Resolution, settings: Annotated[Settings, Depends(deps.settings)]
+) -> ops_cases.CaseView:
+    case = ops_cases.resolve(settings.database_url, case_id, body.note, body.by)
+    if case is None:
+        raise HTTPException(404, detail=f"case {case_id} not found")
+    return case

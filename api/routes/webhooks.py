@@ -19,6 +19,7 @@ from core.db.schema import OrderRecord, ShipmentRecord
 from core.domain.inputs import InputModel
 from core.domain.payments import PaymentNotice
 from core.domain.shipments import ShipmentEvent
+from core.settings import Settings
 from workflows.order.client import OrderClient
 
 router = APIRouter(tags=["webhooks"], responses=API_ERRORS)
@@ -33,14 +34,18 @@ router = APIRouter(tags=["webhooks"], responses=API_ERRORS)
 async def shipment_event(
     body: ShipmentEventIn,
     s: Annotated[Session, Depends(deps.db)],
+    settings: Annotated[Settings, Depends(deps.settings)],
     client: Annotated[Client, Depends(deps.temporal)],
 ) -> dict[str, str]:
+    """202 once the order took the news; 409 when it refuses it (a closed order, a withdrawn
+    or not yet released shipment), and then a parcel that moved is also an ops case."""
     rec = s.get(ShipmentRecord, body.shipment_id)
     if rec is None:
         raise HTTPException(404, detail=f"shipment {body.shipment_id} not found")
     s.close()  # the connection goes back to the pool before we wait on Temporal
     await send_shipment_event(
         client,
+        settings.database_url,
         rec,
         ShipmentEvent(
             shipment_id=body.shipment_id,

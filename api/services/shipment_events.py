@@ -6,12 +6,14 @@ so an event means the same whoever reports it.
 
 from __future__ import annotations
 
+from fastapi.concurrency import run_in_threadpool
 from temporalio.client import Client
 
+from activities.fulfilment import ops_cases
 from api.http.errors import field_error, invalid
 from core.db.schema import ShipmentRecord
-from core.domain.shipments import ShipmentEvent, steps_done
-from workflows.order.client import OrderClient, OrderClosed
+from core.domain.shipments import MOVING, ShipmentEvent, steps_done
+from workflows.order.client import OrderClient, OrderClosed, OrderRefused
 
 
 def check_event(event: ShipmentEvent) -> None:
@@ -37,18 +39,39 @@ def check_event(event: ShipmentEvent) -> None:
         )
 
 
-async def send_shipment_event(client: Client, record: ShipmentRecord, event: ShipmentEvent) -> None:
-    """Signal ``event`` to the order owning ``record``. The workflow ignores duplicates and
-    stale events; an order whose workflow has closed refuses (``OrderClosed``, 409)."""
+async def send_shipment_event(
+    client: Client, database_url: str, record: ShipmentRecord, event: ShipmentEvent
+) -> None:
+    """Report ``event`` to the order owning ``record`` (a Temporal Update, answered once the
+    order accepted it). The order ignores duplicates and stale events and refuses news for a
+    withdrawn or unreleased shipment or a closed order (``OrderRefused``, 409); refused news
+    of a parcel that moved also opens an ops case."""
     if event.shipment_id != record.shipment_id:
         raise ValueError(f"event for {event.shipment_id} sent with record {record.shipment_id}")
     check_event(event)
     try:
-        await OrderClient(client, record.order_id).shipment_event(event)
-    except OrderClosed:
+        await OrderClient(client, record.order_id).report_shipment_event(event)
+    except OrderClosed as exc:
         if already_recorded(record, event):
             return  # a carrier's resend of what the order already knows: accepted again
+        await _case_if_moved(database_url, record, event, exc.reason)
         raise
+    except OrderRefused as exc:
+        await _case_if_moved(database_url, record, event, exc.reason)
+        raise
+
+
+async def _case_if_moved(url: str, record: ShipmentRecord, event: ShipmentEvent, why: str) -> None:
+    """A parcel that physically left is never dropped: refused news of it is a case for
+    operations (the partner gets 409 and keeps it too)."""
+    if event.kind in MOVING:
+        key = ops_cases.case_key(ops_cases.PARCEL_MOVED_UNEXPECTEDLY, event.shipment_id, event.kind)
+        detail = {"event": event.kind, "why": why, "tracking_number": event.tracking_number or "",
+                  "carrier": event.carrier or ""}  # fmt: skip
+        await run_in_threadpool(
+            ops_cases.open_case, url, key, ops_cases.PARCEL_MOVED_UNEXPECTEDLY,
+            record.order_id, event.shipment_id, detail,
+        )  # fmt: skip
 
 
 def already_recorded(record: ShipmentRecord, event: ShipmentEvent) -> bool:

@@ -49,6 +49,8 @@ LEFT_LOCATION = ON_THE_WAY | ENDED
 """Left its location (a handed-over pickup counts as shipped)."""
 ARRIVED = frozenset({S.DELIVERED, S.PICKED_UP})
 """With the customer: what a return can be made of."""
+MOVING = frozenset({S.SHIPPED, S.IN_TRANSIT, S.DELIVERED})
+"""Events that say a parcel physically left its location: never dropped silently."""
 CONSUMES_STOCK = frozenset({S.SHIPPED, S.PICKED_UP})
 """The events at which a shipment's reserved units leave the location's on-hand stock."""
 del S

@@ -11,6 +11,7 @@ from __future__ import annotations
 from core.domain.commands import CancelLinesRequest, ModifyRequest, PickupConfirmation
 from core.domain.orders import TERMINAL_STATUSES, OrderStatus
 from core.domain.shipment_book import ShipmentBook
+from core.domain.shipments import GONE, ShipmentEvent, ShipmentStatus
 
 REFUSAL_TYPE = "ActionRefused"
 """The failure type of a refused Update, as the workflow raises it and the client reads it."""
@@ -83,6 +84,24 @@ def pickup(
         return "the order is not ready for pickup yet"
     if confirmation.code != pickup_code:
         return "wrong pickup code"
+    return ""
+
+
+def shipment_event(
+    status: OrderStatus, ended: bool, book: ShipmentBook, event: ShipmentEvent
+) -> str:
+    """What a location or carrier may report. Refused: news for a closed order, for a
+    shipment the order withdrew (cancelled, moved elsewhere), or for one never released to
+    its location. Duplicates and stale events are not refused: a resend is harmless."""
+    current = book.status.get(event.shipment_id)
+    if current is None:
+        return f"shipment {event.shipment_id} is not one of this order's"
+    if problem := closed(status, ended):
+        return f"{problem}: shipment {event.shipment_id} was not expected to move"
+    if current in GONE:
+        return f"shipment {event.shipment_id} was withdrawn ({current}): it must not ship"
+    if current == ShipmentStatus.RESERVED:
+        return f"shipment {event.shipment_id} is not released to its location yet"
     return ""
 
 

@@ -18,6 +18,7 @@ from temporalio.client import (
     WorkflowExecutionDescription,
     WorkflowHandle,
     WorkflowUpdateFailedError,
+    WorkflowUpdateStage,
 )
 from temporalio.common import (
     SearchAttributePair,
@@ -111,6 +112,30 @@ class OrderClient:
         return await self._update(
             self._handle.execute_update(OrderWorkflow.confirm_pickup, confirmation)
         )
+
+    async def report_shipment_event(self, event: ShipmentEvent) -> None:
+        """Answers once the order accepted the news (its validator said yes); it is applied in
+        order with the order's other steps right after."""
+        try:
+            update = await self._handle.start_update(
+                OrderWorkflow.report_shipment_event,
+                event,
+                wait_for_stage=WorkflowUpdateStage.ACCEPTED,
+            )
+            # A validator's no comes back with the start as the update's (failed) outcome; the
+            # SDK has no public flag for "outcome already known", and result() would otherwise
+            # wait for the handler to finish.
+            if getattr(update, "_known_outcome", None) is not None:
+                await update.result()
+        except WorkflowUpdateFailedError as exc:
+            cause = exc.cause
+            raise OrderRefused(
+                self.order_id, getattr(cause, "message", None) or str(cause)
+            ) from exc
+        except RPCError as exc:
+            if exc.status == RPCStatusCode.NOT_FOUND:
+                raise OrderClosed(self.order_id, f"order {self.order_id} is closed") from exc
+            raise
 
     # ---- signals: news for the order -------------------------------------------------------
     async def shipment_event(self, event: ShipmentEvent) -> None:

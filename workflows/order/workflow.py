@@ -33,6 +33,7 @@ from workflows.order.state import OrderAborted, OrderRun
 with workflow.unsafe.imports_passed_through():
     import email_validator  # noqa: F401  (pydantic's EmailStr imports it lazily)
 
+    from activities.fulfilment.activities import OpsCaseActivities
     from activities.orders.activities import (
         OrderLogActivities,
         PricingActivities,
@@ -50,7 +51,7 @@ with workflow.unsafe.imports_passed_through():
     from core.domain.orders import OrderInput, OrderState, OrderStatus, RiskAssessment
     from core.domain.payments import AUTHORISING, PaymentNotice
     from core.domain.shipment_book import reduce_lines
-    from core.domain.shipments import RerouteRequest, ShipmentEvent, ShipmentStatus
+    from core.domain.shipments import MOVING, RerouteRequest, ShipmentEvent, ShipmentStatus
     from core.rules import refusals
     from workflows.search_attributes import RISK_OUTCOME
 
@@ -212,7 +213,7 @@ class OrderWorkflow:
         book = run.book
 
         def wake() -> bool:
-            return bool(run.inbox or run.reroutes or run.payments) or (
+            return bool(run.inbox or run.reroutes or run.payments or run.nudged) or (
                 ends_when_done and book.all_done()
             )
 
@@ -228,6 +229,7 @@ class OrderWorkflow:
             elif deadline > workflow.now():
                 await run.wait(wake, deadline - workflow.now())
             async with run.step():
+                run.nudged = False
                 await self.payments.book_payments()
                 await self.shipments.apply_reroutes()
                 if run.inbox:
@@ -278,8 +280,34 @@ class OrderWorkflow:
 
     @workflow.signal
     def shipment_event(self, event: ShipmentEvent) -> None:
-        """Warehouse systems and carriers report progress; handled in order in ``_fulfil``."""
+        """Shipment news as a signal (callers before ``report_shipment_event``); handled in
+        order in ``_fulfil``."""
         self._run.inbox.append(event)
+
+    @workflow.update
+    async def report_shipment_event(self, event: ShipmentEvent) -> None:
+        """What a location or carrier reports, answered at once: refused (with the reason)
+        for a closed order, a withdrawn or unreleased shipment; else applied in order with the
+        order's other steps. If a cancel got in between the yes and the lock, the news is not
+        dropped: a parcel that moved becomes a case for operations."""
+        run = self._run
+        async with run.lock:
+            if problem := refusals.shipment_event(run.state.status, run.ended, run.book, event):
+                if event.kind in MOVING:
+                    await run.db(
+                        OpsCaseActivities.open_parcel_case,
+                        args=[run.order.order_id, event, problem],
+                        **SHORT,
+                    )
+                _refuse_if(problem)
+            with contextlib.suppress(OrderAborted):  # the event ended the order (saga ran)
+                await self.shipments.on_event(event)
+            run.nudged = True  # promises and pickup are looked at again by the loop
+
+    @report_shipment_event.validator
+    def _validate_shipment_event(self, event: ShipmentEvent) -> None:
+        run = self._run
+        _refuse_if(refusals.shipment_event(run.state.status, run.ended, run.book, event))
 
     @workflow.signal
     def reroute(self, request: RerouteRequest) -> None:
