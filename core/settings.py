@@ -192,6 +192,16 @@ class Settings(BaseSettings):
     outbound_batch: int = Field(
         default=50, gt=0, description="deliveries posted concurrently per dispatch round"
     )
+    # back-pressure (api/http/admission.py)
+    admission_max_backlog_s: float = Field(
+        default=2.0,
+        ge=0,
+        description="new orders are answered 503 + Retry-After while the oldest task waiting for "
+        "a worker is older than this (0: never shed)",
+    )
+    admission_check_interval_s: float = Field(
+        default=1.0, gt=0, description="how often the API reads the task queues' backlog"
+    )
 
 
 @lru_cache

@@ -86,6 +86,9 @@ def settings(database_url: str, smtp: tuple[Inbox, int], temporal_client: Client
         task_queue=f"oms-test-{uuid.uuid4().hex[:8]}",
         smtp_port=smtp[1],
         public_base_url="http://oms.test",
+        # one shared worker runs every test's orders: a burst of tests must not be shed;
+        # back-pressure has its own stack in tests/integration/test_back_pressure.py
+        admission_max_backlog_s=0,
     )
 
 

@@ -13,6 +13,7 @@ from sqlmodel import Session
 from temporalio.client import Client
 
 from api import deps
+from api.http.admission import ADMISSION
 from api.http.errors import API_ERRORS
 from api.http.security import CS_OR_LOCATION, CUSTOMER_SERVICE, own_location_only
 from api.routes.orders import accepted_answer
@@ -113,7 +114,7 @@ async def confirm_pickup(
 
 @router.post(
     "/cs/orders",
-    dependencies=CUSTOMER_SERVICE,
+    dependencies=[*CUSTOMER_SERVICE, *ADMISSION],
     status_code=202,
     response_model=OrderAccepted,
     summary="Place an order on a customer's behalf (phone or store)",

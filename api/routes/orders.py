@@ -9,6 +9,7 @@ from sqlmodel import Session, col, func, select
 from temporalio.client import Client
 
 from api import deps
+from api.http.admission import ADMISSION
 from api.http.errors import API_ERRORS
 from api.http.security import READERS, SHOP
 from api.routes.schemas import (
@@ -29,7 +30,7 @@ router = APIRouter(tags=["orders"], responses=API_ERRORS)
 
 @router.post(
     "/orders",
-    dependencies=SHOP,
+    dependencies=[*SHOP, *ADMISSION],
     status_code=202,
     response_model=OrderAccepted,
     summary="Place an order (idempotent by order_id)",
