@@ -17,6 +17,7 @@ import random
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 import httpx
@@ -217,21 +218,39 @@ class Day:
             order = await self._until(plan.order_id, lambda o: o["status"] in FINAL)
         else:
             out.expected_status = "completed"
+            order = await self._ship_everything(plan.order_id, order)
             out.shipments = len(order["shipments"])
-            await asyncio.gather(*(self._parcel(s["shipment_id"]) for s in order["shipments"]))
-            order = await self._until(plan.order_id, lambda o: o["status"] in FINAL)
             if plan.return_lines and order["status"] == "completed":
                 await self._return(plan, order, out)
         out.final_status = order["status"]
 
+    async def _ship_everything(self, order_id: str, order: dict[str, Any]) -> dict[str, Any]:
+        """Ship every parcel the order has; a parcel the order moved elsewhere meanwhile (not
+        accepted in time under load) is refused with 409, and its replacement is shipped in
+        the next round, as the other location's staff would."""
+        handled: set[str] = set()
+        while order["status"] not in FINAL:
+            todo = [
+                s["shipment_id"]
+                for s in order["shipments"]
+                if s["shipment_id"] not in handled and s.get("released_at")
+            ]
+            handled |= set(todo)
+            await asyncio.gather(*(self._parcel(sid) for sid in todo))
+            order = await self._until(order_id, partial(_news, frozenset(handled)))
+        return order
+
     async def _parcel(self, shipment_id: str) -> None:
-        """Warehouse accepts and ships; the carrier delivers."""
+        """Warehouse accepts and ships; the carrier delivers. A 409 means the order withdrew
+        the parcel (moved or cancelled): the partner stops."""
         for event, low, high in (("accepted", 0.5, 3), ("shipped", 1, 5), ("delivered", 2, 8)):
             await self._pause(low, high)
             body: dict[str, Any] = {"shipment_id": shipment_id, "event": event}
             if event == "shipped":
                 body |= {"carrier": "DHL", "tracking_number": f"LT{shipment_id}"[-30:]}
-            await self.send.call("POST", "/webhooks/shipments", ok={202}, json=body)
+            r = await self.send.call("POST", "/webhooks/shipments", ok={202, 409}, json=body)
+            if r.status_code == 409:
+                return
 
     async def _return(self, plan: Plan, order: dict[str, Any], out: Outcome) -> None:
         """The customer sends some lines back; the returns centre receives and inspects."""
@@ -312,6 +331,13 @@ class Day:
 
 
 FINAL = {"completed", "cancelled", "rejected", "failed"}
+
+
+def _news(handled: frozenset[str], order: dict[str, Any]) -> bool:
+    """The order ended, or has a released parcel the partners have not handled yet."""
+    return order["status"] in FINAL or any(
+        s["shipment_id"] not in handled and s.get("released_at") for s in order["shipments"]
+    )
 
 
 def _released_or_over(order: dict[str, Any]) -> bool:
