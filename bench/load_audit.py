@@ -154,12 +154,14 @@ def emails(url: str, prefix: str, mail_dir: Path) -> Finding:
     """Every e-mail the OMS decided to send arrived as exactly one message, none arrived
     undecided, nothing is left pending.
 
-    One message = one Message-ID (RFC 5322 3.6.4), which the OMS derives from the event's key.
-    A worker killed in the milliseconds between the SMTP server's "250 accepted" and the OMS
-    recording it makes the retry hand over the same message again: byte for byte the same,
-    same Message-ID, so mail clients show it once. SMTP has no way to close that window; such
-    copies are counted (``redelivered_copies``), while two different messages for one event
-    are a problem."""
+    Copies are compared by Message-ID (RFC 5322 3.6.4, derived from the event's key) and by
+    their bytes. The OMS renders each e-mail once and stores the bytes; every attempt sends
+    those. A worker killed between the SMTP server's "250 accepted" and recording it makes the
+    next attempt (once the dead one's lease ran out) hand over the same message again: same
+    Message-ID, byte for byte the same, so mail clients show it once. SMTP has no way to close
+    that window; such copies are counted and shown (``redelivered_copies``, ``redelivered``).
+    Two copies under one Message-ID whose bytes differ (say, only in their MIME boundary) are
+    two different messages: a problem, as is a copy that is not the message in the outbox."""
     copies: dict[str, Counter[tuple[str, str]]] = defaultdict(Counter)
     parser = BytesHeaderParser()
     for path in mail_dir.glob("*.eml"):
@@ -174,7 +176,16 @@ def emails(url: str, prefix: str, mail_dir: Path) -> Finding:
             select(OutboundEmail).where(col(OutboundEmail.order_id).startswith(prefix))
         ).all()
     keys = {m.key for m in outbox}
-    problems = [f"{k}: {len(c)} different messages" for k, c in copies.items() if len(c) > 1]
+    stored = {m.key: hashlib.sha256(m.message).hexdigest() for m in outbox if m.message}
+    problems: list[str] = []
+    for k, c in copies.items():
+        ids = {message_id for message_id, _ in c}
+        if len(c) > 1 and len(ids) == 1:
+            problems.append(f"{k}: {len(c)} different messages under one Message-ID")
+        elif len(c) > 1:
+            problems.append(f"{k}: {len(c)} different messages, {len(ids)} Message-IDs")
+        elif k in stored and next(iter(c))[1] != stored[k]:
+            problems.append(f"{k}: received bytes differ from the message in the outbox")
     problems += [f"{m.key}: decided but never received" for m in outbox if m.key not in copies]
     problems += [f"{m.key}: still {m.status} in the outbox" for m in outbox if m.status != "sent"]
     problems += [f"{k}: received without an outbox entry" for k in copies if k not in keys]

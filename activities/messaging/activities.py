@@ -4,22 +4,36 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
-from email.message import EmailMessage
 
 import aiosmtplib
 import httpx
 from sqlalchemy import and_, exists, update
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
-from activities.messaging.email import MARK_SENT_PATIENCE_S, message_id_for
+from activities.messaging.email import (
+    EMAIL_LEASE_S,
+    LEASE_WAIT_S,
+    MARK_SENT_PATIENCE_S,
+    NOT_SENT,
+    SEND_BUDGET_S,
+    Claim,
+    Outgoing,
+    address_of,
+    mark_sent,
+    needs_smtputf8,
+    prepare,
+    release_lease,
+    take_lease,
+)
 from activities.messaging.outbound import LEASE_MARGIN_S, DeliveryOutcome, backoff, body_bytes
-from activities.messaging.templates import render
+from activities.messaging.templates import RenderedEmail, render
 from core.db.engine import session_scope
-from core.db.schema import OutboundDelivery, OutboundEmail, WebhookSubscription
+from core.db.schema import OutboundDelivery, WebhookSubscription
 from core.domain.events import EmailRequest
 from core.order_tokens import self_service_url
 from core.settings import Settings
@@ -27,37 +41,94 @@ from core.signing import sign
 
 
 class EmailActivities:
-    def __init__(self, settings: Settings) -> None:
+    """Sends each e-mail once: rendered once into the outbox, sent only under the row's lease
+    (see :mod:`activities.messaging.email`). ``lease_s`` is ``EMAIL_LEASE_S`` except in tests
+    that let a lease run out."""
+
+    def __init__(self, settings: Settings, lease_s: float = EMAIL_LEASE_S) -> None:
         self.settings = settings
+        self.lease = timedelta(seconds=lease_s)
+        self.send_budget_s = min(SEND_BUDGET_S, lease_s / 3)
 
     @activity.defn
     async def send_email(self, req: EmailRequest) -> str:
-        """Render and send one e-mail unless the outbox says this key was already sent."""
+        """Send the e-mail of ``req.key`` unless the outbox says it was sent: the bytes stored
+        by the first attempt, and only by the attempt holding the lease."""
+        url = self.settings.database_url
+        outgoing, claim = await asyncio.to_thread(
+            prepare, url, req, self.settings.mail_from, lambda: self._render(req), self.lease
+        )
+        if outgoing.sent:
+            return "already-sent"
+        if claim is None:  # not the attempt that created the row: take the lease first
+            claim = await self._claim(req.key)
+            if claim is None:
+                return "already-sent"
+        await self._send(outgoing, claim)
+        await self._mark_sent_persistently(req.key)
+        return "sent"
+
+    def _render(self, req: EmailRequest) -> RenderedEmail:
         context = {
             "status_url": f"{self.settings.base_url}/orders/{req.order_id}",
             "self_service_url": self_service_url(self.settings, req.order_id),
             **req.context,
         }
-        rendered = render(
-            req.template, req.locale, context, self.settings.email_template_dir or None
-        )
-        already_sent = await asyncio.to_thread(self._claim, req, rendered.subject)
-        if already_sent:
-            return "already-sent"
-        msg = EmailMessage()
-        msg["From"] = self.settings.mail_from
-        msg["To"] = req.to
-        msg["Subject"] = rendered.subject
-        msg["Message-ID"] = message_id_for(req.key)
-        msg["X-OMS-Key"] = req.key
-        msg["X-OMS-Order"] = req.order_id
-        msg.set_content(rendered.text)
-        msg.add_alternative(rendered.html, subtype="html")
-        await aiosmtplib.send(
-            msg, hostname=self.settings.smtp_host, port=self.settings.smtp_port, timeout=10
-        )
-        await self._mark_sent_persistently(req.key)
-        return "sent"
+        return render(req.template, req.locale, context, self.settings.email_template_dir or None)
+
+    async def _claim(self, key: str) -> Claim | None:
+        """This attempt's lease, or None when the e-mail is sent. An attempt holding the lease
+        is sending: wait a little for it, then fail retryably rather than send too."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + LEASE_WAIT_S
+        while True:
+            claim = await asyncio.to_thread(take_lease, self.settings.database_url, key, self.lease)
+            if claim.sent:
+                return None
+            if claim.attempt is not None:
+                return claim
+            if loop.time() + 0.5 > deadline:
+                raise ApplicationError(
+                    f"e-mail {key} is being sent by another attempt "
+                    f"(its lease runs until {claim.lease_until})",
+                    type="EmailBeingSent",
+                )
+            await asyncio.sleep(0.5)
+
+    async def _send(self, outgoing: Outgoing, claim: Claim) -> None:
+        """Hand the stored bytes to the SMTP server within the send budget, which ends well
+        before the lease does. When nothing can have gone out, the lease is given back."""
+        assert claim.attempt is not None and claim.lease_until is not None
+        sender = address_of(self.settings.mail_from)
+        recipient = address_of(outgoing.recipient)
+        left = (claim.lease_until - datetime.now(UTC)).total_seconds()
+        if left < self.send_budget_s:  # the attempt stalled after taking the lease
+            await self._release(outgoing.key, claim.attempt)
+            raise ApplicationError(
+                f"e-mail {outgoing.key}: lease ran short before sending; not sent",
+                type="EmailLeaseShort",
+            )
+        try:
+            async with asyncio.timeout(self.send_budget_s):
+                await aiosmtplib.send(
+                    outgoing.message,
+                    sender=sender,
+                    recipients=[recipient],
+                    hostname=self.settings.smtp_host,
+                    port=self.settings.smtp_port,
+                    timeout=10,
+                    mail_options=["SMTPUTF8"] if needs_smtputf8(sender, recipient) else None,
+                )
+        except NOT_SENT:
+            await self._release(outgoing.key, claim.attempt)
+            raise
+
+    async def _release(self, key: str, attempt: int) -> None:
+        """Best effort: if the database is away too, the lease simply runs out."""
+        try:
+            await asyncio.to_thread(release_lease, self.settings.database_url, key, attempt)
+        except SQLAlchemyError:
+            activity.logger.warning("e-mail %s not sent; its lease runs out by itself", key)
 
     async def _mark_sent_persistently(self, key: str) -> None:
         """The mail is out: failing now would make the retry send it again. So a database
@@ -66,7 +137,7 @@ class EmailActivities:
         wait, deadline = 0.2, asyncio.get_running_loop().time() + MARK_SENT_PATIENCE_S
         while True:
             try:
-                await asyncio.to_thread(self._mark_sent, key)
+                await asyncio.to_thread(mark_sent, self.settings.database_url, key)
                 return
             except (OperationalError, PoolTimeout):
                 if asyncio.get_running_loop().time() + wait > deadline:
@@ -74,30 +145,6 @@ class EmailActivities:
                 activity.logger.warning("e-mail %s sent; recording it waits for the database", key)
                 await asyncio.sleep(wait)
                 wait = min(wait * 2, 3.0)
-
-    def _claim(self, req: EmailRequest, subject: str) -> bool:
-        with session_scope(self.settings.database_url) as s:
-            row = s.get(OutboundEmail, req.key)
-            if row is None:
-                s.add(
-                    OutboundEmail(
-                        key=req.key,
-                        order_id=req.order_id,
-                        recipient=req.to,
-                        template=req.template,
-                        subject=subject,
-                        message_id=message_id_for(req.key),
-                    )
-                )
-                return False
-            return row.status == "sent"
-
-    def _mark_sent(self, key: str) -> None:
-        with session_scope(self.settings.database_url) as s:
-            row = s.get(OutboundEmail, key)
-            if row is not None:
-                row.status = "sent"
-                row.sent_at = datetime.now(UTC)
 
 
 class OutboundActivities:

@@ -4,11 +4,14 @@ kept that differs from what was expected, an order recorded twice or in the wron
 
 from __future__ import annotations
 
+import re
 import uuid
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from pathlib import Path
 
-from activities.messaging.email import message_id_for
+from activities.messaging.email import build_message, message_id_for
+from activities.messaging.templates import RenderedEmail
 from bench import load_audit
 from bench.load_day import Outcome
 from core.db.engine import session_scope
@@ -66,6 +69,70 @@ def test_emails_doubled_missing_or_undecided_are_each_found(
     assert found["problems"] == 2
     assert any("2 different messages" in e for e in found["examples"])
     assert any("without an outbox entry" in e for e in found["examples"])
+
+
+def _rendering(order_id: str, key: str) -> bytes:
+    """The message as the OMS renders it; rendering again gives other bytes (the MIME
+    boundary), which is what a resend must never be."""
+    return build_message(
+        sender="OMS Shop <orders@oms.example>",
+        to="k@example.org",
+        key=key,
+        order_id=order_id,
+        rendered=RenderedEmail(subject="Versandt", text="Hallo,\n", html="<p>Hallo,</p>\n"),
+        date=datetime(2026, 11, 24, 9, 30, tzinfo=UTC),
+    )
+
+
+def _unbound(message: bytes) -> bytes:
+    boundary = re.search(rb'boundary="([^"]+)"', message)
+    assert boundary is not None
+    return message.replace(boundary.group(1), b"BOUNDARY")
+
+
+def test_emails_are_compared_by_message_id_and_bytes(database_url: str, tmp_path: Path) -> None:
+    """Same Message-ID and the same bytes: a redelivery, counted and shown, not a problem.
+    Same Message-ID, different bytes (only the MIME boundary differs, as in the copies
+    overload used to produce): a problem. So is a copy that is not the outbox's message."""
+    p = _prefix()
+    order = f"{p}1"
+    stored = {n: _rendering(order, f"{order}:{n}") for n in ("again", "rerendered", "other")}
+    with session_scope(database_url) as s:
+        for n, message in stored.items():
+            s.add(
+                OutboundEmail(
+                    key=f"{order}:{n}",
+                    order_id=order,
+                    recipient="k@example.org",
+                    template="shipped",
+                    subject="Versandt",
+                    message_id=message_id_for(f"{order}:{n}"),
+                    status="sent",
+                    message=message,
+                )
+            )
+    for n, message in stored.items():
+        (tmp_path / f"{n}-1.eml").write_bytes(message)
+    clean = load_audit.emails(database_url, p, tmp_path)
+    assert clean["problems"] == 0 and clean["redelivered_copies"] == 0, clean["examples"]
+
+    (tmp_path / "again-2.eml").write_bytes(stored["again"])  # handed over again, same bytes
+    resend = load_audit.emails(database_url, p, tmp_path)
+    assert resend["problems"] == 0 and resend["received"] == 4
+    assert resend["redelivered_copies"] == 1 and resend["redelivered"] == [f"{order}:again"]
+
+    rerendered = _rendering(order, f"{order}:rerendered")
+    assert rerendered != stored["rerendered"]
+    assert _unbound(rerendered) == _unbound(stored["rerendered"])  # only the boundary differs
+    (tmp_path / "rerendered-2.eml").write_bytes(rerendered)  # same Message-ID, other bytes
+    (tmp_path / "other-1.eml").write_bytes(_rendering(order, f"{order}:other"))  # not stored
+    found = load_audit.emails(database_url, p, tmp_path)
+    assert found["problems"] == 2, found["examples"]
+    assert f"{order}:rerendered: 2 different messages under one Message-ID" in found["examples"]
+    assert (
+        f"{order}:other: received bytes differ from the message in the outbox" in found["examples"]
+    )
+    assert found["redelivered"] == [f"{order}:again"]
 
 
 def _tx(order_id: str, kind: str, amount: int, status: str = "succeeded") -> PaymentTransaction:
