@@ -12,7 +12,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 from temporalio.client import Client
 
-from api.http import errors, metrics, unavailable
+from api.http import errors, idempotency, metrics, unavailable
 from api.http.limits import InputLimits
 from api.http.request_context import bind_path_ids
 from api.pages.console import routes as console
@@ -49,6 +49,11 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
     )  # order id into the log context
     app.state.settings = cfg
     app.state.temporal = client
+    app.add_middleware(  # a repeated request under the same key answered once (inside limits)
+        idempotency.Idempotency,
+        database_url=cfg.database_url,
+        session_cookies=(console.AREA.session_cookie, portal.AREA.session_cookie),
+    )
     app.add_middleware(InputLimits, settings=cfg)  # body size, NUL in path/query
     app.include_router(orders.router)
     app.include_router(webhooks.router)
@@ -66,6 +71,7 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
     metrics.install(app, cfg)  # GET /metrics, request log context, HTTP metrics
     unavailable.install(app)  # database or Temporal briefly away: 503 + Retry-After
     errors.install(app)  # a workflow said no: 409 with its reason
+    idempotency.document(app)  # the Idempotency-Key header on state-changing operations
 
     @app.get("/health", tags=["ops"], summary="Database and Temporal reachable")
     async def health() -> JSONResponse:

@@ -23,6 +23,7 @@ from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
 
 from api.http.auth_keys import Signer
+from api.http.idempotency import install_template_global
 from core.settings import Settings
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).resolve().parent / "templates")
@@ -42,6 +43,7 @@ def _overdue(value: datetime | None) -> bool:
 TEMPLATES.env.filters["when"] = _when
 TEMPLATES.env.filters["euro"] = lambda cents: f"{cents / 100:,.2f} €".replace(",", " ")
 TEMPLATES.env.tests["overdue"] = _overdue
+install_template_global(TEMPLATES.env)  # {{ idem_field() }}: a fresh key in every posted form
 
 
 class WebError(Exception):
@@ -130,11 +132,16 @@ async def read_form(request: Request, csrf: str | None, max_fields: int = 20) ->
     body = await request.body()
     if len(body) > MAX_FORM_BYTES:
         raise WebError(413, "form too large")
-    form = dict(
-        parse_qsl(
-            body.decode("utf-8", "replace"), keep_blank_values=True, max_num_fields=max_fields
+    try:
+        form = dict(
+            parse_qsl(
+                body.decode("utf-8", "replace"),
+                keep_blank_values=True,
+                max_num_fields=max_fields + 1,  # the form's idempotency key (FORM_FIELD) on top
+            )
         )
-    )
+    except ValueError as exc:
+        raise WebError(413, f"form has more than {max_fields} fields") from exc
     if csrf is not None and not hmac.compare_digest(form.get("csrf", "").encode(), csrf.encode()):
         raise WebError(403, "the form is stale or from elsewhere: reload the page and try again")
     return form

@@ -1,7 +1,8 @@
 """Customer-service actions on running orders, and orders placed on a customer's behalf.
 
 The rules live in ``api.services.order_actions`` (shared with the console); a refusal is 409
-with the workflow's reason and changes nothing; malformed requests are 422 as everywhere.
+with the workflow's reason and changes nothing; malformed requests are 422 as everywhere. With
+an ``Idempotency-Key`` the action's Temporal Update id is the key, so a retry is done once.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from temporalio.client import Client
 from api import deps
 from api.http.admission import ADMISSION
 from api.http.errors import API_ERRORS
+from api.http.idempotency import request_key
 from api.http.security import CS_OR_LOCATION, CUSTOMER_SERVICE, own_location_only
 from api.routes.orders import accepted_answer
 from api.routes.schemas import OrderAccepted
@@ -42,12 +44,13 @@ router = APIRouter(tags=["customer service"], responses=API_ERRORS)
 async def cancel(
     order_id: str,
     body: CancelRequest,
+    request: Request,
     s: Annotated[Session, Depends(deps.db)],
     client: Annotated[Client, Depends(deps.temporal)],
 ) -> ActionResult:
     """Idempotent: cancelling a cancelled order answers 200 again, so a retry after a lost
     answer (timeout, restart) reads as the success it was."""
-    return await order_actions.cancel(s, client, order_id, body)
+    return await order_actions.cancel(s, client, order_id, body, request_key(request))
 
 
 @router.post(
@@ -59,10 +62,11 @@ async def cancel(
 async def cancel_lines(
     order_id: str,
     body: CancelLinesRequest,
+    request: Request,
     s: Annotated[Session, Depends(deps.db)],
     client: Annotated[Client, Depends(deps.temporal)],
 ) -> ActionResult:
-    return await order_actions.cancel_lines(s, client, order_id, body)
+    return await order_actions.cancel_lines(s, client, order_id, body, request_key(request))
 
 
 @router.post(
@@ -74,10 +78,11 @@ async def cancel_lines(
 async def modify(
     order_id: str,
     body: ModifyRequest,
+    request: Request,
     s: Annotated[Session, Depends(deps.db)],
     client: Annotated[Client, Depends(deps.temporal)],
 ) -> ActionResult:
-    return await order_actions.modify(s, client, order_id, body)
+    return await order_actions.modify(s, client, order_id, body, request_key(request))
 
 
 @router.post(
@@ -89,10 +94,11 @@ async def modify(
 async def review(
     order_id: str,
     body: ReviewDecision,
+    request: Request,
     s: Annotated[Session, Depends(deps.db)],
     client: Annotated[Client, Depends(deps.temporal)],
 ) -> ActionResult:
-    return await order_actions.review(s, client, order_id, body)
+    return await order_actions.review(s, client, order_id, body, request_key(request))
 
 
 @router.post(
@@ -109,7 +115,7 @@ async def confirm_pickup(
     client: Annotated[Client, Depends(deps.temporal)],
 ) -> ActionResult:
     own_location_only(request, body.location_id)
-    return await order_actions.confirm_pickup(s, client, order_id, body)
+    return await order_actions.confirm_pickup(s, client, order_id, body, request_key(request))
 
 
 @router.post(

@@ -3,7 +3,9 @@ JSON routes and the console: the read-model checks around ``OrderClient``.
 
 Each action is a Temporal Update: the workflow's validator answers at once. A refusal comes
 back as ``OrderRefused`` with the workflow's reason and changes nothing (the API answers 409);
-malformed requests are 422 as everywhere.
+malformed requests are 422 as everywhere. ``request_id`` (the request's idempotency key,
+``api.http.idempotency.request_key``) becomes the Update id, so a repeat of the same request is
+answered by Temporal with the first result, never carried out twice.
 """
 
 from __future__ import annotations
@@ -49,13 +51,15 @@ def _release(s: Session) -> None:
     s.close()
 
 
-async def cancel(s: Session, client: Client, order_id: str, body: CancelRequest) -> ActionResult:
+async def cancel(
+    s: Session, client: Client, order_id: str, body: CancelRequest, request_id: str | None = None
+) -> ActionResult:
     """Idempotent: cancelling a cancelled order answers success again, so a retry after a lost
     answer (timeout, restart) reads as the success it was."""
     known(s, order_id)
     _release(s)
     try:
-        return await OrderClient(client, order_id).cancel(body)
+        return await OrderClient(client, order_id).cancel(body, request_id)
     except OrderRefused:
         rec = s.get(OrderRecord, order_id)
         if rec is not None and rec.status == OrderStatus.CANCELLED:
@@ -68,14 +72,20 @@ async def cancel(s: Session, client: Client, order_id: str, body: CancelRequest)
 
 
 async def cancel_lines(
-    s: Session, client: Client, order_id: str, body: CancelLinesRequest
+    s: Session,
+    client: Client,
+    order_id: str,
+    body: CancelLinesRequest,
+    request_id: str | None = None,
 ) -> ActionResult:
     known(s, order_id)
     _release(s)
-    return await OrderClient(client, order_id).cancel_lines(body)
+    return await OrderClient(client, order_id).cancel_lines(body, request_id)
 
 
-async def modify(s: Session, client: Client, order_id: str, body: ModifyRequest) -> ActionResult:
+async def modify(
+    s: Session, client: Client, order_id: str, body: ModifyRequest, request_id: str | None = None
+) -> ActionResult:
     """New lines or a new address are priced first, so a bad one is 422 before the order is
     asked."""
     rec = known(s, order_id)
@@ -86,21 +96,27 @@ async def modify(s: Session, client: Client, order_id: str, body: ModifyRequest)
         except InvalidOrder as exc:
             raise invalid([field_error(loc, msg, kind) for loc, msg, kind in exc.errors]) from exc
     _release(s)
-    return await OrderClient(client, order_id).modify(body)
+    return await OrderClient(client, order_id).modify(body, request_id)
 
 
-async def review(s: Session, client: Client, order_id: str, body: ReviewDecision) -> ActionResult:
-    known(s, order_id)
-    _release(s)
-    return await OrderClient(client, order_id).decide_review(body)
-
-
-async def confirm_pickup(
-    s: Session, client: Client, order_id: str, body: PickupConfirmation
+async def review(
+    s: Session, client: Client, order_id: str, body: ReviewDecision, request_id: str | None = None
 ) -> ActionResult:
     known(s, order_id)
     _release(s)
-    return await OrderClient(client, order_id).confirm_pickup(body)
+    return await OrderClient(client, order_id).decide_review(body, request_id)
+
+
+async def confirm_pickup(
+    s: Session,
+    client: Client,
+    order_id: str,
+    body: PickupConfirmation,
+    request_id: str | None = None,
+) -> ActionResult:
+    known(s, order_id)
+    _release(s)
+    return await OrderClient(client, order_id).confirm_pickup(body, request_id)
 
 
 async def place_for_customer(body: AssistedOrder, settings: Settings, client: Client) -> OrderInput:

@@ -94,23 +94,37 @@ class OrderClient:
         )
 
     # ---- Updates: an immediate yes (with the result) or no (OrderRefused) -----------------
-    async def cancel(self, request: CancelRequest) -> ActionResult:
-        return await self._update(self._handle.execute_update(OrderWorkflow.cancel, request))
-
-    async def cancel_lines(self, request: CancelLinesRequest) -> ActionResult:
-        return await self._update(self._handle.execute_update(OrderWorkflow.cancel_lines, request))
-
-    async def modify(self, request: ModifyRequest) -> ActionResult:
-        return await self._update(self._handle.execute_update(OrderWorkflow.modify, request))
-
-    async def decide_review(self, decision: ReviewDecision) -> ActionResult:
+    # ``request_id`` (the caller's idempotency key) is the Update id: Temporal answers a repeat
+    # with the same id with the first Update's result instead of running it again.
+    async def cancel(self, request: CancelRequest, request_id: str | None = None) -> ActionResult:
         return await self._update(
-            self._handle.execute_update(OrderWorkflow.decide_review, decision)
+            self._handle.execute_update(OrderWorkflow.cancel, request, id=request_id)
         )
 
-    async def confirm_pickup(self, confirmation: PickupConfirmation) -> ActionResult:
+    async def cancel_lines(
+        self, request: CancelLinesRequest, request_id: str | None = None
+    ) -> ActionResult:
         return await self._update(
-            self._handle.execute_update(OrderWorkflow.confirm_pickup, confirmation)
+            self._handle.execute_update(OrderWorkflow.cancel_lines, request, id=request_id)
+        )
+
+    async def modify(self, request: ModifyRequest, request_id: str | None = None) -> ActionResult:
+        return await self._update(
+            self._handle.execute_update(OrderWorkflow.modify, request, id=request_id)
+        )
+
+    async def decide_review(
+        self, decision: ReviewDecision, request_id: str | None = None
+    ) -> ActionResult:
+        return await self._update(
+            self._handle.execute_update(OrderWorkflow.decide_review, decision, id=request_id)
+        )
+
+    async def confirm_pickup(
+        self, confirmation: PickupConfirmation, request_id: str | None = None
+    ) -> ActionResult:
+        return await self._update(
+            self._handle.execute_update(OrderWorkflow.confirm_pickup, confirmation, id=request_id)
         )
 
     async def report_shipment_event(self, event: ShipmentEvent) -> None:

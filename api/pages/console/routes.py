@@ -6,7 +6,8 @@ Agents log in with an API key whose roles (comma-separated in ``api_key.role``) 
 look; acting on an order needs ``customer_service``. Every action calls the same service
 function as the JSON API (``api.routes.customer_service``, ``api.routes.returns``), so the
 workflow's yes or no, with its reason, is what the flash message says, and a refusal changes
-nothing.
+nothing. Every form carries an idempotency key per render (``api.http.idempotency``): the same
+form posted twice is one action, its second answer the first one's.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from temporalio.client import Client
 from activities.returns.requests import ReturnRefused
 from api import deps
 from api.http.auth_keys import active_key, verify_key
+from api.http.idempotency import FORM_FIELD, derived_id, request_key
 from api.pages.console import views
 from api.pages.web_session import WebArea, WebError, field_errors, read_form
 from api.services import order_actions
@@ -266,7 +268,10 @@ async def cancel(
 ) -> Response:
     async def run(form: dict[str, str]) -> str:
         body = CancelRequest(agent=who.name, reason=form.get("reason", ""))
-        return _outcome("cancel", await order_actions.cancel(s, client, order_id, body))
+        return _outcome(
+            "cancel",
+            await order_actions.cancel(s, client, order_id, body, request_key(request)),
+        )
 
     return await _act(request, who, settings, f"/console/orders/{order_id}", run)
 
@@ -288,7 +293,8 @@ async def cancel_lines(
                 "lines": [{"line_id": form.get("line_id", ""), "quantity": form.get("quantity")}],
             }
         )
-        return _outcome("cancel lines", await order_actions.cancel_lines(s, client, order_id, body))
+        done = await order_actions.cancel_lines(s, client, order_id, body, request_key(request))
+        return _outcome("cancel lines", done)
 
     return await _act(request, who, settings, f"/console/orders/{order_id}", run)
 
@@ -314,7 +320,8 @@ async def modify(
         if form.get("shipping_speed"):
             data["shipping_speed"] = form["shipping_speed"]
         body = ModifyRequest.model_validate(data)
-        return _outcome("modify", await order_actions.modify(s, client, order_id, body))
+        done = await order_actions.modify(s, client, order_id, body, request_key(request))
+        return _outcome("modify", done)
 
     return await _act(request, who, settings, f"/console/orders/{order_id}", run)
 
@@ -334,9 +341,8 @@ async def review(
         body = ReviewDecision(
             agent=who.name, reason=form.get("reason", ""), approve=form["decision"] == "approve"
         )
-        return _outcome(
-            f"review {form['decision']}", await order_actions.review(s, client, order_id, body)
-        )
+        done = await order_actions.review(s, client, order_id, body, request_key(request))
+        return _outcome(f"review {form['decision']}", done)
 
     return await _act(request, who, settings, f"/console/orders/{order_id}", run)
 
@@ -379,7 +385,7 @@ async def place_order(
     placed: list[str] = []
 
     async def run(form: dict[str, str]) -> str:
-        order_id = form.get("order_id", "").strip() or f"CS-{uuid.uuid4().hex[:10].upper()}"
+        order_id = form.get("order_id", "").strip() or _new_order_id(form)
         address = {f: form.get(f, "").strip() for f in ("name", "street", "postcode", "city")}
         body = AssistedOrder.model_validate(
             {
@@ -407,6 +413,13 @@ async def place_order(
     if placed:
         resp.headers["Location"] = f"/console/orders/{placed[0]}"
     return resp
+
+
+def _new_order_id(form: dict[str, str]) -> str:
+    """An order number for a form without one, made from the form's idempotency key: the same
+    form sent twice (a double click, a reload) places the same order, never a second one."""
+    key = form.get(FORM_FIELD, "")
+    return f"CS-{derived_id(key) if key else uuid.uuid4().hex[:10].upper()}"
 
 
 def _lines(text: str) -> list[dict[str, Any]]:

@@ -29,6 +29,7 @@ from temporalio.client import Client
 from api import deps
 from api.http.auth_keys import LOCATION, active_key, verify_key
 from api.http.errors import refusal_answer
+from api.http.idempotency import request_key
 from api.pages.portal import views
 from api.pages.web_session import (
     LOCAL_TZ,
@@ -334,7 +335,7 @@ async def hand_over(
         except ValidationError as exc:
             raise PortalError(422, _field_errors(exc)) from exc
         s.close()  # hand the connection back while the order works on it
-        await _confirm_pickup(client, order, confirmation)
+        await _confirm_pickup(client, order, confirmation, request_key(request))
     except PortalError as exc:
         return _error(request, settings, who, exc, back="/portal/pickups")
     return _redirect(
@@ -373,10 +374,13 @@ def _event(rec: ShipmentRecord, form: dict[str, str]) -> ShipmentEvent:
 
 
 async def _confirm_pickup(
-    client: Client, order: OrderRecord, confirmation: PickupConfirmation
+    client: Client,
+    order: OrderRecord,
+    confirmation: PickupConfirmation,
+    request_id: str | None = None,
 ) -> ActionResult:
     try:
-        return await OrderClient(client, order.order_id).confirm_pickup(confirmation)
+        return await OrderClient(client, order.order_id).confirm_pickup(confirmation, request_id)
     except OrderRefused as exc:
         raise PortalError(*refusal_answer(exc)) from exc
 

@@ -3,7 +3,8 @@
 ``/my/orders/{order_id}?t=<token>``: status, parcels with tracking links, the delivery address
 (changeable until the order is released to fulfilment: the order workflow's ``modify`` Update
 decides), the lines that can still be returned, starting a return, and each return's label.
-A token of another order, or a tampered one, is refused with 403 and nothing is shown.
+A token of another order, or a tampered one, is refused with 403 and nothing is shown. Each form
+carries an idempotency key per render (``api.http.idempotency``): sent twice, it acts once.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from activities.messaging.templates import euro
 from activities.returns.requests import ReturnRefused, returnable
 from api import deps
 from api.http.errors import refusal_answer
+from api.http.idempotency import install_template_global, request_key
 from api.services.returns import label_response, start_returns
 from core.db.schema import OrderRecord, ReturnRecord, ShipmentRecord
 from core.domain.commands import ActionResult, ModifyRequest
@@ -38,6 +40,7 @@ from workflows.order.client import OrderClient, OrderRefused
 router = APIRouter(prefix="/my/orders", tags=["self-service"], include_in_schema=False)
 TEMPLATES = Jinja2Templates(directory=Path(__file__).resolve().parent.parent / "templates")
 TEMPLATES.env.filters["euro"] = euro
+install_template_global(TEMPLATES.env)  # {{ idem_field() }}: a fresh key in every posted form
 MAX_FORM_BYTES = 16_384
 
 DbDep = Annotated[Session, Depends(deps.db)]
@@ -231,14 +234,17 @@ async def change_delivery(
                 reason="changed on the self-service page",
                 delivery_address=address,
             ),
+            request_key(request),
         )
     except Refused as exc:
         return _error(request, exc)
     return RedirectResponse(f"/my/orders/{order_id}?t={quote(token)}&done=address", status_code=303)
 
 
-async def _modify(client: Client, order_id: str, request: ModifyRequest) -> ActionResult:
+async def _modify(
+    client: Client, order_id: str, request: ModifyRequest, request_id: str | None = None
+) -> ActionResult:
     try:
-        return await OrderClient(client, order_id).modify(request)
+        return await OrderClient(client, order_id).modify(request, request_id)
     except OrderRefused as exc:
         raise Refused(*refusal_answer(exc)) from exc
