@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 from fastapi import Depends, FastAPI
 from fastapi.concurrency import run_in_threadpool
@@ -53,6 +54,7 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
         idempotency.Idempotency,
         database_url=cfg.database_url,
         session_cookies=(console.AREA.session_cookie, portal.AREA.session_cookie),
+        retention=timedelta(hours=cfg.idempotency_retention_h),
     )
     app.add_middleware(InputLimits, settings=cfg)  # body size, NUL in path/query
     app.include_router(orders.router)

@@ -192,6 +192,9 @@ class Settings(BaseSettings):
     outbound_batch: int = Field(
         default=50, gt=0, description="deliveries posted concurrently per dispatch round"
     )
+    idempotency_retention_h: int = Field(
+        default=24, gt=0, description="how long an answer is kept under its Idempotency-Key"
+    )
     # back-pressure (api/http/admission.py)
     admission_max_backlog_s: float = Field(
         default=2.0,

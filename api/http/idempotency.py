@@ -77,9 +77,9 @@ CREDENTIAL_HEADERS = ("x-api-key", "authorization", "x-oms-signature")
 REPLAYED = (b"idempotent-replayed", b"true")
 
 OUTCOME_RETENTION = timedelta(hours=24)
-"""How long an answer is kept under its key: a retry or a reload within this time gets it again;
-older rows are deleted now and then. A module constant, not yet a setting: a deployment that
-wants another value would need ``Settings.idempotency_retention_hours`` (core/settings.py)."""
+"""How long an answer is kept under its key unless the setting ``idempotency_retention_h``
+says otherwise: a retry or a reload within this time gets it again; older rows are deleted
+now and then."""
 PENDING_WAIT_S = 8.0
 """How long a repeat waits for the first request with its key to finish before answering 409."""
 POLL_S = 0.1
@@ -141,7 +141,7 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _maybe_clean(url: str) -> None:
+def _maybe_clean(url: str, retention: timedelta) -> None:
     with _cleanup_lock:
         if time.monotonic() - _cleanup["last"] < CLEANUP_EVERY_S:
             return
@@ -149,9 +149,7 @@ def _maybe_clean(url: str) -> None:
     try:
         with Session(get_engine(url)) as s:
             s.exec(
-                delete(RequestOutcome).where(
-                    col(RequestOutcome.created_at) < _now() - OUTCOME_RETENTION
-                )
+                delete(RequestOutcome).where(col(RequestOutcome.created_at) < _now() - retention)
             )
             s.commit()
     except SQLAlchemyError as exc:  # cleaning is opportunistic: the next chance will do
@@ -187,9 +185,15 @@ def _take_over(url: str, key: str) -> bool:
         return bool(result.rowcount)
 
 
-def claim(url: str, key: str, scope: str, request_hash: str) -> Claim:
+def claim(
+    url: str,
+    key: str,
+    scope: str,
+    request_hash: str,
+    retention: timedelta = OUTCOME_RETENTION,
+) -> Claim:
     """Record the key as pending (this request runs), or say what is there already."""
-    _maybe_clean(url)
+    _maybe_clean(url, retention)
     for _ in range(3):
         try:
             with Session(get_engine(url)) as s:
@@ -352,11 +356,16 @@ class Idempotency:
     before ``InputLimits`` (so it runs inside the size limits)."""
 
     def __init__(
-        self, app: ASGIApp, database_url: str, session_cookies: tuple[str, ...] = ()
+        self,
+        app: ASGIApp,
+        database_url: str,
+        session_cookies: tuple[str, ...] = (),
+        retention: timedelta = OUTCOME_RETENTION,
     ) -> None:
         self.app = app
         self.url = database_url
         self.session_cookies = session_cookies
+        self.retention = retention
 
     def _caller(self, headers: Headers, cookies: dict[str, str]) -> str:
         """The credential the request carries, hashed: whoever shows another one (or none)
@@ -396,9 +405,10 @@ class Idempotency:
         outcome_key = _digest(where, caller, key)
         request_hash = _digest(content_type, body)
         scope.setdefault("state", {})["idempotency_key"] = outcome_key
+        label = f"{where} caller:{caller[:16]}"
         try:
             found = await run_in_threadpool(
-                claim, self.url, outcome_key, f"{where} caller:{caller[:16]}", request_hash
+                claim, self.url, outcome_key, label, request_hash, self.retention
             )
             deadline = time.monotonic() + PENDING_WAIT_S
             while found.kind == "pending" and time.monotonic() < deadline:
@@ -406,7 +416,7 @@ class Idempotency:
                 looked = await run_in_threadpool(look, self.url, outcome_key, request_hash)
                 if looked is None:  # the first one's answer was not kept: run it now
                     looked = await run_in_threadpool(
-                        claim, self.url, outcome_key, f"{where} caller:{caller[:16]}", request_hash
+                        claim, self.url, outcome_key, label, request_hash, self.retention
                     )
                 found = looked
         except SQLAlchemyError as exc:
@@ -484,8 +494,8 @@ HEADER_DOC: dict[str, Any] = {
     "description": (
         "Makes the request safe to repeat: a repeat with the same key (and body) gets the first "
         "answer again, without doing the work twice; a repeat while the first still runs gets "
-        "409 with Retry-After; the same key with another body is 422. Keys are kept for "
-        f"{int(OUTCOME_RETENTION.total_seconds() // 3600)} hours, per caller and operation."
+        "409 with Retry-After; the same key with another body is 422. Keys are kept for a "
+        "day by default (setting idempotency_retention_h), per caller and operation."
     ),
     "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": KEY_PATTERN},
 }
