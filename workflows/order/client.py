@@ -9,7 +9,8 @@ order whose workflow has closed (``OrderClosed``). The API answers both with 409
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+import contextlib
+from collections.abc import Awaitable, Iterator
 from datetime import timedelta
 from typing import TypeVar
 
@@ -130,7 +131,7 @@ class OrderClient:
     async def report_shipment_event(self, event: ShipmentEvent) -> None:
         """Answers once the order accepted the news (its validator said yes); it is applied in
         order with the order's other steps right after."""
-        try:
+        with self._refusals():
             update = await self._handle.start_update(
                 OrderWorkflow.report_shipment_event,
                 event,
@@ -141,15 +142,6 @@ class OrderClient:
             # wait for the handler to finish.
             if getattr(update, "_known_outcome", None) is not None:
                 await update.result()
-        except WorkflowUpdateFailedError as exc:
-            cause = exc.cause
-            raise OrderRefused(
-                self.order_id, getattr(cause, "message", None) or str(cause)
-            ) from exc
-        except RPCError as exc:
-            if exc.status == RPCStatusCode.NOT_FOUND:
-                raise OrderClosed(self.order_id, f"order {self.order_id} is closed") from exc
-            raise
 
     # ---- signals: news for the order -------------------------------------------------------
     async def shipment_event(self, event: ShipmentEvent) -> None:
@@ -175,9 +167,12 @@ class OrderClient:
         return await self._handle.describe()
 
     # ---- the one translation of a refusal ----------------------------------------------------
-    async def _update(self, call: Awaitable[ActionResult]) -> ActionResult:
+    @contextlib.contextmanager
+    def _refusals(self, closed: str = "") -> Iterator[None]:
+        """A validator's no becomes ``OrderRefused`` with its reason; an order whose workflow
+        is gone, ``OrderClosed``."""
         try:
-            return await call
+            yield
         except WorkflowUpdateFailedError as exc:
             cause = exc.cause
             raise OrderRefused(
@@ -185,17 +180,17 @@ class OrderClient:
             ) from exc
         except RPCError as exc:
             if exc.status == RPCStatusCode.NOT_FOUND:
-                raise OrderClosed(self.order_id, f"order {self.order_id} is closed") from exc
-            raise
-
-    async def _signal(self, call: Awaitable[None], closed: str = "") -> None:
-        try:
-            await call
-        except RPCError as exc:
-            if exc.status == RPCStatusCode.NOT_FOUND:
                 reason = closed or f"order {self.order_id} is closed"
                 raise OrderClosed(self.order_id, reason) from exc
             raise
+
+    async def _update(self, call: Awaitable[ActionResult]) -> ActionResult:
+        with self._refusals():
+            return await call
+
+    async def _signal(self, call: Awaitable[None], closed: str = "") -> None:
+        with self._refusals(closed):
+            await call
 
 
 def initial_search_attributes(order: OrderInput) -> TypedSearchAttributes:
