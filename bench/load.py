@@ -251,6 +251,7 @@ def main() -> None:
     parser.add_argument("--no-faults", dest="faults", action="store_false")
     parser.add_argument("--engine-workflows", type=int, default=2000)
     parser.add_argument("--keep", action="store_true", help="leave the stack's files behind")
+    parser.add_argument("--out", default="", help="result file (default bench/results/load.json)")
     args = parser.parse_args()
     run_id = uuid.uuid4().hex[:6]
     prefix = f"LD-{run_id}-"
@@ -285,6 +286,7 @@ def main() -> None:
         "faults": run["faults"],
         "payment_failure_rate": failure,
         "orders_accepted": len(accepted),
+        "orders_shed_503": sum(o.shed for o in outcomes),
         "orders_per_s_sustained": latency["released_per_s"],
         "elapsed_s": round(run["elapsed_s"]),
         "retried_calls": run["retries"],
@@ -306,8 +308,10 @@ def main() -> None:
         import shutil
 
         shutil.rmtree(stack.dir, ignore_errors=True)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2, default=str) + "\n")
+    out = Path(args.out) if args.out else RESULTS
+    result["result_file"] = str(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2, default=str) + "\n")
     _print(result)
     if args.keep:
         (stack.dir / "outcomes.json").write_text(
@@ -319,7 +323,8 @@ def main() -> None:
 def _print(r: dict[str, Any]) -> None:
     lat = r["release_latency_ms"]
     print(
-        f"orders: {r['orders_accepted']}/{r['orders']} accepted, sustained "
+        f"orders: {r['orders_accepted']}/{r['orders']} accepted "
+        f"({r['orders_shed_503']} shed with 503 busy until the shop gave up), sustained "
         f"{r['orders_per_s_sustained']} orders/s (target {r['rate_target_per_s']}/s), "
         f"{r['retried_calls']} calls retried by the partners"
     )
@@ -340,7 +345,7 @@ def _print(r: dict[str, Any]) -> None:
             f"audit {name:<9} {'clean' if not f['problems'] else f['problems']} "
             f"{figures} {f['examples'] if f['problems'] else ''}"
         )
-    print(f"audit: {'CLEAN' if r['audit_clean'] else 'PROBLEMS'}; written to {RESULTS}")
+    print(f"audit: {'CLEAN' if r['audit_clean'] else 'PROBLEMS'}; written to {r['result_file']}")
 
 
 if __name__ == "__main__":

@@ -48,7 +48,14 @@ def orders(url: str, prefix: str, outcomes: list[Outcome]) -> Finding:
         if oid in records and records[oid] != o.expected_status
     ]
     problems += [f"{o.order_id}: bench error {o.error}" for o in outcomes if o.error]
-    return _finding(problems, orders=len(records), by_status=dict(Counter(records.values())))
+    shed = [o.order_id for o in outcomes if o.shed]
+    problems += [f"{oid}: shed (503 busy) yet recorded" for oid in shed if oid in records]
+    return _finding(
+        problems,
+        orders=len(records),
+        shed_at_the_door=len(shed),
+        by_status=dict(Counter(records.values())),
+    )
 
 
 async def workflows(client: Client, url: str, prefix: str, outcomes: list[Outcome]) -> Finding:

@@ -45,6 +45,7 @@ class Outcome:
     order_id: str
     placed_at: float = 0.0  # bench clock (time.time) of the first attempt
     accepted: bool = False
+    shed: bool = False  # the shop gave up: the OMS kept answering 503 busy (back-pressure)
     final_status: str = ""
     expected_status: str = ""
     cancelled: bool = False
@@ -184,7 +185,13 @@ class Day:
     async def live(self, plan: Plan, out: Outcome) -> None:
         """One order from placement to its end (and its return, if any)."""
         out.placed_at = time.time()
-        r = await self.send.call("POST", "/orders", ok={202}, key=self.shop_key, json=plan.body)
+        try:
+            await self.send.call("POST", "/orders", ok={202}, key=self.shop_key, json=plan.body)
+        except TimeoutError as exc:
+            if "busy" not in str(exc):
+                raise
+            out.shed = True  # back-pressure: the customer is told to try later, nothing taken
+            return
         out.accepted = True
         order = await self._order(plan.order_id)
         out.total_cents = order["total_cents"]
