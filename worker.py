@@ -27,6 +27,7 @@ from activities.fulfilment.activities import (
 from activities.messaging.activities import EmailActivities, OutboundActivities
 from activities.orders.activities import (
     OrderLogActivities,
+    OrderSweepActivities,
     PlanningActivities,
     PricingActivities,
     RiskActivities,
@@ -41,8 +42,13 @@ from core.settings import Settings, get_settings
 from workflows.connection import connect
 from workflows.ops.hold_cleanup import HoldCleanupWorkflow
 from workflows.ops.location_outage import LocationOutageWorkflow
+from workflows.ops.order_sweep import OrderSweepWorkflow
 from workflows.ops.outbound_dispatch import OutboundDispatchWorkflow
-from workflows.ops.schedules import ensure_hold_cleanup_schedule, ensure_outbound_dispatch_schedule
+from workflows.ops.schedules import (
+    ensure_hold_cleanup_schedule,
+    ensure_order_sweep_schedule,
+    ensure_outbound_dispatch_schedule,
+)
 from workflows.order.workflow import OrderWorkflow
 from workflows.returns.workflow import ReturnWorkflow
 
@@ -52,6 +58,7 @@ WORKFLOWS = [
     HoldCleanupWorkflow,
     ReturnWorkflow,
     OutboundDispatchWorkflow,
+    OrderSweepWorkflow,
 ]
 
 
@@ -87,6 +94,7 @@ def activities_for(settings: Settings) -> list[Callable[..., Any]]:
         OpsCaseActivities(settings).open_parcel_case,
         log.register_order,
         log.record_progress,
+        OrderSweepActivities(settings).find_unstarted_orders,
         email.send_email,
         locations.set_location_online,
         HoldActivities(settings).expire_holds,
@@ -126,6 +134,7 @@ async def main() -> None:
     client = await connect(settings)
     await ensure_hold_cleanup_schedule(client, settings)
     await ensure_outbound_dispatch_schedule(client, settings)
+    await ensure_order_sweep_schedule(client, settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

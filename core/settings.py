@@ -144,6 +144,15 @@ class Settings(BaseSettings):
     hold_cleanup_interval_s: int = Field(
         default=60, gt=0, description="how often the schedule ends expired holds"
     )
+    order_sweep_interval_s: int = Field(
+        default=60, gt=0, description="how often the schedule starts orders left without a workflow"
+    )
+    order_sweep_grace_s: float = Field(
+        default=300,
+        ge=0,
+        description="age of a recorded order without a workflow before the sweep starts it "
+        "(the API's own start and the caller's retry go first)",
+    )
     store_online_buffer: int = Field(
         default=2, ge=0, description="units of a store's stock not sold online"
     )

@@ -15,6 +15,7 @@ from activities.messaging.outbound import enqueue_deliveries
 from activities.orders.log import _apply_snapshot, order_record_for
 from activities.orders.planning import build_problem, rule_profiles, to_result
 from activities.orders.pricing import InvalidOrder, modified_order
+from activities.orders.sweeper import SweepCursor, UnstartedOrders, unstarted_orders
 from core.db.engine import session_scope
 from core.db.schema import OrderEvent, OrderRecord
 from core.domain.commands import ModifyRequest
@@ -66,6 +67,19 @@ class OrderLogActivities:
                 _apply_snapshot(rec, ev.snapshot)
             rec.updated_at = datetime.now(UTC)
         return True
+
+
+class OrderSweepActivities:
+    """The order sweeper's look at the read model (``activities/orders/sweeper.py``)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.url = settings.database_url
+
+    @activity.defn
+    def find_unstarted_orders(
+        self, placed_before: datetime, limit: int, after: SweepCursor | None
+    ) -> UnstartedOrders:
+        return unstarted_orders(self.url, placed_before, limit, after)
 
 
 class RiskActivities:

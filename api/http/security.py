@@ -2,7 +2,9 @@
 
 Every JSON endpoint declares the roles it serves with ``dependencies=[Allow(...)]`` or, for
 machine-to-machine webhooks, ``[Signed(...)]``. A request without a valid key gets 401, with a
-key of another role 403, and in both cases the endpoint never runs, so nothing changes. Keys
+key of another role 403, and in both cases the endpoint never runs, so nothing changes. Once
+the caller is known, the guard checks a JSON body for what JSON does not allow (``NaN``,
+``Infinity``, lone surrogates: 422 naming the field, see ``api.http.strict_json``). Keys
 are stored hashed (``api_key``); a key may carry several roles (comma-separated). Store and
 vendor staff use the portal's session; customers use their signed self-service link.
 """
@@ -17,6 +19,7 @@ from fastapi.concurrency import run_in_threadpool
 from sqlmodel import Session
 
 from api.http.auth_keys import verify_key
+from api.http.strict_json import refuse_bad_json
 from core.db.engine import get_engine
 from core.signing import verify
 
@@ -90,6 +93,7 @@ class Allow:
                 detail="this key's role may not do this; allowed: " + ", ".join(sorted(self.roles)),
             )
         request.state.principal = principal
+        await refuse_bad_json(request)  # the caller is known: now its body (422 naming the field)
         return principal
 
 
@@ -108,6 +112,7 @@ class Signed:
         settings = request.app.state.settings
         for source in sorted(self.sources):
             if verify(settings.webhook_secret(source), body, header):
+                await refuse_bad_json(request)  # signed over the raw bytes; now parse them
                 return source
         raise HTTPException(403, detail="bad signature")
 
@@ -122,16 +127,32 @@ OPS_OR_LOCATION = [Depends(Allow(Role.OPERATIONS, Role.LOCATION))]
 CS_OR_LOCATION = [Depends(Allow(Role.CUSTOMER_SERVICE, Role.LOCATION))]
 READERS = [Depends(Allow(Role.SHOP, Role.CUSTOMER_SERVICE, Role.OPERATIONS))]
 STOCK_READERS = [Depends(Allow(Role.SHOP, Role.CUSTOMER_SERVICE, Role.OPERATIONS, Role.LOCATION))]
+ORDER_READERS = [Depends(Allow(Role.SHOP, Role.CUSTOMER_SERVICE, Role.OPERATIONS, Role.LOCATION))]
+"""Location keys among them see only orders routed to their location (``location_scope``)."""
 CARRIER_OR_WAREHOUSE = [Depends(Signed(Source.CARRIER, Source.WAREHOUSE))]
 PAYMENT_PROVIDER = [Depends(Signed(Source.PAYMENT))]
 WAREHOUSE = [Depends(Signed(Source.WAREHOUSE))]
 
 
+def location_scope(request: Request) -> str | None:
+    """The one location a store's or vendor's key is confined to, or None for a key with a
+    wider role (shop, customer service, operations), which sees every location.
+
+    What a location key sees: the stock of its own location (asking for another is 403, the
+    locations are no secret) and only the orders with a shipment routed to it, from there or
+    transferred there for pickup; any other order answers 404 like an unknown one, so a key
+    cannot even learn that an order number exists."""
+    principal: Principal | None = getattr(request.state, "principal", None)
+    if principal is None or principal.roles - {Role.LOCATION}:
+        return None
+    if not principal.location_id:
+        raise HTTPException(403, detail="this location key names no location")
+    return principal.location_id
+
+
 def own_location_only(request: Request, location_id: str | None) -> None:
     """A store's or vendor's key acts for its own location only (403 otherwise); keys with a
     wider role (customer service, operations) may act for any location."""
-    principal: Principal | None = getattr(request.state, "principal", None)
-    if principal is None or principal.roles - {Role.LOCATION}:
-        return
-    if location_id != principal.location_id:
+    scope = location_scope(request)
+    if scope is not None and location_id != scope:
         raise HTTPException(403, detail="this key acts for its own location only")

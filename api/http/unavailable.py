@@ -1,6 +1,15 @@
 """503 + Retry-After when the database or Temporal is briefly out of reach (a restart, a full
 connection pool): the caller's retry is safe, since every write is idempotent, and a 503 tells
-partners to retry, where a 500 would read as a bug."""
+partners to retry, where a 500 would read as a bug.
+
+Temporal away shows in three ways. A call that cannot reach the server is retried by the SDK
+and then fails ``UNAVAILABLE`` (or ``DEADLINE_EXCEEDED``...). An Update whose answer does not
+come in time fails ``WorkflowUpdateRPCTimeoutOrCancelledError``. And a call in flight when the
+connection breaks under it (the server restarts, a proxy or load balancer in between drops the
+connection) fails ``UNKNOWN`` "transport error": the SDK does not retry that one, since the
+request may have reached the server, so it came through as a 500. It is the same brief absence,
+and the caller's retry is just as safe (an action done already answers as done), so it is a
+503 too; any other ``UNKNOWN`` or ``INTERNAL`` stays a 500."""
 
 from __future__ import annotations
 
@@ -18,6 +27,25 @@ _TEMPORAL_BUSY = {
     RPCStatusCode.RESOURCE_EXHAUSTED,
     RPCStatusCode.CANCELLED,
 }
+_CONNECTION_LOST = (
+    "transport error",
+    "connection",
+    "broken pipe",
+    "h2 protocol error",
+    "stream error",
+    "stream closed",
+)
+"""How a broken connection reads in an ``UNKNOWN``/``INTERNAL`` status (tonic's words)."""
+
+
+def engine_away(exc: RPCError) -> bool:
+    """Whether the error says Temporal was out of reach, not that the call was wrong."""
+    if exc.status in _TEMPORAL_BUSY:
+        return True
+    message = exc.message.lower()
+    return exc.status in (RPCStatusCode.UNKNOWN, RPCStatusCode.INTERNAL) and any(
+        words in message for words in _CONNECTION_LOST
+    )
 
 
 def _busy(what: str) -> JSONResponse:
@@ -39,7 +67,7 @@ async def _database(_request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _temporal(_request: Request, exc: Exception) -> JSONResponse:
-    if isinstance(exc, RPCError) and exc.status in _TEMPORAL_BUSY:
+    if isinstance(exc, RPCError) and engine_away(exc):
         return _busy("the workflow engine")
     raise exc
 

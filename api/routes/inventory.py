@@ -1,12 +1,16 @@
 """Inventory endpoints: availability to promise, delivery promises, the stock ledger, manual
 adjustments, stock policies and replenishment proposals; stock feeds and holds come from their
-own modules under the same prefix."""
+own modules under the same prefix.
+
+A store's or vendor's key (role ``location``) reads availability of its own location only: the
+figures, network totals included, cover that location, and naming another one is 403. Every
+other stock read is for roles that see the whole network."""
 
 from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Response
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel
 from sqlmodel import Session, col, select
@@ -19,7 +23,7 @@ from activities.stock.replenishment import Proposal
 from activities.stock.stock_policy import StockPolicy, StockPolicyIn
 from api import deps
 from api.http.errors import API_ERRORS, invalid
-from api.http.security import CS_OR_OPS, OPERATIONS, READERS, STOCK_READERS
+from api.http.security import CS_OR_OPS, OPERATIONS, READERS, STOCK_READERS, location_scope
 from api.routes import inventory_feeds, inventory_holds
 from core.db.schema import Sku
 from core.domain.inputs import POSTCODE_PATTERN, Channel
@@ -51,6 +55,17 @@ class ProposalList(BaseModel):
 # ---- availability and promises -------------------------------------------------------------
 
 
+def _readable_locations(request: Request, asked: list[str] | None) -> list[str] | None:
+    """The locations the caller may read: what it asked for, or for a location key its own
+    location (403 when it asks for another)."""
+    scope = location_scope(request)
+    if scope is None:
+        return asked
+    if asked and set(asked) != {scope}:
+        raise HTTPException(403, detail="this key reads its own location's stock only")
+    return [scope]
+
+
 @router.get(
     "/availability/{sku}",
     dependencies=STOCK_READERS,
@@ -58,11 +73,17 @@ class ProposalList(BaseModel):
     summary="ATP of one SKU per location and for the network, for a channel",
 )
 def sku_availability(
-    sku: str, s: DB, settings: SETTINGS, channel: Channel = "web", location_id: LOCATIONS = None
+    sku: str,
+    request: Request,
+    s: DB,
+    settings: SETTINGS,
+    channel: Channel = "web",
+    location_id: LOCATIONS = None,
 ) -> SkuAvailability:
+    locations = _readable_locations(request, location_id)
     if s.get(Sku, sku) is None:
         raise HTTPException(404, detail=f"SKU {sku} not found")
-    return availability(s, [sku], channel, settings, location_ids=location_id)[sku]
+    return availability(s, [sku], channel, settings, location_ids=locations)[sku]
 
 
 @router.get(
@@ -72,12 +93,14 @@ def sku_availability(
     summary="ATP of several SKUs (repeat ?sku=) in one call",
 )
 def skus_availability(
+    request: Request,
     s: DB,
     settings: SETTINGS,
     sku: Annotated[list[str], Query(min_length=1, max_length=100)],
     channel: Channel = "web",
     location_id: LOCATIONS = None,
 ) -> AvailabilityList:
+    locations = _readable_locations(request, location_id)
     known = set(s.exec(select(Sku.sku).where(col(Sku.sku).in_(sku))))
     errors: list[dict[str, object]] = [
         {"loc": ["query", "sku", i], "msg": f"unknown SKU {x!r}", "type": "unknown_sku"}
@@ -86,7 +109,7 @@ def skus_availability(
     ]
     if errors:
         raise invalid(errors)
-    found = availability(s, list(dict.fromkeys(sku)), channel, settings, location_ids=location_id)
+    found = availability(s, list(dict.fromkeys(sku)), channel, settings, location_ids=locations)
     return AvailabilityList(skus=list(found.values()))
 
 

@@ -1,17 +1,23 @@
-"""Shop-facing order endpoints: place (idempotent), look up, list."""
+"""Shop-facing order endpoints: place (idempotent), look up, list.
+
+Store and vendor keys (role ``location``) read orders too, but only those routed to their
+location (a shipment from there, or transferred there for pickup): any other order is 404,
+exactly like an unknown one, and listings leave it out (``api.http.security.location_scope``).
+"""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Response
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from sqlalchemy import ColumnElement, exists, or_
 from sqlmodel import Session, col, func, select
 from temporalio.client import Client
 
 from api import deps
 from api.http.admission import ADMISSION
 from api.http.errors import API_ERRORS
-from api.http.security import READERS, SHOP
+from api.http.security import ORDER_READERS, SHOP, location_scope
 from api.routes.schemas import (
     EventView,
     OrderAccepted,
@@ -53,16 +59,39 @@ def accepted_answer(order: OrderInput, response: Response, settings: Settings) -
     )
 
 
-@router.get(
-    "/orders/{order_id}",
-    dependencies=READERS,
-    response_model=OrderView,
-    summary="An order with its history",
-)
-def get_order(order_id: str, s: Annotated[Session, Depends(deps.db)]) -> OrderView:
-    rec = s.get(OrderRecord, order_id)
+def routed_to(location_id: str) -> ColumnElement[bool]:
+    """An order (``OrderRecord``) has a shipment from ``location_id`` or transferred there."""
+    return exists().where(
+        col(ShipmentRecord.order_id) == col(OrderRecord.order_id),
+        or_(
+            col(ShipmentRecord.location_id) == location_id,
+            col(ShipmentRecord.transfer_to) == location_id,
+        ),
+    )
+
+
+def visible_order(s: Session, request: Request, order_id: str) -> OrderRecord:
+    """The order as the caller may see it: 404 when it is unknown, and for a location key also
+    when it is not routed to its location (the same answer: nothing is revealed)."""
+    query = select(OrderRecord).where(OrderRecord.order_id == order_id)
+    if (scope := location_scope(request)) is not None:
+        query = query.where(routed_to(scope))
+    rec = s.exec(query).first()
     if rec is None:
         raise HTTPException(404, detail=f"order {order_id} not found")
+    return rec
+
+
+@router.get(
+    "/orders/{order_id}",
+    dependencies=ORDER_READERS,
+    response_model=OrderView,
+    summary="An order with its history (a location key: orders routed to it)",
+)
+def get_order(
+    order_id: str, request: Request, s: Annotated[Session, Depends(deps.db)]
+) -> OrderView:
+    rec = visible_order(s, request, order_id)
     shipments = s.exec(
         select(ShipmentRecord)
         .where(ShipmentRecord.order_id == order_id)
@@ -93,9 +122,13 @@ def get_order(order_id: str, s: Annotated[Session, Depends(deps.db)]) -> OrderVi
 
 
 @router.get(
-    "/orders", dependencies=READERS, response_model=OrderList, summary="List orders, newest first"
+    "/orders",
+    dependencies=ORDER_READERS,
+    response_model=OrderList,
+    summary="List orders, newest first (a location key: orders routed to it)",
 )
 def list_orders(
+    request: Request,
     s: Annotated[Session, Depends(deps.db)],
     status: str | None = None,
     channel: str | None = None,
@@ -106,6 +139,8 @@ def list_orders(
     offset: Annotated[int, Query(ge=0, le=deps.DB_INT_MAX)] = 0,
 ) -> OrderList:
     query = select(OrderRecord)
+    if (scope := location_scope(request)) is not None:
+        query = query.where(routed_to(scope))
     for column, value in (
         (OrderRecord.status, status),
         (OrderRecord.channel, channel),

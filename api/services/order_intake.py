@@ -2,6 +2,13 @@
 
 Checks that need the catalogue or geography happen here, before anything is created, so a bad
 order is answered 422 and leaves no trace. Placing the same order twice is harmless.
+
+The order is recorded (its read-model row, with the whole priced payload) before its workflow
+starts: once recorded it is never lost. When the start fails because Temporal is away, the
+caller gets 503 + Retry-After and the row stays; the row is not removed, since the start may
+have gone through with only its answer lost, or a concurrent retry may have started it. The
+caller's retry starts it, and otherwise the order sweep does after its grace time
+(``workflows/ops/order_sweep.py``, ``OMS_ORDER_SWEEP_GRACE_S``).
 """
 
 from __future__ import annotations

@@ -18,6 +18,7 @@ from temporalio.client import (
 
 from core.settings import Settings
 from workflows.ops.hold_cleanup import HoldCleanupWorkflow
+from workflows.ops.order_sweep import OrderSweepWorkflow, SweepParams
 from workflows.ops.outbound_dispatch import DispatchParams, OutboundDispatchWorkflow
 
 
@@ -80,6 +81,35 @@ async def ensure_outbound_dispatch_schedule(client: Client, settings: Settings) 
     return await _ensure(
         client, outbound_dispatch_schedule_id(settings), _outbound_dispatch(settings)
     )
+
+
+def order_sweep_schedule_id(settings: Settings) -> str:
+    """One per task queue, like the hold cleanup."""
+    return f"order-sweep-{settings.task_queue}"
+
+
+def _order_sweep(settings: Settings) -> Schedule:
+    return Schedule(
+        action=ScheduleActionStartWorkflow(
+            OrderSweepWorkflow.run,
+            arg=SweepParams(grace_s=settings.order_sweep_grace_s),
+            id=f"order-sweep-{settings.task_queue}",
+            task_queue=settings.task_queue,
+            execution_timeout=timedelta(minutes=30),
+        ),
+        spec=ScheduleSpec(
+            intervals=[
+                ScheduleIntervalSpec(every=timedelta(seconds=settings.order_sweep_interval_s))
+            ]
+        ),
+        # a missed tick needs no catching up: the next run finds every order still unstarted
+        policy=SchedulePolicy(catchup_window=timedelta(minutes=1)),
+    )
+
+
+async def ensure_order_sweep_schedule(client: Client, settings: Settings) -> str:
+    """Create or update the schedule that starts orders left without a workflow."""
+    return await _ensure(client, order_sweep_schedule_id(settings), _order_sweep(settings))
 
 
 async def _ensure(client: Client, schedule_id: str, wanted: Schedule) -> str:
