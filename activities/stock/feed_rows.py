@@ -16,6 +16,9 @@ from typing import IO, Any
 MAX_QUANTITY = 1_000_000_000
 _INT = re.compile(r"^[+-]?\d+$")
 
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+"""Half of a UTF-16 pair: JSON decodes it into a str that no database can store."""
+
 
 @dataclass(frozen=True)
 class FeedRow:
@@ -158,6 +161,8 @@ def _row(
     ):
         if value and "\x00" in value:  # PostgreSQL stores no NUL, not even in the error log
             return RowError(line, field, "must not contain NUL characters (\\u0000)")
+        if value and LONE_SURROGATE.search(value):  # JSON's "\ud800" decodes, never encodes
+            return RowError(line, field, "must not contain lone surrogates (\\ud800-\\udfff)")
     location = row_location or feed_location
     key = {"location_id": location, "sku": sku or None}
     if feed_location and row_location and row_location != feed_location:

@@ -378,6 +378,18 @@ async def test_nul_in_a_stock_feed_is_a_bad_row(api: httpx.AsyncClient) -> None:
     assert report["rows_bad"] == 1 and report["errors"][0]["field"] == "sku"
 
 
+async def test_a_lone_surrogate_in_a_json_lines_feed_is_a_bad_row(api: httpx.AsyncClient) -> None:
+    r = await api.post(
+        "/inventory/feeds/SURROGATE-FEED-1",
+        params={"mode": "delta"},
+        content='{"location_id": "WH-HAMBURG", "sku": "TS\\ud800", "quantity": 1}\n',
+        headers={"content-type": "application/x-ndjson"},
+    )
+    assert r.status_code == 200, r.text
+    report = r.json()
+    assert report["rows_bad"] == 1 and report["errors"][0]["field"] == "sku"
+
+
 # ---- regressions found by fuzzing -------------------------------------------------------
 
 
