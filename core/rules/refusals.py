@@ -88,11 +88,17 @@ def pickup(
 
 
 def shipment_event(
-    status: OrderStatus, ended: bool, book: ShipmentBook, event: ShipmentEvent
+    status: OrderStatus,
+    ended: bool,
+    book: ShipmentBook,
+    event: ShipmentEvent,
+    releasing: frozenset[str] = frozenset(),
 ) -> str:
     """What a location or carrier may report. Refused: news for a closed order, for a
     shipment the order withdrew (cancelled, moved elsewhere), or for one never released to
-    its location. Duplicates and stale events are not refused: a resend is harmless."""
+    its location. A shipment being released right now (``releasing``: the location may have
+    its release and answer before the order has booked it) is not refused. Duplicates and
+    stale events are not refused either: a resend is harmless."""
     current = book.status.get(event.shipment_id)
     if current is None:
         return f"shipment {event.shipment_id} is not one of this order's"
@@ -100,7 +106,7 @@ def shipment_event(
         return f"{problem}: shipment {event.shipment_id} was not expected to move"
     if current in GONE:
         return f"shipment {event.shipment_id} was withdrawn ({current}): it must not ship"
-    if current == ShipmentStatus.RESERVED:
+    if current == ShipmentStatus.RESERVED and event.shipment_id not in releasing:
         return f"shipment {event.shipment_id} is not released to its location yet"
     return ""
 

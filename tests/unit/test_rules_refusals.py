@@ -111,3 +111,20 @@ def test_review_only_while_held_and_only_once() -> None:
     assert refusals.review(OrderStatus.ON_HOLD, False) == ""
     assert "not waiting for a review" in refusals.review(OrderStatus.ON_HOLD, True)
     assert "(status confirmed)" in refusals.review(OrderStatus.CONFIRMED, False)
+
+
+def test_shipment_news_is_refused_for_withdrawn_or_unreleased_but_not_while_releasing() -> None:
+    from core.domain.shipments import ShipmentEvent
+
+    shipped = ShipmentEvent(shipment_id="O-1-S1", kind="shipped", tracking_number="T")
+    status = OrderStatus.CONFIRMED
+    reserved = _book(ShipmentStatus.RESERVED)
+    assert "not released" in refusals.shipment_event(status, False, reserved, shipped)
+    # the location has its release and answers before the order booked it: not refused
+    assert refusals.shipment_event(status, False, reserved, shipped, frozenset({"O-1-S1"})) == ""
+    withdrawn = _book(ShipmentStatus.CANCELLED)
+    assert "withdrawn" in refusals.shipment_event(status, False, withdrawn, shipped)
+    assert "not expected to move" in refusals.shipment_event(
+        OrderStatus.CANCELLED, True, _book(ShipmentStatus.RELEASED), shipped
+    )
+    assert refusals.shipment_event(status, False, _book(ShipmentStatus.RELEASED), shipped) == ""

@@ -80,6 +80,7 @@ class Shipments:
 
     async def release(self, shipments: list[ShipmentPlan]) -> None:
         order_id = self.run.order.order_id
+        self.run.releasing |= {s.shipment_id for s in shipments}
         await asyncio.gather(
             *(
                 self.run.db(FulfilmentActivities.release_shipment, args=[order_id, s], **SHORT)
@@ -89,6 +90,7 @@ class Shipments:
         for s in shipments:
             self.run.book.status[s.shipment_id] = ShipmentStatus.RELEASED
             self.run.book.released_at[s.shipment_id] = workflow.now()
+        self.run.releasing -= {s.shipment_id for s in shipments}
 
     async def withdraw(
         self, shipments: list[ShipmentPlan], reason: str, status: ShipmentStatus

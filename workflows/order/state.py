@@ -55,6 +55,7 @@ class OrderRun:
         self.payment_ids: set[str] = set()
         self.review: ReviewDecision | None = None
         self.pickup: PickupTicket | None = None
+        self.releasing: set[str] = set()  # release activities in flight (news may come first)
         self.nudged = False  # news applied by an Update: the fulfilment loop looks again
         self.released = False
         self.ended = False

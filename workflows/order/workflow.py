@@ -292,7 +292,9 @@ class OrderWorkflow:
         dropped: a parcel that moved becomes a case for operations."""
         run = self._run
         async with run.lock:
-            if problem := refusals.shipment_event(run.state.status, run.ended, run.book, event):
+            if problem := refusals.shipment_event(
+                run.state.status, run.ended, run.book, event, frozenset(run.releasing)
+            ):
                 if event.kind in MOVING:
                     await run.db(
                         OpsCaseActivities.open_parcel_case,
@@ -307,7 +309,11 @@ class OrderWorkflow:
     @report_shipment_event.validator
     def _validate_shipment_event(self, event: ShipmentEvent) -> None:
         run = self._run
-        _refuse_if(refusals.shipment_event(run.state.status, run.ended, run.book, event))
+        _refuse_if(
+            refusals.shipment_event(
+                run.state.status, run.ended, run.book, event, frozenset(run.releasing)
+            )
+        )
 
     @workflow.signal
     def reroute(self, request: RerouteRequest) -> None:
