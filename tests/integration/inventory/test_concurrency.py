@@ -82,7 +82,9 @@ async def test_a_hot_sku_never_oversells_and_its_ledger_adds_up(
                     json={
                         "hold_id": f"CO-{order_id}",
                         "order_id": order_id,
-                        "ttl_seconds": 5,
+                        # long enough to outlive a slow machine's order start: the
+                        # conversion is under test here, expiry is the shoppers' part
+                        "ttl_seconds": 300,
                         "lines": [{"sku": sku, "quantity": qty, "location_id": loc}],
                     },
                 )
