@@ -167,6 +167,15 @@ class Settings(BaseSettings):
     replenishment_supplier_lead_days: int = Field(default=7, ge=0)
     replenishment_transfer_lead_days: int = Field(default=2, ge=0)
 
+    vat_rates: dict[str, float] = Field(
+        default_factory=lambda: {"standard": 19.0, "reduced": 7.0, "zero": 0.0},
+        description="VAT rate in percent per VAT class named by the catalogue "
+        '(OMS_VAT_RATES=\'{"standard": 19, "reduced": 7}\')',
+    )
+    masterdata_chunk_rows: int = Field(
+        default=2000, gt=0, description="catalogue/location import rows per transaction"
+    )
+
     # ---- store and vendor portal -----------------------------------------------------------
     session_secret: str = Field(
         default="oms-dev-session-secret-not-for-production",

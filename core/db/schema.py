@@ -6,7 +6,15 @@ import hashlib
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, Column, Index, LargeBinary, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    Column,
+    Index,
+    LargeBinary,
+    UniqueConstraint,
+    text,
+)
 from sqlmodel import Field, SQLModel
 
 from core.domain.shipments import ShipmentStatus
@@ -16,14 +24,27 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+_NOW = {"server_default": text("CURRENT_TIMESTAMP")}
+"""Server default of a timestamp column added to tables that already have rows."""
+
+
 class Location(SQLModel, table=True):
-    """A warehouse, store or drop-ship vendor that can hold stock and ship."""
+    """A warehouse, store, drop-ship vendor or returns centre: loaded by the retailer's import
+    (activities/masterdata), the demo network being one such load."""
 
     id: str = Field(primary_key=True, max_length=64)
     name: str
-    kind: str = Field(description="warehouse | store | vendor")
+    kind: str = Field(description="warehouse | store | vendor | returns_centre")
+    street: str = Field(default="", sa_column_kwargs={"server_default": ""})
     postcode: str = Field(max_length=5)
     city: str
+    country: str = Field(default="DE", max_length=2, sa_column_kwargs={"server_default": "DE"})
+    state: str = Field(
+        default="",
+        max_length=2,
+        sa_column_kwargs={"server_default": ""},
+        description="German state code (HE, BY, ...): its public holidays close the location",
+    )
     latitude: float
     longitude: float
     zone: str = Field(default="", description="region used to balance backlog")
@@ -33,16 +54,48 @@ class Location(SQLModel, table=True):
     online: bool = Field(default=True, description="ops take a location offline to re-route")
     daily_capacity: int = Field(default=1000, ge=0, description="units it can ship per day")
     priority: int = 100
-    cutoff_hour: int = 16
+    cutoff_hour: int = Field(default=16, description="cut-off of weekdays without their own")
+    cutoffs: dict[str, str] = Field(
+        default_factory=dict,
+        sa_column=Column(JSON, nullable=False, server_default="{}"),
+        description="cut-off per open weekday, e.g. {'mon': '17:00', 'sat': '12:00'}; a weekday "
+        "not named is closed; empty: Monday to Saturday at cutoff_hour",
+    )
+    closed_dates: list[str] = Field(
+        default_factory=list,
+        sa_column=Column(JSON, nullable=False, server_default="[]"),
+        description="ISO dates the location is closed besides its state's public holidays",
+    )
+    updated_at: datetime = Field(default_factory=utcnow, sa_column_kwargs=_NOW)
 
 
 class Sku(SQLModel, table=True):
+    """A catalogue article, loaded by the retailer's import; ``name`` is the German name."""
+
     sku: str = Field(primary_key=True, max_length=64)
     name: str
-    price_cents: int = Field(ge=0)
+    name_en: str = Field(default="", sa_column_kwargs={"server_default": ""})
+    gtin: str | None = Field(default=None, max_length=14, index=True)
+    price_cents: int = Field(ge=0, description="list price, gross")
+    vat_class: str = Field(
+        default="standard", max_length=32, sa_column_kwargs={"server_default": "standard"}
+    )
     weight_kg: float = 0.5
+    length_cm: float | None = None
+    width_cm: float | None = None
+    height_cm: float | None = None
     bulky: bool = False
     hazardous: bool = False
+    hazard_class: str = Field(
+        default="", max_length=16, sa_column_kwargs={"server_default": ""}, description="UN class"
+    )
+    returnable: bool = Field(default=True, sa_column_kwargs={"server_default": "1"})
+    active: bool = Field(
+        default=True,
+        sa_column_kwargs={"server_default": "1"},
+        description="inactive: no new orders; running orders keep it",
+    )
+    updated_at: datetime = Field(default_factory=utcnow, sa_column_kwargs=_NOW)
 
 
 class Stock(SQLModel, table=True):
@@ -460,3 +513,57 @@ class OpsCase(SQLModel, table=True):
     status: str = Field(default="open", max_length=16, description="open | resolved")
     created_at: datetime = Field(default_factory=utcnow)
     resolved_at: datetime | None = None
+
+
+class CarrierTariff(SQLModel, table=True):
+    """One version of the retailer's carriers and tariffs (routing.Carrier list as JSON). New
+    plans use the newest version; a planned order keeps the costs and dates it was given."""
+
+    __tablename__ = "carrier_tariff"
+
+    version: int | None = Field(default=None, primary_key=True)
+    content_sha256: str = Field(max_length=64, index=True)
+    carriers: list[dict[str, Any]] = Field(sa_column=Column(JSON, nullable=False))
+    source: str = Field(default="", max_length=200)
+    actor: str = Field(default="", max_length=200)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class MasterDataImport(SQLModel, table=True):
+    """An import of catalogue, locations or stock; the content hash makes a re-post a replay."""
+
+    __tablename__ = "masterdata_import"
+
+    id: str = Field(primary_key=True, max_length=100, description="kind:content sha256")
+    kind: str = Field(max_length=16, description="catalogue | locations | stock")
+    format: str = Field(max_length=8, description="csv | jsonl")
+    on_error: str = Field(max_length=8, description="skip | reject")
+    status: str = Field(max_length=16, description="applied | rejected")
+    source: str = Field(default="", max_length=200)
+    actor: str = Field(default="", max_length=200)
+    rows_total: int = 0
+    rows_bad: int = 0
+    rows_created: int = 0
+    rows_updated: int = 0
+    rows_unchanged: int = 0
+    errors: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class AuditEntry(SQLModel, table=True):
+    """Who changed which master data when, with the record before and after."""
+
+    __tablename__ = "audit_entry"
+    __table_args__ = (Index("ix_audit_entry_entity", "entity", "entity_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow, index=True)
+    actor: str = Field(max_length=200)
+    entity: str = Field(max_length=32, description="sku | location | carriers | vat")
+    entity_id: str = Field(max_length=100)
+    action: str = Field(max_length=16, description="create | update | delete")
+    before: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    after: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    source: str = Field(default="", max_length=200, description="import id, API route or CLI")
