@@ -3,6 +3,7 @@
 A pure package: no Temporal, no database, only pydantic models in and out.
 """
 
+from routing.dates import cutoff_on
 from routing.model import (
     CandidateLocation,
     Carrier,
@@ -14,12 +15,15 @@ from routing.model import (
     RoutingPlan,
     RoutingProblem,
     RuleProfile,
+    ShippingCalendar,
     Speed,
+    Weekday,
     WeightBand,
 )
 from routing.objective import exact_score, score
 from routing.profiles import ProfileError, default_profile, load_profiles, profile_for
 from routing.strategies import STRATEGIES, solve
+from routing.tariff_file import TariffFileError, load_carriers, parse_carriers
 from routing.validate import violations
 
 __all__ = [
@@ -35,11 +39,17 @@ __all__ = [
     "RoutingPlan",
     "RoutingProblem",
     "RuleProfile",
+    "ShippingCalendar",
     "Speed",
+    "TariffFileError",
     "WeightBand",
+    "Weekday",
+    "cutoff_on",
     "default_profile",
     "exact_score",
+    "load_carriers",
     "load_profiles",
+    "parse_carriers",
     "profile_for",
     "score",
     "solve",

@@ -1,4 +1,4 @@
-"""Carrier tariffs: a default German set, transit days and parcel prices (weights in grams).
+"""Carrier tariffs: the demo's default set, transit days and parcel prices (weights in grams).
 
 Weights are handled as whole grams everywhere so the optimiser, the greedy baselines and the
 validator price a parcel identically.
@@ -6,7 +6,11 @@ validator price a parcel identically.
 
 from __future__ import annotations
 
-from routing.model import Carrier, DistanceBand, Speed, WeightBand
+from functools import lru_cache
+from pathlib import Path
+
+from routing.model import Carrier, Speed
+from routing.tariff_file import load_carriers
 
 
 def grams(kg: float) -> int:
@@ -73,61 +77,16 @@ def bulky_ok(carrier: Carrier, distance_km: float) -> bool:
     return carrier.bulky_max_km is None or distance_km <= carrier.bulky_max_km
 
 
+DEMO_CARRIERS = Path(__file__).resolve().parent.parent / "demo" / "carriers.toml"
+"""The demo's carriers and tariffs: what routing uses until the retailer loads its own."""
+
+
+@lru_cache(maxsize=1)
+def _demo_carriers() -> tuple[Carrier, ...]:
+    return tuple(load_carriers(DEMO_CARRIERS))
+
+
 def default_carriers() -> list[Carrier]:
-    """A plausible German carrier mix: parcel, economy, freight for bulky goods, city courier."""
-    return [
-        Carrier(
-            name="parcel",
-            speeds=["standard", "express"],
-            weight_bands=[
-                WeightBand(max_kg=2, cost_cents=449),
-                WeightBand(max_kg=5, cost_cents=549),
-                WeightBand(max_kg=10, cost_cents=749),
-                WeightBand(max_kg=31.5, cost_cents=1049),
-                WeightBand(cost_cents=2990),
-            ],
-            transit_bands=[DistanceBand(max_km=200, days=1), DistanceBand(days=2)],
-            express_days=1,
-            express_surcharge_cents=990,
-            bulky_surcharge_cents=1990,
-            bulky_max_km=250,
-            hazardous_allowed=True,
-        ),
-        Carrier(
-            name="economy",
-            speeds=["standard"],
-            weight_bands=[
-                WeightBand(max_kg=2, cost_cents=379),
-                WeightBand(max_kg=5, cost_cents=459),
-                WeightBand(max_kg=10, cost_cents=629),
-                WeightBand(max_kg=31.5, cost_cents=949),
-                WeightBand(cost_cents=2790),
-            ],
-            transit_bands=[DistanceBand(max_km=100, days=2), DistanceBand(days=3)],
-            bulky_allowed=False,
-            hazardous_allowed=False,
-        ),
-        Carrier(
-            name="freight",
-            speeds=["standard"],
-            weight_bands=[WeightBand(max_kg=31.5, cost_cents=3900), WeightBand(cost_cents=5900)],
-            transit_bands=[DistanceBand(max_km=300, days=2), DistanceBand(days=3)],
-            bulky_allowed=True,
-            bulky_max_km=600,
-            hazardous_allowed=True,
-        ),
-        Carrier(
-            name="courier",
-            speeds=["same_day"],
-            weight_bands=[
-                WeightBand(max_kg=10, cost_cents=990),
-                WeightBand(max_kg=31.5, cost_cents=1990),
-                WeightBand(cost_cents=4990),
-            ],
-            same_day_max_km=40,
-            bulky_allowed=True,
-            bulky_surcharge_cents=1500,
-            bulky_max_km=40,
-            hazardous_allowed=False,
-        ),
-    ]
+    """The demo's carrier mix (demo/carriers.toml): parcel, economy, freight for bulky goods,
+    city courier. Read once; each call gets its own copies, so a caller may change them."""
+    return [c.model_copy(deep=True) for c in _demo_carriers()]

@@ -10,6 +10,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 Speed = Literal["standard", "express", "same_day"]
 LocationKind = Literal["warehouse", "store", "vendor"]
 Criterion = Literal["parcels", "delivery_days", "cost", "backlog"]
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+"""In ``date.weekday()`` order, so ``WEEKDAYS[day.weekday()]`` names a date's weekday."""
 CRITERIA: tuple[Criterion, ...] = ("parcels", "delivery_days", "cost", "backlog")
 
 PICKUP_CARRIER = "pickup"
@@ -17,9 +20,10 @@ PICKUP_CARRIER = "pickup"
 
 
 class _Model(BaseModel):
-    """Strict base: unknown fields are errors, so typos in JSON or config do not pass silently."""
+    """Strict base: unknown fields are errors, so typos in JSON or config do not pass silently;
+    so are NaN and infinities (TOML writes them as `nan` and `inf`), which JSON cannot carry."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class OrderLine(_Model):
@@ -42,6 +46,37 @@ class Destination(_Model):
     city: str = ""
 
 
+def cutoff_minutes(text: str) -> int:
+    """Minutes after midnight of an "HH:MM" cut-off (00:00 to 24:00; 24:00 = all day)."""
+    hours, sep, minutes = text.partition(":")
+    ok = sep == ":" and len(hours) == 2 and len(minutes) == 2
+    ok = ok and hours.isdigit() and minutes.isdigit() and hours.isascii() and minutes.isascii()
+    value = int(hours) * 60 + int(minutes) if ok else -1
+    if not ok or int(minutes) > 59 or not 0 <= value <= 24 * 60:
+        raise ValueError(f"cut-off {text!r} must be HH:MM between 00:00 and 24:00")
+    return value
+
+
+class ShippingCalendar(_Model):
+    """When a location hands parcels to carriers: open weekdays with their cut-off, minus
+    closed dates. An order before the day's cut-off (local time) ships that day."""
+
+    cutoffs: dict[Weekday, str] = Field(
+        min_length=1, description='"HH:MM" per open weekday; a weekday not named is closed'
+    )
+    closed: list[date] = Field(
+        default_factory=list,
+        description="public holidays of the location's state and its own closing days",
+    )
+
+    @field_validator("cutoffs")
+    @classmethod
+    def _cutoff_format(cls, value: dict[Weekday, str]) -> dict[Weekday, str]:
+        for text in value.values():
+            cutoff_minutes(text)
+        return value
+
+
 class CandidateLocation(_Model):
     """A warehouse, store or drop-ship vendor that may fulfil (part of) the order."""
 
@@ -59,6 +94,11 @@ class CandidateLocation(_Model):
     zone: str = ""
     priority: int = 100
     cutoff_hour: int = Field(default=16, ge=0, le=24)
+    calendar: ShippingCalendar | None = Field(
+        default=None,
+        description="own open days and cut-offs; None: Monday to Saturday at cutoff_hour, "
+        "closed on the problem's holidays",
+    )
 
     @field_validator("stock")
     @classmethod

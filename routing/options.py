@@ -11,7 +11,13 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from routing import carriers as tariffs
-from routing.dates import add_working_days, before_cutoff, is_working_day, local_time, ship_date
+from routing.dates import (
+    delivery_date,
+    is_working_day,
+    local_time,
+    location_ship_date,
+    open_before_cutoff,
+)
 from routing.geo import haversine_km
 from routing.model import (
     PICKUP_CARRIER,
@@ -103,15 +109,22 @@ def _excess_backlog(locations: list[CandidateLocation]) -> dict[str, int]:
 
 
 def _location_options(ctx: Context, loc: CandidateLocation) -> dict[str, Option]:
-    """Carriers this location can use for this order's speed, with their dates."""
+    """Carriers this location can use for this order's speed, with their dates.
+
+    Ship dates follow the location's own open days and cut-offs; transit counts working days
+    at the destination (`problem.holidays`)."""
     problem, holidays = ctx.problem, ctx.problem.holidays
     if loc.id == ctx.pickup_id:
-        ready = ship_date(ctx.local, loc.cutoff_hour, holidays)
+        ready = location_ship_date(loc, ctx.local, holidays)
         days = (ready - ctx.order_date).days
         return {PICKUP_CARRIER: Option(loc.id, PICKUP_CARRIER, ready, ready, days)}
     if not loc.ships_to_customers:
         return {}
     dist = ctx.distance[loc.id]
+    next_collection = location_ship_date(loc, ctx.local, holidays)
+    same_day_ok = open_before_cutoff(loc, ctx.local, holidays) and is_working_day(
+        ctx.order_date, holidays
+    )  # the location collects today and couriers deliver today
     out: dict[str, Option] = {}
     for name in sorted(ctx.carriers):
         carrier = ctx.carriers[name]
@@ -121,19 +134,18 @@ def _location_options(ctx: Context, loc: CandidateLocation) -> dict[str, Option]
             eligible = (
                 loc.kind == "store"
                 and _same_town(loc.city, ctx.dest_city)
-                and is_working_day(ctx.order_date, holidays)
-                and before_cutoff(ctx.local, loc.cutoff_hour)
+                and same_day_ok
                 and dist <= carrier.same_day_max_km
             )
             if not eligible:
                 continue
             shipped = ctx.order_date
         else:
-            shipped = ship_date(ctx.local, loc.cutoff_hour, holidays)
+            shipped = next_collection
         transit = tariffs.transit_days(
             carrier, loc.postcode, ctx.dest_postcode, dist, problem.speed
         )
-        promised = add_working_days(shipped, transit, holidays)
+        promised = delivery_date(shipped, transit, holidays)
         out[name] = Option(loc.id, name, shipped, promised, (promised - ctx.order_date).days)
     return out
 

@@ -7,12 +7,52 @@ shows up as a violation instead of being copied into the check.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Collection
+from datetime import date, datetime, timedelta
 
 from routing import carriers as tariffs
-from routing.dates import add_working_days, before_cutoff, is_working_day, local_time, ship_date
+from routing.dates import add_working_days, is_working_day, local_time
 from routing.geo import haversine_km
-from routing.model import PICKUP_CARRIER, CandidateLocation, RoutingPlan, RoutingProblem
+from routing.model import PICKUP_CARRIER, WEEKDAYS, CandidateLocation, RoutingPlan, RoutingProblem
 from routing.profiles import default_profile
+
+
+def _cutoff(loc: CandidateLocation, day: date, holidays: Collection[date]) -> int | None:
+    """Minutes after midnight of the location's cut-off on `day`, None when it is closed:
+    its calendar's weekdays minus its closed dates, else Monday to Saturday minus holidays."""
+    if loc.calendar is None:
+        closed = day.weekday() == 6 or day in holidays
+        return None if closed else loc.cutoff_hour * 60
+    text = loc.calendar.cutoffs.get(WEEKDAYS[day.weekday()])
+    if text is None or day in loc.calendar.closed:
+        return None
+    hours, minutes = text.split(":")
+    return int(hours) * 60 + int(minutes)
+
+
+def _collects_today(loc: CandidateLocation, local: datetime, holidays: Collection[date]) -> bool:
+    cutoff = _cutoff(loc, local.date(), holidays)
+    return cutoff is not None and local.hour * 60 + local.minute < cutoff
+
+
+def _first_collection(loc: CandidateLocation, local: datetime, holidays: Collection[date]) -> date:
+    """The first day the location is open from the order on, today only before its cut-off."""
+    day = local.date()
+    if _collects_today(loc, local, holidays):
+        return day
+    for _ in range(3660):
+        day += timedelta(days=1)
+        if _cutoff(loc, day, holidays) is not None:
+            return day
+    raise ValueError(f"location {loc.id} never ships")  # unreachable: calendars name a day
+
+
+def _delivered(shipped: date, transit: int, holidays: Collection[date]) -> date:
+    """Transit in working days; delivery itself only on a working day."""
+    day = add_working_days(shipped, transit, holidays)
+    while not is_working_day(day, holidays):
+        day += timedelta(days=1)
+    return day
 
 
 def _destination(problem: RoutingProblem) -> tuple[float, float, str, str]:
@@ -79,7 +119,7 @@ def _shipment(
     if s.carrier == PICKUP_CARRIER:
         if loc.id != problem.pickup_store_id:
             out.append(f"{where}: only the pickup store may hand over without a carrier")
-        ready = ship_date(local, loc.cutoff_hour, holidays)
+        ready = _first_collection(loc, local, holidays)
         if (s.ship_date, s.promised_delivery) != (ready, ready):
             out.append(f"{where}: pickup should be ready on {ready}")
         if s.cost_cents != 0:
@@ -106,17 +146,17 @@ def _shipment(
         same_town = bool(city.strip()) and loc.city.strip().casefold() == city.strip().casefold()
         if loc.kind != "store" or not same_town:
             out.append(f"{where}: same-day only from a store in the customer's town")
-        if not is_working_day(local.date(), holidays) or not before_cutoff(local, loc.cutoff_hour):
+        if not is_working_day(local.date(), holidays) or not _collects_today(loc, local, holidays):
             out.append(f"{where}: same-day ordered after the store's cut-off or on a rest day")
         if dist > carrier.same_day_max_km:
             out.append(f"{where}: same-day over {dist:.0f} km")
         expected_ship = local.date()
     else:
-        expected_ship = ship_date(local, loc.cutoff_hour, holidays)
+        expected_ship = _first_collection(loc, local, holidays)
     if s.ship_date != expected_ship:
         out.append(f"{where}: ship date {s.ship_date}, cut-off rules give {expected_ship}")
     transit = tariffs.transit_days(carrier, loc.postcode, postcode, dist, problem.speed)
-    promised = add_working_days(expected_ship, transit, holidays)
+    promised = _delivered(expected_ship, transit, holidays)
     if s.promised_delivery != promised:
         out.append(f"{where}: promised {s.promised_delivery}, carrier transit gives {promised}")
     price = tariffs.parcel_cost_cents(carrier, weight_g, problem.speed, bulky)
