@@ -175,6 +175,11 @@ class Settings(BaseSettings):
     masterdata_chunk_rows: int = Field(
         default=2000, gt=0, description="catalogue/location import rows per transaction"
     )
+    masterdata_dir: Path | None = Field(
+        default=None,
+        description="a folder of master-data files (catalogue.csv, locations.csv, stock.csv, "
+        "carriers.toml) that the production `prepare` step loads; loading it again is harmless",
+    )
 
     # ---- store and vendor portal -----------------------------------------------------------
     session_secret: str = Field(

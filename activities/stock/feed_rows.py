@@ -70,16 +70,32 @@ def _decoded(fh: IO[bytes], undecodable: set[int]) -> Iterator[str]:
         yield text
 
 
-def _csv_rows(fh: IO[bytes], location_id: str | None) -> Iterator[FeedRow | RowError]:
+def csv_records(fh: IO[bytes]) -> Iterator[tuple[int, list[str] | RowError]]:
+    """A CSV file's records with their line numbers, blank ones skipped. A line that is not
+    UTF-8 or that the csv module cannot read (a bare carriage return in an unquoted cell) is
+    a RowError for that line; reading goes on with the next."""
     undecodable: set[int] = set()
     reader = csv.reader(_decoded(fh, undecodable))
-    columns: dict[str, int] | None = None
-    for record in reader:
+    while True:
+        try:
+            record = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            yield reader.line_num, RowError(reader.line_num, "line", f"not readable CSV: {exc}")
+            continue
         line = reader.line_num
         if line in undecodable:
-            yield RowError(line, "line", "not valid UTF-8")
-            continue
-        if not record or all(not cell.strip() for cell in record):
+            yield line, RowError(line, "line", "not valid UTF-8")
+        elif record and any(cell.strip() for cell in record):
+            yield line, record
+
+
+def _csv_rows(fh: IO[bytes], location_id: str | None) -> Iterator[FeedRow | RowError]:
+    columns: dict[str, int] | None = None
+    for line, record in csv_records(fh):
+        if isinstance(record, RowError):
+            yield record
             continue
         if columns is None:
             columns = _header(record, location_id)

@@ -175,6 +175,11 @@ class ShipmentRecord(SQLModel, table=True):
     tracking_url: str = ""
     lines: list[dict[str, Any]] = Field(sa_column=Column(JSON, nullable=False))
     goods_cents: int = 0
+    carriage_cents: int = Field(
+        default=0,
+        sa_column_kwargs={"server_default": "0"},
+        description="what the carrier charges for this parcel, by the tariff it was planned with",
+    )
     ship_date: date | None = None
     promised_delivery: date | None = None
     ship_by: datetime | None = Field(default=None, description="promise: leaves by then")

@@ -1,0 +1,5 @@
+"""``python -m activities.masterdata``: see activities/masterdata/cli.py."""
+
+from activities.masterdata.cli import cli
+
+cli()
