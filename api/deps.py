@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import Path, Request
@@ -23,6 +24,12 @@ def settings(request: Request) -> Settings:
 
 def temporal(request: Request) -> Client:
     return request.app.state.temporal
+
+
+def now() -> datetime:
+    """The moment an order is placed: its cut-offs and calendars count from here. A
+    dependency, so a test can place a Saturday order on any day of the week."""
+    return datetime.now(UTC)
 
 
 def db(request: Request) -> Iterator[Session]:

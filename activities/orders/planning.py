@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session, col, func, select
 
 import routing
+from activities.masterdata.network import candidate_location, carriers_and_holidays
 from core.db.schema import Location, Reservation, Stock, StockHold
 from core.domain.orders import OrderInput
 from core.domain.shipments import RoutingResult, ShipmentLine, ShipmentPlan
@@ -63,6 +64,8 @@ def build_problem(
     dest = lookup(order.delivery_address.postcode)
     if dest is None:
         raise ValueError(f"unknown postcode {order.delivery_address.postcode}")
+    start = order.placed_at.astimezone(BERLIN).date()
+    carriers, holidays = carriers_and_holidays(s, dest.postcode, start)
     return routing.RoutingProblem(
         order_id=order.order_id,
         lines=[
@@ -85,24 +88,17 @@ def build_problem(
         pickup_store_id=order.pickup_store_id,
         profile=profile,
         locations=[
-            routing.CandidateLocation(
-                id=loc.id,
-                kind=loc.kind,
-                postcode=loc.postcode,
-                latitude=loc.latitude,
-                longitude=loc.longitude,
-                city=loc.city,
+            candidate_location(
+                loc,
                 stock=stock[loc.id],
-                capacity_left=max(0, loc.daily_capacity - today_reserved.get(loc.id, 0)),
+                capacity_left=loc.daily_capacity - today_reserved.get(loc.id, 0),
                 backlog=backlog.get(loc.id, 0),
-                ships_to_customers=loc.ships_to_customers,
-                hazardous_certified=loc.hazardous_certified,
-                zone=loc.zone,
-                priority=loc.priority,
-                cutoff_hour=loc.cutoff_hour,
+                start=start,
             )
             for loc in sorted(locations.values(), key=lambda x: x.id)
         ],
+        carriers=carriers,
+        holidays=holidays,
     )
 
 
@@ -146,6 +142,15 @@ def _at(day: date, hour: int, minute: int = 0) -> datetime:
     return datetime.combine(day, time(hour, minute), tzinfo=BERLIN)
 
 
+def _ship_by(loc: routing.CandidateLocation, day: date) -> datetime:
+    """The location's cut-off on the ship date (a 24:00 cut-off counts as 23:00, the last
+    collection of the day)."""
+    cutoff = routing.cutoff_on(loc, day)
+    if cutoff is None:  # not open that day: only a pickup shelf plan can say so
+        return _at(day, 23)
+    return _at(day, min(cutoff.hour, 23), cutoff.minute if cutoff.hour < 23 else 0)
+
+
 def to_result(
     order: OrderInput, plan: routing.RoutingPlan, problem: routing.RoutingProblem
 ) -> RoutingResult:
@@ -153,7 +158,7 @@ def to_result(
     turn the plan's dates into the promise the workflow watches: ship by the location's cut-off
     on the ship date, deliver by the end of the promised day."""
     prices = {ln.line_id: ln.unit_price_cents for ln in order.lines}
-    cutoff = {loc.id: loc.cutoff_hour for loc in problem.locations}
+    locations = {loc.id: loc for loc in problem.locations}
     shipments = []
     for n, sh in enumerate(plan.shipments, start=1):
         lines = [ShipmentLine(line_id=p.line_id, sku=p.sku, quantity=p.quantity) for p in sh.lines]
@@ -167,7 +172,7 @@ def to_result(
                 promised_delivery=sh.promised_delivery,
                 cost_cents=sh.cost_cents,
                 goods_cents=sum(prices[ln.line_id] * ln.quantity for ln in lines),
-                ship_by=_at(sh.ship_date, min(cutoff[sh.location_id], 23)),
+                ship_by=_ship_by(locations[sh.location_id], sh.ship_date),
                 deliver_by=_at(sh.promised_delivery, 23, 59),
                 transfer_to=sh.transfer_to,
             )

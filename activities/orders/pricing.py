@@ -6,6 +6,8 @@ through the activity.
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from sqlmodel import Session, col, select
 
 from core.db.schema import Sku
@@ -27,8 +29,12 @@ def price_lines(
     lines: list[OrderLineRequest],
     address: Address,
     loc_prefix: tuple[str | int, ...] = (),
+    already_ordered: Collection[str] = (),
 ) -> list[OrderLine]:
-    """Catalogue prices and attributes for the lines; raises InvalidOrder naming each field."""
+    """Catalogue prices and attributes for the lines; raises InvalidOrder naming each field.
+    An inactive SKU takes no new orders, nor new lines in a modification; a modification
+    may keep the SKUs the order already has (``already_ordered``): running orders are never
+    refused for a SKU taken off sale after they were placed."""
     skus = {
         row.sku: row
         for row in s.exec(select(Sku).where(col(Sku.sku).in_([ln.sku for ln in lines]))).all()
@@ -37,6 +43,11 @@ def price_lines(
         ((*loc_prefix, "lines", i, "sku"), f"unknown SKU {ln.sku!r}", "unknown_sku")
         for i, ln in enumerate(lines)
         if ln.sku not in skus
+    ]
+    errors += [
+        ((*loc_prefix, "lines", i, "sku"), f"SKU {ln.sku!r} is not sold any more", "inactive_sku")
+        for i, ln in enumerate(lines)
+        if ln.sku in skus and not skus[ln.sku].active and ln.sku not in already_ordered
     ]
     if lookup(address.postcode) is None:
         errors.append(
@@ -68,7 +79,7 @@ def modified_order(s: Session, order: OrderInput, req: ModifyRequest) -> OrderIn
     address = req.delivery_address or order.delivery_address
     speed = req.shipping_speed or order.shipping_speed
     if req.lines is not None:
-        lines = price_lines(s, req.lines, address)
+        lines = price_lines(s, req.lines, address, already_ordered={ln.sku for ln in order.lines})
     else:
         price_lines(s, [], address)  # still check a new address's postcode
         lines = order.lines

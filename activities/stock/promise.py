@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
@@ -16,6 +17,7 @@ from sqlmodel import Session, col
 from sqlmodel import select as sm_select
 
 import routing
+from activities.masterdata.network import candidate_location, carriers_and_holidays
 from activities.stock.availability import availability
 from core.db.schema import Location, Reservation, Sku
 from core.domain.inputs import POSTCODE_PATTERN, Channel, InputModel
@@ -23,6 +25,7 @@ from core.domain.orders import Speed
 from core.geodata import lookup
 from core.settings import Settings
 
+BERLIN = ZoneInfo("Europe/Berlin")  # where the locations' calendars are kept
 EARLIEST = routing.RuleProfile(
     name="promise-earliest",
     description="earliest delivery, then fewest parcels, then cost",
@@ -158,6 +161,11 @@ def _problem(
         if ln.sku not in skus
     ]
     errors += [
+        _field(("lines", i, "sku"), f"SKU {ln.sku!r} is not sold any more", "inactive_sku")
+        for i, ln in enumerate(req.lines)
+        if ln.sku in skus and not skus[ln.sku].active
+    ]
+    errors += [
         _field(("lines", i, "sku"), f"{ln.sku!r} appears twice in the cart", "duplicate")
         for i, ln in enumerate(req.lines)
         if ln.sku in {x.sku for x in req.lines[:i]}
@@ -179,6 +187,8 @@ def _problem(
         list(s.exec(sm_select(Location).where(col(Location.id).in_(list(stock))))) if stock else []
     )
     busy = _reserved_today(s, now.date(), [loc.id for loc in locations])
+    start = now.astimezone(BERLIN).date()
+    carriers, holidays = carriers_and_holidays(s, dest.postcode, start)
     return routing.RoutingProblem(
         order_id="promise",
         lines=[
@@ -199,23 +209,16 @@ def _problem(
         order_time=now,
         profile=EARLIEST,
         locations=[
-            routing.CandidateLocation(
-                id=loc.id,
-                kind=loc.kind,
-                postcode=loc.postcode,
-                latitude=loc.latitude,
-                longitude=loc.longitude,
-                city=loc.city,
+            candidate_location(
+                loc,
                 stock=stock[loc.id],
-                capacity_left=max(0, loc.daily_capacity - busy.get(loc.id, 0)),
-                ships_to_customers=loc.ships_to_customers,
-                hazardous_certified=loc.hazardous_certified,
-                zone=loc.zone,
-                priority=loc.priority,
-                cutoff_hour=loc.cutoff_hour,
+                capacity_left=loc.daily_capacity - busy.get(loc.id, 0),
+                start=start,
             )
             for loc in sorted(locations, key=lambda x: x.id)
         ],
+        carriers=carriers,
+        holidays=holidays,
     )
 
 

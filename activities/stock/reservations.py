@@ -113,6 +113,7 @@ def _save_shipments(s: Session, order_id: str, shipments: list[ShipmentPlan]) ->
                     carrier=sh.carrier,
                     lines=[ln.model_dump() for ln in sh.lines],
                     goods_cents=sh.goods_cents,
+                    carriage_cents=sh.cost_cents,
                     ship_date=sh.ship_date,
                     promised_delivery=sh.promised_delivery,
                     ship_by=sh.ship_by,

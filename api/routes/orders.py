@@ -7,6 +7,7 @@ exactly like an unknown one, and listings leave it out (``api.http.security.loca
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
@@ -46,8 +47,9 @@ async def place_order(
     response: Response,
     settings: Annotated[Settings, Depends(deps.settings)],
     client: Annotated[Client, Depends(deps.temporal)],
+    now: Annotated[datetime, Depends(deps.now)],
 ) -> OrderAccepted:
-    return accepted_answer(await start_order(req, settings, client), response, settings)
+    return accepted_answer(await start_order(req, settings, client, now=now), response, settings)
 
 
 def accepted_answer(order: OrderInput, response: Response, settings: Settings) -> OrderAccepted:

@@ -26,6 +26,8 @@ class ShipmentView(BaseModel):
     tracking_url: str
     lines: list[dict[str, Any]]
     goods_cents: int
+    carriage_cents: int = 0
+    ship_date: date | None = None
     promised_delivery: date | None
     ship_by: datetime | None = None
     deliver_by: datetime | None = None

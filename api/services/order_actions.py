@@ -92,7 +92,8 @@ async def modify(
     if body.lines is not None or body.delivery_address is not None:
         address = body.delivery_address or Address.model_validate(rec.payload["delivery_address"])
         try:
-            price_lines(s, body.lines or [], address)
+            ordered = {ln["sku"] for ln in rec.payload.get("lines", [])}
+            price_lines(s, body.lines or [], address, already_ordered=ordered)
         except InvalidOrder as exc:
             raise invalid([field_error(loc, msg, kind) for loc, msg, kind in exc.errors]) from exc
     _release(s)

@@ -103,11 +103,13 @@ def price_order(
     )
 
 
-def _accept(settings: Settings, req: OrderRequest, placed_by: str | None) -> OrderInput:
+def _accept(
+    settings: Settings, req: OrderRequest, placed_by: str | None, now: datetime | None = None
+) -> OrderInput:
     """Price and record the order; the same order id with another body is a conflict."""
     digest = request_hash(req)
     with session_scope(settings.database_url) as s:
-        order = price_order(s, req, load_policy(settings.policy_file), placed_by=placed_by)
+        order = price_order(s, req, load_policy(settings.policy_file), now=now, placed_by=placed_by)
     try:
         with session_scope(settings.database_url) as s:
             s.add(order_record_for(order, digest))
@@ -123,10 +125,14 @@ def _accept(settings: Settings, req: OrderRequest, placed_by: str | None) -> Ord
 
 
 async def start_order(
-    req: OrderRequest, settings: Settings, client: Client, placed_by: str | None = None
+    req: OrderRequest,
+    settings: Settings,
+    client: Client,
+    placed_by: str | None = None,
+    now: datetime | None = None,
 ) -> OrderInput:
     """Record the order and start its workflow; safe to repeat with the same request."""
-    order = await run_in_threadpool(_accept, settings, req, placed_by)
+    order = await run_in_threadpool(_accept, settings, req, placed_by, now)
     # a repeat while it runs joins it; after it ended, the id is taken for good
     with contextlib.suppress(WorkflowAlreadyStartedError):
         await OrderClient.start(client, order, settings.task_queue)
