@@ -16,12 +16,18 @@ from temporalio.client import Client
 from api.http import errors, idempotency, metrics, unavailable
 from api.http.limits import InputLimits
 from api.http.request_context import bind_path_ids
+from api.pages.console import masterdata as console_masterdata
 from api.pages.console import routes as console
 from api.pages.dashboard import routes as dashboard
 from api.pages.portal import returns as portal_returns
 from api.pages.portal import routes as portal
 from api.pages.self_service import routes as self_service
 from api.routes import customer_service, inventory, ops, orders, returns, subscriptions, webhooks
+from api.routes.audit import router as audit_router
+from api.routes.carriers import router as carriers_router
+from api.routes.catalogue import router as catalogue_router
+from api.routes.locations import router as locations_router
+from api.routes.masterdata_imports import router as masterdata_imports_router
 from core.db.engine import get_engine
 from core.logging_setup import configure_logging
 from core.settings import Settings, get_settings
@@ -67,8 +73,14 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
     app.include_router(self_service.router)
     app.include_router(portal_returns.router)
     app.include_router(console.router)
+    app.include_router(console_masterdata.router)
     app.include_router(dashboard.router)
     app.include_router(subscriptions.router)
+    app.include_router(masterdata_imports_router)
+    app.include_router(carriers_router)
+    app.include_router(catalogue_router)
+    app.include_router(locations_router)
+    app.include_router(audit_router)
     app.mount("/portal/static", StaticFiles(directory=portal.STATIC_DIR), name="portal-static")
     metrics.install(app, cfg)  # GET /metrics, request log context, HTTP metrics
     unavailable.install(app)  # database or Temporal briefly away: 503 + Retry-After

@@ -18,7 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from core.settings import Settings
 
-STREAMED = ("/inventory/feeds/",)
+STREAMED = ("/inventory/feeds/", "/masterdata/imports/")
 """Path prefixes of uploads that stream to disk: they get ``max_feed_bytes``."""
 
 NUL_MESSAGE = "must not contain NUL characters (\\u0000)"

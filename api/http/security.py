@@ -68,6 +68,14 @@ def _key_from(request: Request) -> str:
     return key.strip()
 
 
+def actor_of(request: Request) -> str:
+    """Who the audit log names for a change made with the caller's key."""
+    principal: Principal | None = getattr(request.state, "principal", None)
+    if principal is None:
+        return "api"
+    return f"key {principal.key_id}: {principal.label or ','.join(sorted(principal.roles))}"
+
+
 class Allow:
     """Dependency: the caller's API key must carry one of ``roles``."""
 

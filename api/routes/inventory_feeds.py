@@ -19,6 +19,7 @@ from activities.stock import feeds as stock_feeds
 from activities.stock.feeds import Claim, FeedError, FeedOptions, FeedReport
 from api import deps
 from api.http.security import OPERATIONS
+from api.http.uploads import report_answer, row_format
 from core.settings import Settings
 
 router = APIRouter(tags=["inventory: stock feeds"])
@@ -26,15 +27,6 @@ router = APIRouter(tags=["inventory: stock feeds"])
 FEED_ID = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"
 REPORT_EVERY = 10_000
 """Lines between two progress updates while the body is still arriving."""
-
-JSONL_TYPES = {
-    "application/x-ndjson",
-    "application/jsonl",
-    "application/json-lines",
-    "application/jsonlines",
-    "application/x-jsonlines",
-}
-CSV_TYPES = {"text/csv", "application/csv"}
 
 _BODY_DOC: dict[str, Any] = {
     "requestBody": {
@@ -51,21 +43,6 @@ _BODY_DOC: dict[str, Any] = {
         },
     }
 }
-
-
-def _format(explicit: str | None, content_type: str) -> Literal["csv", "jsonl"]:
-    if explicit in ("csv", "jsonl"):
-        return explicit  # type: ignore[return-value]
-    media = content_type.split(";")[0].strip().lower()
-    if media in CSV_TYPES:
-        return "csv"
-    if media in JSONL_TYPES:
-        return "jsonl"
-    raise HTTPException(
-        415,
-        detail="send text/csv or application/x-ndjson (JSON lines), "
-        "or name the format with ?format=csv|jsonl",
-    )
 
 
 @router.post(
@@ -97,7 +74,7 @@ async def post_feed(
     source: Annotated[str, Query(max_length=200, description="who sends it")] = "",
     format: Literal["csv", "jsonl"] | None = None,  # noqa: A002  (the query parameter's name)
 ) -> JSONResponse:
-    fmt = _format(format, request.headers.get("content-type", ""))
+    fmt = row_format(format, request.headers.get("content-type", ""))
     opts = FeedOptions(
         mode=mode, format=fmt, on_error=on_error, location_id=location_id, source=source
     )
@@ -111,18 +88,7 @@ async def post_feed(
             )
     except FeedError as exc:
         return JSONResponse({"detail": exc.detail}, status_code=exc.status)
-    content = report.model_dump(mode="json")
-    if report.status == "rejected":
-        content["detail"] = [
-            {
-                "loc": ["body", f"line {e['line']}", e["field"]],
-                "msg": e["message"],
-                "type": "invalid_row",
-            }
-            for e in report.errors
-        ]
-        return JSONResponse(content, status_code=422)
-    return JSONResponse(content)
+    return report_answer(report)
 
 
 async def _receive(request: Request, body: IO[bytes], claim: Claim, url: str) -> tuple[str, int]:

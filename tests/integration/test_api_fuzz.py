@@ -24,6 +24,7 @@ import contextlib
 import copy
 import time
 from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -53,7 +54,18 @@ from api.pages.portal import returns as portal_returns
 from api.pages.portal import routes as portal
 from api.pages.self_service import routes as self_service
 from core.db.engine import session_scope
-from core.db.schema import ApiKey, OrderRecord, OutboundDelivery, ReturnRecord, WebhookSubscription
+from core.db.schema import (
+    ApiKey,
+    CarrierTariff,
+    Location,
+    OrderRecord,
+    OutboundDelivery,
+    ReturnRecord,
+    Sku,
+    Stock,
+    StockMovement,
+    WebhookSubscription,
+)
 from core.settings import Settings
 from tests.support.auth import ALL_ROLES_KEY, client_for
 from tests.support.portal import portal_key
@@ -196,6 +208,40 @@ def _counts(url: str) -> dict[str, int]:
         }
 
 
+@dataclass(frozen=True)
+class MasterData:
+    """What the session's network is before the fuzz: its SKUs, locations and newest tariff.
+    The fuzz imports rows and puts valid carrier files (the carriers' schema makes those),
+    which would be in force for every later test: put back what was there."""
+
+    skus: frozenset[str]
+    locations: frozenset[str]
+    tariff_version: int
+
+
+def _master_data(url: str) -> MasterData:
+    with session_scope(url) as s:
+        return MasterData(
+            frozenset(s.exec(select(Sku.sku)).all()),
+            frozenset(s.exec(select(Location.id)).all()),
+            s.exec(select(func.max(CarrierTariff.version))).one() or 0,
+        )
+
+
+def _restore_master_data(url: str, before: MasterData) -> None:
+    with session_scope(url) as s:
+        s.exec(delete(CarrierTariff).where(col(CarrierTariff.version) > before.tariff_version))  # type: ignore[call-overload]
+        for table in (StockMovement, Stock):
+            s.exec(
+                delete(table).where(  # type: ignore[call-overload]
+                    col(table.sku).not_in(before.skus)
+                    | col(table.location_id).not_in(before.locations)
+                )
+            )
+        s.exec(delete(Sku).where(col(Sku.sku).not_in(before.skus)))  # type: ignore[call-overload]
+        s.exec(delete(Location).where(col(Location.id).not_in(before.locations)))  # type: ignore[call-overload]
+
+
 async def test_every_operation_survives_fuzzing(
     settings: Settings, temporal_client: Client, worker: None
 ) -> None:
@@ -204,6 +250,7 @@ async def test_every_operation_survives_fuzzing(
     pages = schemathesis.openapi.from_dict(_staff_pages_schema())
     with session_scope(settings.database_url) as s:
         last_sub = s.exec(select(func.max(WebhookSubscription.id))).one() or 0
+    network = _master_data(settings.database_url)
     store_key = portal_key(settings.database_url, "ST-BERLIN", "fuzz")
     loop = asyncio.get_running_loop()
     started = time.monotonic()
@@ -225,6 +272,7 @@ async def test_every_operation_survives_fuzzing(
                 _fuzz_schema, pages, lambda _mode: PAGE_CHECKS, send
             )
     finally:
+        _restore_master_data(settings.database_url, network)
         # Subscriptions the fuzz created would receive the other tests' events: remove them.
         with session_scope(settings.database_url) as s:
             s.exec(
@@ -242,3 +290,4 @@ async def test_every_operation_survives_fuzzing(
     assert len(api_sent) > 40 and len(page_sent) > 20
     assert api_failures + page_failures == [], "\n\n".join(api_failures + page_failures)
     assert _counts(settings.database_url) == before  # no order, return or key from bad input
+    assert _master_data(settings.database_url) == network
