@@ -26,6 +26,8 @@ COPY routing ./routing
 COPY api ./api
 COPY devstack ./devstack
 COPY config ./config
+# the demo data set (and the default carriers routing falls back to before a retailer loads its own)
+COPY demo ./demo
 RUN python -m compileall -q /app \
  && useradd --create-home --uid 10001 --user-group oms
 

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import psutil
 
-from activities.stock.ledger import open_balances
 from core import demo_network
 from core.db.migrate import upgrade
 from devstack.binaries import DEV_SERVER_SQLITE, temporal_cli
+from devstack.demo_data import load_demo
 from devstack.postgres import PostgresCluster, free_port, remove_cluster, start_cluster
 from devstack.processes import wait_for_http, wait_for_port
 from workflows.search_attributes import cli_flags
@@ -108,8 +108,7 @@ class LoadStack:
     def up(self) -> None:
         self.pg = start_cluster()
         upgrade(self.pg.url)
-        demo_network.seed(self.pg.url)
-        open_balances(self.pg.url)
+        load_demo(self.pg.url)  # demo/*.csv through the importer; the ledger explains it
         demo_network.seed_staff_keys(self.pg.url)
         env, logs = self.oms_env(), self.dir / "logs"
         py = sys.executable

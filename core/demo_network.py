@@ -1,6 +1,8 @@
 """A realistic demo network: warehouses and stores in real German towns, a catalogue, stock.
 
 Deterministic for a given seed, so tests, benchmarks and the demo all see the same network.
+The demo loads it as data: ``demo/generate.py`` wrote ``demo/*.csv`` from ``build_network``
+and ``devstack.demo_data.load_demo`` imports them like a retailer's files.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from sqlmodel import Session, col, select
+from sqlmodel import col, select
 
 from core.db.engine import session_scope
 from core.db.schema import ApiKey, Location, Sku, Stock, key_hash
@@ -225,23 +227,6 @@ def build_network(
                 qty = rng.randint(10, 60)
             stock.append(Stock(location_id=loc.id, sku=sku.sku, on_hand=qty))
     return locations, skus, stock
-
-
-def seed(url: str, seed: int = 42, size: DemoSize = DemoSize()) -> bool:
-    """Load the demo network unless the database already has locations. Returns True if loaded."""
-    with session_scope(url) as session:
-        if _has_locations(session):
-            return False
-        locations, skus, stock = build_network(seed, size)
-        session.add_all(locations)
-        session.add_all(skus)
-        session.flush()
-        session.add_all(stock)
-    return True
-
-
-def _has_locations(session: Session) -> bool:
-    return session.exec(select(Location.id).limit(1)).first() is not None
 
 
 def demo_portal_key(location_id: str) -> str:

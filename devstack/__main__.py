@@ -16,12 +16,14 @@ from pathlib import Path
 import httpx
 import typer
 
-from activities.stock.ledger import open_balances
+from activities.masterdata.cli import summary
+from activities.masterdata.folder import load_folder
 from core import demo_network
 from core.db.migrate import upgrade
 from core.settings import get_settings
 from devstack.binaries import DEV_SERVER_SQLITE, temporal_cli
 from devstack.client import OmsAuth
+from devstack.demo_data import load_demo
 from devstack.postgres import free_port
 from devstack.processes import (
     ChildFailed,
@@ -51,16 +53,23 @@ def seed() -> None:
     """Load the demo network (warehouses, stores, catalogue, stock) into an empty database."""
     settings = get_settings()
     upgrade(settings.database_url)
-    loaded = demo_network.seed(settings.database_url)
-    open_balances(settings.database_url)  # the ledger explains the seeded stock
+    loaded = load_demo(settings.database_url)  # stock through the ledger: levels explained
     typer.echo("demo network loaded" if loaded else "database already has a network; kept it")
 
 
 @cli.command()
 def prepare() -> None:
-    """Production start-up step: migrate the database, register Temporal search attributes."""
+    """Production start-up step: migrate the database, load the master-data folder
+    (OMS_MASTERDATA_DIR, when set), register Temporal search attributes."""
     settings = get_settings()
     upgrade(settings.database_url)
+    if settings.masterdata_dir is not None:
+        loaded = load_folder(settings, settings.masterdata_dir, actor="prepare")
+        for path, report in loaded.reports:
+            typer.echo(summary(report, str(path)))
+        if loaded.carriers_version is not None:
+            state = "new version" if loaded.carriers_new else "unchanged, version"
+            typer.echo(f"carriers: {state} {loaded.carriers_version}")
 
     async def _register() -> list[str]:
         return await register_search_attributes(
@@ -122,8 +131,7 @@ def up() -> None:
             {"OMS_MAIL_DIR": str(state.resolve() / "mail")},
         )
         upgrade(s.database_url)
-        loaded = demo_network.seed(s.database_url)
-        open_balances(s.database_url)  # the ledger explains the seeded stock
+        loaded = load_demo(s.database_url)  # demo/*.csv through the master-data importer
         portal_keys = demo_network.seed_portal_keys(s.database_url)
         staff_keys = demo_network.seed_staff_keys(s.database_url)
         wait_for_port(temporal_host, int(temporal_port), timeout=60, alive=group.failed)

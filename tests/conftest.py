@@ -15,10 +15,10 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
-from core import demo_network
 from core.db.migrate import upgrade
 from core.settings import Settings
 from devstack.binaries import temporal_cli, temporal_test_server
+from devstack.demo_data import load_demo
 from devstack.postgres import PostgresCluster, remove_cluster, start_cluster
 from tests.support.auth import client_for
 from tests.support.smtp import Inbox, start_smtp
@@ -40,7 +40,7 @@ def postgres() -> Iterator[PostgresCluster]:
 def database_url(postgres: PostgresCluster) -> str:
     """The OMS schema migrated onto real PostgreSQL, with the demo network loaded."""
     upgrade(postgres.url)
-    demo_network.seed(postgres.url)
+    load_demo(postgres.url)
     return postgres.url
 
 

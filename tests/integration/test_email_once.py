@@ -24,12 +24,12 @@ from temporalio.worker import Worker
 
 from activities.messaging.activities import EmailActivities
 from activities.messaging.email import LEASE_WAIT_S
-from core import demo_network
 from core.db.engine import session_scope
 from core.db.migrate import upgrade
 from core.db.schema import OutboundEmail
 from core.domain.events import EmailRequest
 from core.settings import Settings
+from devstack.demo_data import load_demo
 from devstack.postgres import PostgresCluster, free_port, remove_cluster, start_cluster
 from tests.support.smtp import Inbox
 
@@ -39,7 +39,7 @@ def own_postgres() -> Iterator[PostgresCluster]:
     """A cluster of this test's own, since it is restarted mid-test."""
     cluster = start_cluster()
     upgrade(cluster.url)
-    demo_network.seed(cluster.url)
+    load_demo(cluster.url)
     try:
         yield cluster
     finally:

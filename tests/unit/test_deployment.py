@@ -31,6 +31,8 @@ PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 DOCKERFILE = (ROOT / "Dockerfile").read_text()
 
 OMS_SERVICES = ["prepare", "api", "worker"]
+OWN_SETTINGS = {"OMS_WORKER_METRICS_PORT", "OMS_MASTERDATA_DIR"}
+"""Settings only one service has: the worker's metrics port, prepare's master-data folder."""
 SECRETS = [
     "OMS_SESSION_SECRET",
     "OMS_SELF_SERVICE_SECRET",
@@ -179,11 +181,18 @@ def test_oms_services_set_every_variable_the_code_needs(monkeypatch: pytest.Monk
 def test_oms_services_share_one_image_and_one_configuration() -> None:
     shared = {k: v for k, v in env("api").items()}
     for name in OMS_SERVICES:
-        own = {k: v for k, v in env(name).items() if k != "OMS_WORKER_METRICS_PORT"}
+        own = {k: v for k, v in env(name).items() if k not in OWN_SETTINGS}
         assert own == shared, name
         assert SERVICES[name]["image"] == SERVICES["api"]["image"]
     assert "build" in SERVICES["prepare"]
     assert SERVICES["prepare"]["command"][-2:] == ["devstack", "prepare"]
+
+
+def test_prepare_loads_the_retailers_master_data_folder_read_only() -> None:
+    folder = env("prepare")["OMS_MASTERDATA_DIR"]
+    mounts = [v.rsplit(":", 2) for v in SERVICES["prepare"]["volumes"]]
+    assert [(target, mode) for _src, target, mode in mounts] == [(folder, "ro")]
+    assert Settings(masterdata_dir=folder).masterdata_dir == Path(folder)
 
 
 def test_secrets_have_no_defaults_in_the_compose_file() -> None:

@@ -1,0 +1,1 @@
+"""Master data: imports of catalogue, locations and stock; the demo as data."""
