@@ -281,3 +281,26 @@ def set_sku_active(url: str, sku: str, active: bool, actor: str, source: str) ->
             )
         s.flush()
         return sku_view(row)
+
+
+def set_online(s: Session, loc: Location, online: bool, actor: str, source: str) -> bool:
+    """Flag a location on- or offline in the caller's transaction, with an audit entry when
+    the flag changes (a retried activity or a repeated call records nothing twice). Taking a
+    location offline goes through the location outage workflow, which re-routes its work."""
+    if loc.online == online:
+        return False
+    before = snapshot(loc)
+    loc.online = online
+    loc.updated_at = utcnow()
+    s.add(loc)
+    audit.record(
+        s,
+        actor=actor,
+        entity="location",
+        entity_id=loc.id,
+        action="update",
+        before=before,
+        after=snapshot(loc),
+        source=source,
+    )
+    return True

@@ -6,6 +6,7 @@ from __future__ import annotations
 from sqlmodel import col, select
 from temporalio import activity
 
+from activities.masterdata import changes
 from activities.stock import reservations
 from activities.stock.holds import ExpiredHolds, expire_due
 from core.db.engine import session_scope
@@ -41,7 +42,8 @@ class LocationActivities:
             loc = s.get(Location, location_id)
             if loc is None:
                 raise LookupError(f"unknown location {location_id}")
-            loc.online = online
+            source = activity.info().workflow_id or ""
+            changes.set_online(s, loc, online, actor="location outage workflow", source=source)
             if online:
                 return []
             rows = s.exec(

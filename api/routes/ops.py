@@ -5,16 +5,17 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import BaseModel, Field
 from sqlmodel import Session
 from temporalio.client import Client
 
 from activities.fulfilment import ops_cases
+from activities.masterdata import changes
 from api import deps
 from api.deps import DbId
 from api.http.errors import API_ERRORS
-from api.http.security import CS_OR_OPS, OPERATIONS
+from api.http.security import CS_OR_OPS, OPERATIONS, actor_of
 from core.db.engine import session_scope
 from core.db.schema import Location
 from core.domain.inputs import InputModel
@@ -72,11 +73,12 @@ async def take_offline(
     summary="Put a location back into routing",
 )
 def bring_online(
-    location_id: str, settings: Annotated[Settings, Depends(deps.settings)]
+    location_id: str, request: Request, settings: Annotated[Settings, Depends(deps.settings)]
 ) -> LocationView:
     with session_scope(settings.database_url) as s:
         loc = _location(s, location_id)
-        loc.online = True
+        source = f"api: POST /ops/locations/{location_id}/online"[:200]
+        changes.set_online(s, loc, True, actor=actor_of(request), source=source)
         return LocationView.model_validate(loc, from_attributes=True)
 
 

@@ -12,6 +12,7 @@ import pytest
 from sqlmodel import select
 from temporalio.client import Client
 
+from activities.masterdata import audit
 from api.app import create_app
 from core.db.engine import session_scope
 from core.db.schema import Location, PaymentTransaction, Reservation, Sku, Stock
@@ -88,6 +89,13 @@ async def test_location_offline_after_routing_reroutes_unreleased_shipment(
         await keep(temporal_client, f"order-{order_id}", "rerouted_location_offline")
     finally:
         await slow_api.post(f"/ops/locations/{offline}/online")
+    with session_scope(settings.database_url) as s:
+        flags = [
+            (e.actor, e.before and e.before["online"], e.after and e.after["online"])
+            for e in audit.entries(s, "location", offline, limit=2)
+        ]
+    assert flags[1] == ("location outage workflow", True, False)  # audited, oldest second
+    assert flags[0][0].startswith("key ") and flags[0][1:] == (False, True)
     with session_scope(settings.database_url) as s:
         captured = sum(
             t.amount_cents
