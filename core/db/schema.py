@@ -572,3 +572,48 @@ class AuditEntry(SQLModel, table=True):
     before: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     after: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     source: str = Field(default="", max_length=200, description="import id, API route or CLI")
+
+
+# ---- billing: invoices and credit notes with gap-free numbers -------------------------------
+
+
+class InvoiceCounter(SQLModel, table=True):
+    """The next number of one series (``RE-2026``, ``GS-2026``): locked while a number is given
+    so numbers are gap-free and never doubled (activities/billing/numbers.py)."""
+
+    __tablename__ = "invoice_counter"
+
+    series: str = Field(primary_key=True, max_length=32)
+    next_number: int = Field(default=1, ge=1)
+
+
+class Invoice(SQLModel, table=True):
+    """An issued invoice or credit note: what §14 UStG needs on it, frozen at issue (lines,
+    totals per rate, buyer), under a number from its series and the idempotency key of the step
+    that issued it, so a retried step gets this invoice back instead of a new number."""
+
+    __tablename__ = "invoice"
+
+    id: int | None = Field(default=None, primary_key=True)
+    number: str = Field(unique=True, max_length=48, description="series and number: RE-2026-000001")
+    series: str = Field(max_length=32)
+    kind: str = Field(max_length=16, description="invoice | credit_note")
+    order_id: str = Field(index=True, max_length=64)
+    shipment_id: str | None = Field(default=None, max_length=100)
+    refers_to: str | None = Field(
+        default=None, max_length=48, description="a credit note: the invoice number it corrects"
+    )
+    issued_on: date
+    delivery_date: date | None = Field(default=None, description="Leistungsdatum")
+    buyer: dict[str, Any] = Field(
+        sa_column=Column(JSON, nullable=False), description="name and address (and VAT id)"
+    )
+    lines: list[dict[str, Any]] = Field(sa_column=Column(JSON, nullable=False))
+    totals: list[dict[str, Any]] = Field(
+        sa_column=Column(JSON, nullable=False), description="net, VAT and gross per VAT rate"
+    )
+    total_gross_cents: int
+    currency: str = Field(default="EUR", max_length=3)
+    idempotency_key: str = Field(unique=True, max_length=200, description="order id + step")
+    pdf: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    created_at: datetime = Field(default_factory=utcnow)
