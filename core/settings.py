@@ -9,7 +9,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 STATE_DIR = Path(".oms")
@@ -74,6 +74,28 @@ class Settings(BaseSettings):
         le=1,
         description="Share of simulated provider calls that fail like an "
         "outage (half before, half after the provider booked them), for fault benches",
+    )
+    payment_provider: Literal["simulated", "stripe"] = Field(
+        default="simulated",
+        description="who moves the money: the simulated ledger, or Stripe "
+        "(activities/payments/stripe_provider.py)",
+    )
+    stripe_api_key: SecretStr = Field(
+        default=SecretStr(""), description="Stripe secret key (sk_...); needed with stripe"
+    )
+    stripe_api_base: str = Field(
+        default="https://api.stripe.com",
+        description="Stripe API base URL; tests point it at a local emulator (localstripe)",
+    )
+    stripe_webhook_secret: SecretStr = Field(
+        default=SecretStr(""),
+        description="signing secret of the Stripe webhook endpoint (whsec_...); "
+        "empty: POST /webhooks/stripe refuses every event",
+    )
+    stripe_test_payment_method: str = Field(
+        default="pm_card_visa",
+        description="payment method charged for card/wallet orders while the order carries "
+        "only the method's name (tests and demo; Stripe test ids such as pm_card_visa)",
     )
     policy_file: str = Field(default="", description="TOML order policy; empty = defaults")
     routing_strategy: str = Field(default="optimiser", description="optimiser or a baseline")

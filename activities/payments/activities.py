@@ -6,13 +6,17 @@ from temporalio import activity
 
 from activities.payments.provider import PaymentProvider, Transaction
 from activities.payments.simulated import SimulatedProvider
+from activities.payments.stripe_provider import StripeProvider
 from core.domain.events import step_key
 from core.domain.payments import PaymentResult, payment_step
 from core.settings import Settings
 
 
 def provider_from_settings(settings: Settings) -> PaymentProvider:
-    """The configured provider; only the simulated one ships with the OMS so far."""
+    """The configured provider (``payment_provider``): the simulated one by default, so the
+    embedded stack and the tests need no account anywhere; Stripe when asked for."""
+    if settings.payment_provider == "stripe":
+        return StripeProvider.from_settings(settings)
     return SimulatedProvider(
         settings.database_url, settings.payment_sim_latency_ms, settings.payment_sim_failure_rate
     )
