@@ -19,6 +19,7 @@ from temporalio.client import Client
 from temporalio.runtime import Runtime
 from temporalio.worker import Worker
 
+from activities.billing.activities import BillingActivities
 from activities.fulfilment.activities import (
     CompensationActivities,
     FulfilmentActivities,
@@ -91,6 +92,7 @@ def activities_for(settings: Settings) -> list[Callable[..., Any]]:
         fulfilment.resize_shipment,
         fulfilment.restock,
         CompensationActivities(settings).issue_voucher,
+        BillingActivities(settings).issue_parcel_invoice,
         OpsCaseActivities(settings).open_parcel_case,
         log.register_order,
         log.record_progress,

@@ -197,6 +197,17 @@ class Settings(BaseSettings):
     masterdata_chunk_rows: int = Field(
         default=2000, gt=0, description="catalogue/location import rows per transaction"
     )
+    # ---- invoices: the seller as §14 UStG wants it on every invoice ---------------------------
+    invoice_issuer_name: str = Field(default="OMS Demo Handel GmbH", min_length=1)
+    invoice_issuer_street: str = Field(default="Musterstraße 1", min_length=1)
+    invoice_issuer_postcode: str = Field(default="10115", min_length=1)
+    invoice_issuer_city: str = Field(default="Berlin", min_length=1)
+    invoice_issuer_vat_id: str = Field(
+        default="DE123456788", description="USt-IdNr. printed on every invoice (demo value)"
+    )
+    invoice_issuer_tax_number: str = ""
+    invoice_issuer_email: str = ""
+
     masterdata_dir: Path | None = Field(
         default=None,
         description="a folder of master-data files (catalogue.csv, locations.csv, stock.csv, "

@@ -69,6 +69,7 @@ def price_lines(
             weight_kg=skus[ln.sku].weight_kg,
             bulky=skus[ln.sku].bulky,
             hazardous=skus[ln.sku].hazardous,
+            vat_class=skus[ln.sku].vat_class,
         )
         for i, ln in enumerate(lines)
     ]

@@ -96,6 +96,9 @@ class OrderLine(BaseModel):
     weight_kg: float
     bulky: bool = False
     hazardous: bool = False
+    vat_class: str = Field(
+        default="standard", description="the catalogue's VAT class when it was priced"
+    )
 
     @property
     def total_cents(self) -> int:

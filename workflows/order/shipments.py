@@ -18,12 +18,14 @@ from temporalio.exceptions import ApplicationError
 
 from workflows.order.journal import Detail, Journal
 from workflows.order.options import ROUTING, SHORT
+from workflows.order.patches import INVOICE_PER_PARCEL
 from workflows.order.payments import Payments
 from workflows.order.state import OrderAborted, OrderRun
 
 with workflow.unsafe.imports_passed_through():
     import email_validator  # noqa: F401  (pydantic's EmailStr imports it lazily)
 
+    from activities.billing.activities import BillingActivities
     from activities.fulfilment.activities import CompensationActivities, FulfilmentActivities
     from activities.orders.activities import PlanningActivities
     from activities.stock.activities import StockActivities
@@ -169,6 +171,12 @@ class Shipments:
         direct = order.pickup_store_id is None
         if direct:
             detail |= await self.payments.capture_parcel(shipment, first_to_ship)
+        if direct and workflow.patched(INVOICE_PER_PARCEL):
+            detail["invoice_number"] = await workflow.execute_activity_method(
+                BillingActivities.issue_parcel_invoice,
+                args=[order, shipment, first_to_ship],
+                **SHORT,
+            )
         status = None
         if direct:
             status = (

@@ -1,0 +1,88 @@
+"""Each parcel shipped to the customer gets its invoice, issued by the order workflow: one per
+parcel, for exactly what that parcel's capture took (goods, and the shipping fee with the
+first), VAT per the catalogue class each line was sold with, the PDF stored with it."""
+
+from __future__ import annotations
+
+import subprocess
+import uuid
+from decimal import Decimal
+
+import httpx
+from sqlmodel import select
+
+from core.db.engine import session_scope
+from core.db.schema import Invoice, PaymentTransaction, Sku, Stock
+from core.settings import Settings
+from tests.support.catalogue import warehouses
+from tests.support.orders import order_request, post_event, wait_for_event, wait_for_status
+
+
+def _sku(url: str, location_id: str, price_cents: int, vat_class: str) -> str:
+    """A SKU stocked at one location only, so two of them make two parcels."""
+    sku = f"INV-{uuid.uuid4().hex[:8]}"
+    with session_scope(url) as s:
+        s.add(Sku(sku=sku, name=f"Rechnungsartikel {sku}", price_cents=price_cents,
+                  weight_kg=1.0, vat_class=vat_class))  # fmt: skip
+        s.flush()
+        s.add(Stock(location_id=location_id, sku=sku, on_hand=5))
+    return sku
+
+
+async def test_each_shipped_parcel_gets_its_invoice(
+    api: httpx.AsyncClient, settings: Settings
+) -> None:
+    url = settings.database_url
+    first, second = warehouses(url)[:2]
+    shirt = _sku(url, first, 11900, "standard")  # 119,00 EUR = 100,00 net + 19,00 VAT
+    book = _sku(url, second, 1070, "reduced")  # 10,70 EUR = 10,00 net + 0,70 VAT
+    body = order_request(lines=[(shirt, 1), (book, 1)])
+    order_id = body["order_id"]
+    assert (await api.post("/orders", json=body)).status_code == 202
+    order = await wait_for_status(api, order_id, {"in_fulfilment"})
+    parcels = {s["location_id"]: s["shipment_id"] for s in order["shipments"]}
+    assert set(parcels) == {first, second}, order["shipments"]
+
+    for sid in (parcels[first], parcels[second]):
+        await post_event(api, sid, "shipped")
+        await wait_for_event(api, order_id, f"shipped_{sid}")
+    with session_scope(url) as s:
+        invoices = {
+            i.shipment_id: i
+            for i in s.exec(select(Invoice).where(Invoice.order_id == order_id)).all()
+        }
+        captures = {
+            t.idempotency_key.rsplit(":", 1)[1]: t.amount_cents  # <order>:capture:<shipment>
+            for t in s.exec(
+                select(PaymentTransaction).where(
+                    PaymentTransaction.order_id == order_id,
+                    PaymentTransaction.kind == "capture",
+                    PaymentTransaction.status == "succeeded",
+                )
+            ).all()
+        }
+    assert set(invoices) == set(parcels.values())
+    assert {sid: i.total_gross_cents for sid, i in invoices.items()} == captures
+    assert sum(captures.values()) == order["total_cents"]  # goods + shipping, to the cent
+
+    shirt_invoice, book_invoice = invoices[parcels[first]], invoices[parcels[second]]
+    assert shirt_invoice.number != book_invoice.number
+    assert shirt_invoice.number.startswith("RE-") and shirt_invoice.kind == "invoice"
+    rates = {Decimal(str(t["vat_rate"])): t for t in shirt_invoice.totals}
+    shipping = order["total_cents"] - 11900 - 1070
+    assert shipping > 0  # the policy charges a fee: the first parcel carries it
+    standard = rates[Decimal(19)]
+    assert standard["gross_cents"] == 11900 + shipping  # the fee came with the first parcel
+    assert standard["net_cents"] + standard["vat_cents"] == standard["gross_cents"]
+    (reduced,) = book_invoice.totals
+    assert (Decimal(str(reduced["vat_rate"])), reduced["net_cents"], reduced["vat_cents"]) == (
+        Decimal(7),
+        1000,
+        70,
+    )
+    assert shirt_invoice.buyer["name"] == "Erika Mustermann"
+    assert shirt_invoice.pdf is not None
+    text = subprocess.run(
+        ["pdftotext", "-", "-"], input=shirt_invoice.pdf, capture_output=True, check=True
+    ).stdout.decode()
+    assert shirt_invoice.number in text and "DE123456788" in text
