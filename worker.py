@@ -93,6 +93,7 @@ def activities_for(settings: Settings) -> list[Callable[..., Any]]:
         fulfilment.restock,
         CompensationActivities(settings).issue_voucher,
         BillingActivities(settings).issue_parcel_invoice,
+        BillingActivities(settings).issue_return_credit_notes,
         OpsCaseActivities(settings).open_parcel_case,
         log.register_order,
         log.record_progress,

@@ -5,6 +5,11 @@ One invoice per parcel that leaves for the customer, issued when its "shipped" n
 and, with the first parcel, the shipping fee. Idempotent by the step key
 ``<order>:<shipment>:invoice``: a retry gets the same invoice and number back.
 
+A return's refund is reversed on credit notes (Gutschrift/Rechnungskorrektur): one per parcel
+the goods came in, referring to that parcel's invoice, each line at the rate that invoice
+charged; the refunded shipping share goes on the first. A parcel shipped before invoices were
+issued has none to correct, so its goods get no credit note (the refund itself is unchanged).
+
 The shipping fee is an ancillary service (Nebenleistung) and follows the VAT rate of the
 parcel's goods; with goods at two rates, at the rate of the larger share (documented in
 docs/billing.md; the split by value that UStAE 3.10 also allows is the next refinement).
@@ -16,13 +21,24 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+from sqlmodel import select
 from temporalio import activity
 
 from activities.billing import numbers
-from activities.billing.document import InvoiceDocument, InvoiceDraft, Issuer, Item, Party
+from activities.billing.document import (
+    InvoiceDocument,
+    InvoiceDraft,
+    InvoiceLine,
+    Issuer,
+    Item,
+    Party,
+)
 from activities.billing.pdf import render
+from core.db.engine import session_scope
+from core.db.schema import Invoice
 from core.domain.events import step_key
 from core.domain.orders import OrderInput
+from core.domain.returns import ReturnInput
 from core.domain.shipments import ShipmentPlan
 from core.rules.vat import rate_for
 from core.settings import Settings
@@ -110,3 +126,77 @@ class BillingActivities:
             pdf = render(InvoiceDocument.from_row(invoice), issuer_of(self.settings))
             numbers.attach_pdf(url, invoice.number, pdf)
         return invoice.number
+
+    @activity.defn
+    def issue_return_credit_notes(self, ret: ReturnInput) -> list[str]:
+        """Credit notes for a refunded return, one per invoiced parcel; their numbers."""
+        url = self.settings.database_url
+        today = datetime.now(UTC).astimezone(BERLIN).date()
+        with session_scope(url) as s:
+            invoices = {
+                row.shipment_id: row
+                for row in s.exec(
+                    select(Invoice).where(
+                        Invoice.order_id == ret.order_id, Invoice.kind == "invoice"
+                    )
+                ).all()
+            }
+        numbers_issued: list[str] = []
+        shipping_left = ret.shipping_refund_cents
+        for sid in sorted({ln.shipment_id for ln in ret.lines}):
+            invoice = invoices.get(sid)
+            if invoice is None:
+                continue
+            items = _credited_items(ret, sid, invoice)
+            if shipping_left and (rate := _shipping_rate(invoice)) is not None:
+                items.append(
+                    Item(
+                        sku=SHIPPING_SKU,
+                        name="Versand (anteilig erstattet)",
+                        quantity=1,
+                        unit_gross_cents=shipping_left,
+                        vat_rate=rate,
+                    )
+                )
+                shipping_left = 0
+            draft = InvoiceDraft.from_items(
+                kind="credit_note",
+                order_id=ret.order_id,
+                shipment_id=sid,
+                refers_to=invoice.number,
+                items=items,
+                buyer=Party.model_validate(invoice.buyer),
+                issued_on=today,
+                delivery_date=invoice.delivery_date,
+            )
+            key = step_key(ret.order_id, f"return:{ret.return_id}:{sid}:credit_note")
+            note = numbers.issue(url, key, numbers.series_for("credit_note", today), draft.row)
+            if note.pdf is None:
+                pdf = render(InvoiceDocument.from_row(note), issuer_of(self.settings))
+                numbers.attach_pdf(url, note.number, pdf)
+            numbers_issued.append(note.number)
+        return numbers_issued
+
+
+def _credited_items(ret: ReturnInput, shipment_id: str, invoice: Invoice) -> list[Item]:
+    """The returned lines of one parcel, each at the rate its invoice charged for the SKU."""
+    rates = {line.sku: line.vat_rate for line in map(InvoiceLine.model_validate, invoice.lines)}
+    return [
+        Item(
+            sku=ln.sku,
+            name=ln.name,
+            quantity=ln.quantity,
+            unit_gross_cents=ln.unit_price_cents,
+            vat_rate=rates.get(ln.sku, Decimal(19)),
+        )
+        for ln in ret.lines
+        if ln.shipment_id == shipment_id
+    ]
+
+
+def _shipping_rate(invoice: Invoice) -> Decimal | None:
+    """The rate the invoice charged its shipping fee at, if it had one."""
+    for line in map(InvoiceLine.model_validate, invoice.lines):
+        if line.sku == SHIPPING_SKU:
+            return line.vat_rate
+    return None

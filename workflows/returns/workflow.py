@@ -22,6 +22,7 @@ from temporalio.exceptions import ApplicationError
 with workflow.unsafe.imports_passed_through():
     import email_validator  # noqa: F401  (pydantic's EmailStr imports it lazily)
 
+    from activities.billing.activities import BillingActivities
     from activities.messaging.activities import EmailActivities
     from activities.payments.activities import PaymentActivities
     from activities.returns.activities import ReturnActivities
@@ -37,6 +38,9 @@ with workflow.unsafe.imports_passed_through():
         ReturnStatus,
         StockBooking,
     )
+
+RETURN_CREDIT_NOTES = "return-credit-notes-v1"
+"""A refunded return is reversed on credit notes; returns refunded before it have none."""
 
 SHORT: dict[str, Any] = {
     "start_to_close_timeout": timedelta(seconds=30),
@@ -255,15 +259,18 @@ class ReturnWorkflow:
                 non_retryable=True,
             )
         self._refunded = amount
-        await self._record(
-            ReturnStatus.REFUNDED,
-            {
-                "refunded_cents": amount,
-                "shipping_refund_cents": ret.shipping_refund_cents,
-                "transaction_id": refund.transaction_id,
-                "parent_id": parent,
-            },
-        )
+        detail: dict[str, Any] = {
+            "refunded_cents": amount,
+            "shipping_refund_cents": ret.shipping_refund_cents,
+            "transaction_id": refund.transaction_id,
+            "parent_id": parent,
+        }
+        if workflow.patched(RETURN_CREDIT_NOTES):
+            notes: list[str] = await workflow.execute_activity_method(
+                BillingActivities.issue_return_credit_notes, args=[ret], **SHORT
+            )
+            detail["credit_notes"] = ", ".join(notes)
+        await self._record(ReturnStatus.REFUNDED, detail)
         await self._email(
             "refunded",
             "return_refunded",

@@ -16,6 +16,12 @@ from core.db.schema import Invoice, PaymentTransaction, Sku, Stock
 from core.settings import Settings
 from tests.support.catalogue import warehouses
 from tests.support.orders import order_request, post_event, wait_for_event, wait_for_status
+from tests.support.returns import (
+    delivered_order,
+    receive_and_inspect,
+    request_return,
+    warehouse_in,
+)
 
 
 def _sku(url: str, location_id: str, price_cents: int, vat_class: str) -> str:
@@ -86,3 +92,30 @@ async def test_each_shipped_parcel_gets_its_invoice(
         ["pdftotext", "-", "-"], input=shirt_invoice.pdf, capture_output=True, check=True
     ).stdout.decode()
     assert shirt_invoice.number in text and "DE123456788" in text
+
+
+async def test_a_refunded_return_is_reversed_on_a_credit_note(
+    api: httpx.AsyncClient, settings: Settings
+) -> None:
+    url = settings.database_url
+    dortmund = warehouse_in(url, "Dortmund")
+    book = _sku(url, dortmund, 1070, "reduced")
+    order = await delivered_order(api, [(book, 2)])
+    oid = order["order_id"]
+    r = await request_return(api, oid, ("L1", 1, "wrong_size"))
+    assert r.status_code == 201, r.text
+    [ret] = r.json()["returns"]
+    done = await receive_and_inspect(api, ret, dortmund, sellable=True)
+    with session_scope(url) as s:
+        docs = s.exec(select(Invoice).where(Invoice.order_id == oid)).all()
+    (invoice,) = [d for d in docs if d.kind == "invoice"]
+    (note,) = [d for d in docs if d.kind == "credit_note"]
+    assert note.number.startswith("GS-") and note.refers_to == invoice.number
+    assert note.total_gross_cents == done["refunded_cents"]  # the refund, to the cent
+    goods = [ln for ln in note.lines if ln["sku"] == book]
+    assert [(ln["quantity"], ln["gross_cents"], ln["vat_cents"]) for ln in goods] == [(1, 1070, 70)]
+    assert note.pdf is not None
+    text = subprocess.run(
+        ["pdftotext", "-", "-"], input=note.pdf, capture_output=True, check=True
+    ).stdout.decode()
+    assert "Gutschrift" in text and invoice.number in text
