@@ -26,6 +26,7 @@ from api.routes import customer_service, inventory, ops, orders, returns, subscr
 from api.routes.audit import router as audit_router
 from api.routes.carriers import router as carriers_router
 from api.routes.catalogue import router as catalogue_router
+from api.routes.invoices import router as invoices_router
 from api.routes.locations import router as locations_router
 from api.routes.masterdata_imports import router as masterdata_imports_router
 from api.routes.stripe_webhooks import router as stripe_webhooks_router
@@ -65,6 +66,7 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
     )
     app.add_middleware(InputLimits, settings=cfg)  # body size, NUL in path/query
     app.include_router(orders.router)
+    app.include_router(invoices_router)
     app.include_router(webhooks.router)
     app.include_router(stripe_webhooks_router)  # signed by Stripe, not by the OMS's scheme
     app.include_router(ops.router)

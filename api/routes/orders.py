@@ -21,14 +21,18 @@ from api.http.errors import API_ERRORS
 from api.http.security import ORDER_READERS, SHOP, location_scope
 from api.routes.schemas import (
     EventView,
+    InvoiceRateView,
+    InvoiceView,
     OrderAccepted,
     OrderList,
     OrderSummary,
     OrderView,
+    PaymentView,
     ShipmentView,
 )
+from api.services.invoices import invoice_path, order_invoices
 from api.services.order_intake import start_order
-from core.db.schema import OrderEvent, OrderRecord, ShipmentRecord
+from core.db.schema import OrderEvent, OrderRecord, PaymentTransaction, ShipmentRecord
 from core.domain.orders import OrderInput, OrderRequest
 from core.settings import Settings
 
@@ -88,10 +92,14 @@ def visible_order(s: Session, request: Request, order_id: str) -> OrderRecord:
     "/orders/{order_id}",
     dependencies=ORDER_READERS,
     response_model=OrderView,
-    summary="An order with its history (a location key: orders routed to it)",
+    summary="An order with its history, payments and invoices (a location key: orders routed "
+    "to it)",
 )
 def get_order(
-    order_id: str, request: Request, s: Annotated[Session, Depends(deps.db)]
+    order_id: str,
+    request: Request,
+    s: Annotated[Session, Depends(deps.db)],
+    settings: Annotated[Settings, Depends(deps.settings)],
 ) -> OrderView:
     rec = visible_order(s, request, order_id)
     shipments = s.exec(
@@ -120,7 +128,61 @@ def get_order(
         delivery_address=rec.payload.get("delivery_address", {}),
         shipments=[ShipmentView.model_validate(sh, from_attributes=True) for sh in shipments],
         events=[EventView(type=e.type, at=e.at, actor=e.actor, detail=e.detail) for e in events],
+        payments=payment_views(s, order_id),
+        invoices=invoice_views(s, order_id, settings.base_url),
     )
+
+
+def payment_views(s: Session, order_id: str) -> list[PaymentView]:
+    """Every booking of the order's money, oldest first, failed and pending ones included
+    (a declined capture is exactly what customer service is asked about)."""
+    rows = s.exec(
+        select(PaymentTransaction)
+        .where(PaymentTransaction.order_id == order_id)
+        .order_by(col(PaymentTransaction.created_at), col(PaymentTransaction.id))
+    ).all()
+    return [
+        PaymentView(
+            transaction_id=t.id,
+            provider=t.provider,
+            kind=t.kind,
+            amount_cents=t.amount_cents,
+            status=t.status,
+            succeeded=t.status == "succeeded",
+            parent_id=t.parent_id,
+            step=t.idempotency_key,
+            created_at=t.created_at,
+        )
+        for t in rows
+    ]
+
+
+def invoice_views(s: Session, order_id: str, base_url: str) -> list[InvoiceView]:
+    """The order's invoices and credit notes; ``pdf_url`` only once the PDF is stored, so the
+    link never leads to a 404."""
+    return [
+        InvoiceView(
+            number=d.number,
+            kind=d.kind,
+            shipment_id=d.shipment_id,
+            refers_to=d.refers_to,
+            issued_on=d.issued_on,
+            delivery_date=d.delivery_date,
+            total_gross_cents=d.total_gross_cents,
+            currency=d.currency,
+            totals=[
+                InvoiceRateView(
+                    vat_rate=str(t["vat_rate"]),
+                    net_cents=int(t["net_cents"]),
+                    vat_cents=int(t["vat_cents"]),
+                    gross_cents=int(t["gross_cents"]),
+                )
+                for t in d.totals
+            ],
+            pdf_url=base_url + invoice_path(order_id, d.number) if d.has_pdf else None,
+        )
+        for d in order_invoices(s, order_id)
+    ]
 
 
 @router.get(

@@ -44,6 +44,51 @@ class EventView(BaseModel):
     detail: dict[str, Any]
 
 
+class PaymentView(BaseModel):
+    """One booking of the payment provider's ledger (``payment_transaction``) for the order:
+    what customer service needs to answer "was I charged?" without the provider's console."""
+
+    transaction_id: str = Field(description="the provider's id of the transaction")
+    provider: str = Field(description="simulated | stripe")
+    kind: str = Field(description="authorise | capture | void | refund | incoming")
+    amount_cents: int
+    status: str = Field(description="pending | succeeded | failed")
+    succeeded: bool
+    parent_id: str | None = Field(
+        default=None, description="the authorisation a capture or void draws on, or a refund's"
+    )
+    step: str = Field(description="the OMS step that booked it (idempotency key)")
+    created_at: datetime
+
+
+class InvoiceRateView(BaseModel):
+    """Net, VAT and gross of one VAT rate on a document, as issued."""
+
+    vat_rate: str = Field(description="percent, as exact decimal text: 19, 7, 5.5")
+    net_cents: int
+    vat_cents: int
+    gross_cents: int
+
+
+class InvoiceView(BaseModel):
+    """An issued invoice or credit note of the order (``invoice``), without its PDF bytes."""
+
+    number: str = Field(description="series and number: RE-2026-000001")
+    kind: str = Field(description="invoice | credit_note")
+    shipment_id: str | None = None
+    refers_to: str | None = Field(
+        default=None, description="a credit note: the invoice number it corrects"
+    )
+    issued_on: date
+    delivery_date: date | None = None
+    total_gross_cents: int
+    currency: str
+    totals: list[InvoiceRateView] = Field(description="per VAT rate")
+    pdf_url: str | None = Field(
+        default=None, description="the PDF to download; null until the PDF is stored"
+    )
+
+
 class OrderView(BaseModel):
     order_id: str
     workflow_id: str
@@ -60,6 +105,10 @@ class OrderView(BaseModel):
     delivery_address: dict[str, Any]
     shipments: list[ShipmentView]
     events: list[EventView]
+    payments: list[PaymentView] = Field(default_factory=list, description="oldest first")
+    invoices: list[InvoiceView] = Field(
+        default_factory=list, description="invoices and credit notes, in issue order"
+    )
 
 
 class OrderSummary(BaseModel):

@@ -25,6 +25,10 @@ STORE, OTHER, PICKUP_STORE, WAREHOUSE = "ST-DRESDEN", "ST-LEIPZIG", "ST-HANNOVER
 COVERED = {
     ("GET", "/orders"),
     ("GET", "/orders/{order_id}"),
+    (
+        "GET",
+        "/orders/{order_id}/invoices/{number}.pdf",
+    ),  # tests/integration/billing/test_money_view.py
     ("GET", "/inventory/availability"),
     ("GET", "/inventory/availability/{sku}"),
 }

@@ -2,7 +2,8 @@
 
 ``/my/orders/{order_id}?t=<token>``: status, parcels with tracking links, the delivery address
 (changeable until the order is released to fulfilment: the order workflow's ``modify`` Update
-decides), the lines that can still be returned, starting a return, and each return's label.
+decides), the lines that can still be returned, starting a return, each return's label, and the
+order's invoices and credit notes to download (``.../invoices/<number>.pdf?t=``, same token).
 A token of another order, or a tampered one, is refused with 403 and nothing is shown. Each form
 carries an idempotency key per render (``api.http.idempotency``): sent twice, it acts once.
 """
@@ -27,6 +28,7 @@ from activities.returns.requests import ReturnRefused, returnable
 from api import deps
 from api.http.errors import refusal_answer
 from api.http.idempotency import install_template_global, request_key
+from api.services.invoices import order_invoices, pdf_response, stored_pdf
 from api.services.returns import label_response, start_returns
 from core.db.schema import OrderRecord, ReturnRecord, ShipmentRecord
 from core.domain.commands import ActionResult, ModifyRequest
@@ -106,6 +108,7 @@ def _context(s: Session, rec: OrderRecord, token: str) -> dict[str, Any]:
         "returns": [(r, ReturnInput.model_validate(r.payload)) for r in returns],
         "reasons": REASON_LABELS,
         "changeable": changeable,
+        "invoices": [d for d in order_invoices(s, rec.order_id) if d.has_pdf],
         "q": quote(token),
     }
 
@@ -203,6 +206,21 @@ async def label(
     except Refused as exc:
         return _error(request, exc)
     return await run_in_threadpool(label_response, rec)
+
+
+@router.get("/{order_id}/invoices/{number}.pdf")
+def invoice(
+    order_id: str, number: str, request: Request, s: DbDep, settings: SettingsDep, t: str = ""
+) -> Response:
+    """An invoice or credit note of this order; the token opens this order's documents only."""
+    try:
+        _order(s, settings, order_id, t)
+        row, pdf = stored_pdf(s, order_id, number)
+        if row is None or pdf is None:
+            raise Refused(404, f"Invoice {number} is not one of this order's documents (yet).")
+    except Refused as exc:
+        return _error(request, exc)
+    return pdf_response(row.number, pdf)
 
 
 @router.post("/{order_id}/delivery")
