@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import aiosmtplib
@@ -31,9 +32,9 @@ from activities.messaging.email import (
     take_lease,
 )
 from activities.messaging.outbound import LEASE_MARGIN_S, DeliveryOutcome, backoff, body_bytes
-from activities.messaging.templates import RenderedEmail, render
+from activities.messaging.templates import Attachment, RenderedEmail, render
 from core.db.engine import session_scope
-from core.db.schema import OutboundDelivery, WebhookSubscription
+from core.db.schema import Invoice, OutboundDelivery, WebhookSubscription
 from core.domain.events import EmailRequest
 from core.order_tokens import self_service_url
 from core.settings import Settings
@@ -74,7 +75,12 @@ class EmailActivities:
             "self_service_url": self_service_url(self.settings, req.order_id),
             **req.context,
         }
-        return render(req.template, req.locale, context, self.settings.email_template_dir or None)
+        rendered = render(
+            req.template, req.locale, context, self.settings.email_template_dir or None
+        )
+        if not req.invoices:
+            return rendered
+        return replace(rendered, attachments=invoice_attachments(self.settings, req.invoices))
 
     async def _claim(self, key: str) -> Claim | None:
         """This attempt's lease, or None when the e-mail is sent. An attempt holding the lease
@@ -249,3 +255,17 @@ class OutboundActivities:
             s.add(delivery)
             status = delivery.status if delivery.status != "pending" else "retrying"
             return DeliveryOutcome(delivery_id=delivery_id, status=status)
+
+
+def invoice_attachments(settings: Settings, numbers: list[str]) -> tuple[Attachment, ...]:
+    """The stored PDFs of the invoices an e-mail carries. One not stored yet fails the attempt
+    (retried): an invoice promised in the text is never left out."""
+    with session_scope(settings.database_url) as s:
+        rows = {
+            row.number: row.pdf
+            for row in s.exec(select(Invoice).where(col(Invoice.number).in_(numbers))).all()
+        }
+    missing = [n for n in numbers if not rows.get(n)]
+    if missing:
+        raise ApplicationError(f"invoice PDF not stored yet: {', '.join(missing)}")
+    return tuple(Attachment(f"{n}.pdf", rows[n] or b"") for n in numbers)

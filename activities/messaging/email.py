@@ -102,6 +102,9 @@ def build_message(
     msg["X-OMS-Order"] = order_id
     msg.set_content(rendered.text)
     msg.add_alternative(rendered.html, subtype="html")
+    for file in rendered.attachments:  # the message becomes multipart/mixed
+        maintype, _, subtype = file.mime.partition("/")
+        msg.add_attachment(file.content, maintype=maintype, subtype=subtype, filename=file.filename)
     wire = email.policy.SMTPUTF8 if needs_smtputf8(sender, to) else email.policy.SMTP
     return msg.as_bytes(policy=wire)
 

@@ -18,10 +18,20 @@ DEFAULT_DIR = Path(__file__).resolve().parent / "templates" / "email"
 
 
 @dataclass(frozen=True)
+class Attachment:
+    """A file that goes with an e-mail (an invoice PDF)."""
+
+    filename: str
+    content: bytes
+    mime: str = "application/pdf"
+
+
+@dataclass(frozen=True)
 class RenderedEmail:
     subject: str
     text: str
     html: str
+    attachments: tuple[Attachment, ...] = ()
 
 
 @lru_cache(maxsize=4)

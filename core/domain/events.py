@@ -49,6 +49,9 @@ class EmailRequest(BaseModel):
     template: str
     locale: Locale = "de"
     context: dict[str, Any] = {}
+    invoices: list[str] = Field(
+        default_factory=list, description="numbers of invoices whose PDFs go with it"
+    )
 
     @model_validator(mode="after")
     def _derive_key(self) -> EmailRequest:

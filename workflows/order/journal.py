@@ -61,8 +61,14 @@ class Journal:
             **SHORT,
         )
 
-    async def email(self, step: str, template: str, context: dict[str, object]) -> None:
-        """Send the customer the e-mail of ``step``, once."""
+    async def email(
+        self,
+        step: str,
+        template: str,
+        context: dict[str, object],
+        invoices: list[str] | None = None,
+    ) -> None:
+        """Send the customer the e-mail of ``step``, once (with the PDFs of ``invoices``)."""
         order = self.run.order
         await workflow.execute_activity_method(
             EmailActivities.send_email,
@@ -77,6 +83,7 @@ class Journal:
                     "customer_name": order.customer.name,
                     **context,
                 },
+                invoices=invoices or [],
             ),
             summary=f"e-mail {template}" if self.run.ops_view else None,
             **EMAIL,

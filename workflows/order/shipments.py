@@ -171,12 +171,14 @@ class Shipments:
         direct = order.pickup_store_id is None
         if direct:
             detail |= await self.payments.capture_parcel(shipment, first_to_ship)
+        invoice = ""
         if direct and workflow.patched(INVOICE_PER_PARCEL):
-            detail["invoice_number"] = await workflow.execute_activity_method(
+            invoice = await workflow.execute_activity_method(
                 BillingActivities.issue_parcel_invoice,
                 args=[order, shipment, first_to_ship],
                 **SHORT,
             )
+            detail["invoice_number"] = invoice
         status = None
         if direct:
             status = (
@@ -192,7 +194,9 @@ class Shipments:
                     "tracking_number": event.tracking_number or "",
                     "tracking_url": tracking_url,
                     "lines": [ln.model_dump() for ln in shipment.lines],
+                    **({"invoice_number": invoice} if invoice else {}),
                 },
+                invoices=[invoice] if invoice else [],
             )
 
     async def _on_exception(self, shipment: ShipmentPlan, event: ShipmentEvent) -> None:

@@ -4,9 +4,12 @@ first), VAT per the catalogue class each line was sold with, the PDF stored with
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
+import time
 import uuid
 from decimal import Decimal
+from email.message import EmailMessage
 
 import httpx
 from sqlmodel import select
@@ -22,6 +25,11 @@ from tests.support.returns import (
     request_return,
     warehouse_in,
 )
+from tests.support.smtp import Inbox, text_of
+
+
+def _shipping_mails(inbox: Inbox, order_id: str) -> list[EmailMessage]:
+    return [m for m in inbox.for_order(order_id) if "unterwegs" in str(m["Subject"])]
 
 
 def _sku(url: str, location_id: str, price_cents: int, vat_class: str) -> str:
@@ -36,7 +44,7 @@ def _sku(url: str, location_id: str, price_cents: int, vat_class: str) -> str:
 
 
 async def test_each_shipped_parcel_gets_its_invoice(
-    api: httpx.AsyncClient, settings: Settings
+    api: httpx.AsyncClient, settings: Settings, inbox: Inbox
 ) -> None:
     url = settings.database_url
     first, second = warehouses(url)[:2]
@@ -92,6 +100,16 @@ async def test_each_shipped_parcel_gets_its_invoice(
         ["pdftotext", "-", "-"], input=shirt_invoice.pdf, capture_output=True, check=True
     ).stdout.decode()
     assert shirt_invoice.number in text and "DE123456788" in text
+
+    # each shipping e-mail carries its parcel's invoice, byte for byte as stored
+    deadline = time.monotonic() + 20
+    while len(mails := _shipping_mails(inbox, order_id)) < 2 and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+    attached = {
+        part.get_filename(): part.get_content() for m in mails for part in m.iter_attachments()
+    }
+    assert attached == {f"{i.number}.pdf": i.pdf for i in invoices.values()}
+    assert all("im Anhang" in text_of(m) for m in mails)
 
 
 async def test_a_refunded_return_is_reversed_on_a_credit_note(
