@@ -152,6 +152,18 @@ class ReturnPolicy(_Policy):
     )
 
 
+class PricingPolicy(_Policy):
+    """How far the shop's own prices may go (sale prices, discounts sent with the order)."""
+
+    max_below_list_percent: float | None = Field(
+        default=None,
+        ge=0,
+        le=100,
+        description="a shop unit price at most this far below the catalogue's list price "
+        "(before discounts); None: any price the shop sends",
+    )
+
+
 class OrderPolicy(_Policy):
     """Per-order policy, frozen into the workflow input so a running order never changes rules."""
 
@@ -161,6 +173,7 @@ class OrderPolicy(_Policy):
     fulfilment: FulfilmentPolicy = FulfilmentPolicy()
     pickup: PickupPolicy = PickupPolicy()
     returns: ReturnPolicy = ReturnPolicy()
+    pricing: PricingPolicy = PricingPolicy()
     reservation_attempts: int = Field(default=3, gt=0)
     shipping_fee_cents: dict[str, int] = {"standard": 495, "express": 995, "same_day": 1495}
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
 from core.db.schema import OrderRecord
-from core.domain.orders import OrderInput, OrderRequest
+from core.domain.orders import CHANNEL_PRICE_FIELDS, OrderInput, OrderRequest
 
 
 def order_record_for(order: OrderInput, request_hash: str) -> OrderRecord:
@@ -29,7 +30,14 @@ def order_record_for(order: OrderInput, request_hash: str) -> OrderRecord:
 
 
 def request_hash(req: OrderRequest) -> str:
-    return hashlib.sha256(req.model_dump_json().encode()).hexdigest()
+    """The request's fingerprint; money fields it does not use are left out, so a request
+    sent before they existed hashes the same (a retry across the upgrade is no conflict)."""
+    unused: dict[str, Any] = {
+        name: True for name, empty in CHANNEL_PRICE_FIELDS.items() if getattr(req, name) == empty
+    }
+    if not any(ln.unit_price_cents is not None or ln.discount_cents for ln in req.lines):
+        unused["lines"] = {"__all__": {"unit_price_cents", "discount_cents"}}
+    return hashlib.sha256(req.model_dump_json(exclude=unused).encode()).hexdigest()
 
 
 def _apply_snapshot(rec: OrderRecord, order: OrderInput) -> None:

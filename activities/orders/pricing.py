@@ -12,8 +12,10 @@ from sqlmodel import Session, col, select
 
 from core.db.schema import Sku
 from core.domain.commands import ModifyRequest
-from core.domain.orders import Address, OrderInput, OrderLine, OrderLineRequest
+from core.domain.orders import Address, OrderDiscount, OrderInput, OrderLine, OrderLineRequest
 from core.geodata import lookup
+from core.policy import PricingPolicy
+from core.rules.channel_prices import AgreedLine, price_tiers
 
 
 class InvalidOrder(ValueError):
@@ -96,3 +98,64 @@ def modified_order(s: Session, order: OrderInput, req: ModifyRequest) -> OrderIn
             ),
         }
     )
+
+
+def channel_priced(
+    priced: list[OrderLine],
+    requested: list[OrderLineRequest],
+    discounts: list[OrderDiscount],
+    policy: PricingPolicy,
+) -> list[OrderLine]:
+    """The catalogue-priced lines at the shop's prices and discounts instead: each request
+    line becomes one or two lines (price tiers, ``core.rules.channel_prices``) whose units
+    cost what the customer pays for them, numbered L1, L2, ... again. Raises InvalidOrder
+    naming each field that breaks the pricing policy."""
+    errors: list[tuple[tuple[str | int, ...], str, str]] = []
+    agreed: list[AgreedLine] = []
+    for i, (line, req) in enumerate(zip(priced, requested, strict=True)):
+        unit = line.unit_price_cents if req.unit_price_cents is None else req.unit_price_cents
+        floor = policy.max_below_list_percent
+        if floor is not None and unit * 100 < line.unit_price_cents * (100 - floor):
+            errors.append(
+                (
+                    ("lines", i, "unit_price_cents"),
+                    f"{unit} cents is more than {floor:g} % below the list price "
+                    f"{line.unit_price_cents} cents",
+                    "price_below_floor",
+                )
+            )
+        if req.discount_cents > unit * req.quantity:
+            errors.append(
+                (
+                    ("lines", i, "discount_cents"),
+                    f"the discount {req.discount_cents} is more than the line "
+                    f"({req.quantity} x {unit} cents)",
+                    "discount_too_large",
+                )
+            )
+        agreed.append(AgreedLine(unit, req.quantity, req.discount_cents))
+    coupons = sum(d.amount_cents for d in discounts)
+    if not errors and coupons > sum(a.gross_cents for a in agreed):
+        errors.append(
+            (
+                ("discounts",),
+                f"the discounts ({coupons} cents) are more than the goods",
+                "discount_too_large",
+            )
+        )
+    if errors:
+        raise InvalidOrder(errors)
+    out: list[OrderLine] = []
+    for tier in price_tiers(agreed, coupons):
+        out.append(
+            priced[tier.line].model_copy(
+                update={
+                    "line_id": f"L{len(out) + 1}",
+                    "quantity": tier.quantity,
+                    "unit_price_cents": tier.paid_unit_cents,
+                    "list_unit_price_cents": tier.list_unit_cents,
+                    "discount_cents": tier.discount_cents,
+                }
+            )
+        )
+    return out

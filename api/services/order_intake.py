@@ -24,11 +24,11 @@ from temporalio.client import Client
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from activities.orders.log import order_record_for, request_hash
-from activities.orders.pricing import InvalidOrder, price_lines
+from activities.orders.pricing import InvalidOrder, channel_priced, price_lines
 from api.http.errors import field_error, invalid
 from core.db.engine import session_scope
 from core.db.schema import Location, OrderRecord
-from core.domain.orders import OrderInput, OrderRequest
+from core.domain.orders import OrderInput, OrderLine, OrderRequest
 from core.policy import OrderPolicy, load_policy
 from core.settings import Settings
 from workflows.order.client import OrderClient
@@ -73,14 +73,19 @@ def price_order(
     placed_by: str | None = None,
 ) -> OrderInput:
     errors = _pickup_problems(s, req)
+    lines: list[OrderLine] = []
     try:
         lines = price_lines(s, req.lines, req.delivery_address)
+        if req.channel_priced:
+            lines = channel_priced(lines, req.lines, req.discounts, policy.pricing)
     except InvalidOrder as exc:
         errors += [field_error(loc, msg, kind) for loc, msg, kind in exc.errors]
     if errors:
         raise invalid(errors)
     fee = (
-        policy.pickup.fee_cents
+        req.shipping_cents
+        if req.shipping_cents is not None
+        else policy.pickup.fee_cents
         if req.pickup_store_id
         else policy.shipping_fee_cents[req.shipping_speed]
     )
@@ -100,6 +105,7 @@ def price_order(
         placed_at=now or datetime.now(UTC),
         policy=policy,
         placed_by=placed_by,
+        discounts=req.discounts,
     )
 
 

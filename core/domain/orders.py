@@ -64,13 +64,45 @@ class Customer(_Strict):
     group: str = Field(default="default", max_length=32, description="routing rule profile")
 
 
+MAX_CENTS = 100_000_000
+"""One million euros: no price, discount or fee above it is plausible."""
+
+
 class OrderLineRequest(_Strict):
     sku: str = Field(min_length=1, max_length=64)
     quantity: int = Field(gt=0, le=10_000)
+    unit_price_cents: int | None = Field(
+        default=None,
+        ge=0,
+        le=MAX_CENTS,
+        description="the shop's gross price of one unit (a sale price); omitted: list price",
+    )
+    discount_cents: int = Field(
+        default=0, ge=0, le=MAX_CENTS, description="discount on this line as a whole (gross)"
+    )
+
+
+class OrderDiscount(_Strict):
+    """A discount on the whole order (a coupon), allocated over the lines to the cent."""
+
+    code: str = Field(min_length=1, max_length=64, description="coupon code or campaign, as data")
+    amount_cents: int = Field(gt=0, le=MAX_CENTS, description="gross amount off the goods")
+    description: str = Field(default="", max_length=200)
+
+
+CHANNEL_PRICE_FIELDS: dict[str, object] = {
+    "discounts": [],
+    "shipping_cents": None,
+    "currency": "EUR",
+}
+"""Fields of a request that set the money itself, with their "not used" values: a request
+that uses none of them hashes as it did before they existed (activities/orders/log.py)."""
 
 
 class OrderRequest(_Strict):
-    """What the shop sends to place an order. Prices come from the catalogue, not the caller."""
+    """What the shop sends to place an order. Prices come from the catalogue unless the shop
+    sends its own (sale prices, line discounts, coupons, shipping fee): then those, checked
+    against the order policy's pricing rules, are what the customer pays."""
 
     order_id: str = Field(pattern=ORDER_ID_PATTERN)
     channel: Channel = "web"
@@ -83,6 +115,18 @@ class OrderRequest(_Strict):
     pickup_store_id: str | None = Field(
         default=None, max_length=64, description="click & collect / reserve & collect store"
     )
+    discounts: list[OrderDiscount] = Field(default_factory=list, max_length=20)
+    shipping_cents: int | None = Field(
+        default=None, ge=0, le=MAX_CENTS, description="the shop's shipping fee; omitted: policy"
+    )
+    currency: Literal["EUR"] = "EUR"
+
+    @property
+    def channel_priced(self) -> bool:
+        """The shop set prices or discounts: they, not the catalogue, are what was agreed."""
+        return bool(self.discounts) or any(
+            ln.unit_price_cents is not None or ln.discount_cents for ln in self.lines
+        )
 
 
 class OrderLine(BaseModel):
@@ -99,6 +143,10 @@ class OrderLine(BaseModel):
     vat_class: str = Field(
         default="standard", description="the catalogue's VAT class when it was priced"
     )
+    list_unit_price_cents: int | None = Field(
+        default=None, description="the shop's unit price before discounts (channel prices)"
+    )
+    discount_cents: int = Field(default=0, description="discounts on these units together")
 
     @property
     def total_cents(self) -> int:
@@ -123,6 +171,9 @@ class OrderInput(BaseModel):
     pickup_store_label: str = Field(default="", description="store name and town, for e-mails")
     placed_by: str | None = Field(
         default=None, description="agent who placed it for the customer (phone or store channel)"
+    )
+    discounts: list[OrderDiscount] = Field(
+        default_factory=list, description="the order's coupons, already in the lines' prices"
     )
 
     @property
