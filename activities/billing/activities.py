@@ -33,6 +33,7 @@ from activities.billing.document import (
     Item,
     Party,
 )
+from activities.billing.facturx import e_invoice
 from activities.billing.pdf import render
 from core.db.engine import session_scope
 from core.db.schema import Invoice
@@ -117,15 +118,22 @@ class BillingActivities:
                 postcode=address.postcode,
                 city=address.city,
                 country=address.country,
+                vat_id=order.customer.vat_id or "",
             ),
             issued_on=today,
             delivery_date=today,
         )
         invoice = numbers.issue(url, key, numbers.series_for("invoice", today), draft.row)
         if invoice.pdf is None:
-            pdf = render(InvoiceDocument.from_row(invoice), issuer_of(self.settings))
-            numbers.attach_pdf(url, invoice.number, pdf)
+            numbers.attach_pdf(url, invoice.number, self._pdf(invoice))
         return invoice.number
+
+    def _pdf(self, row: Invoice) -> bytes:
+        """The document's PDF; a business buyer's (with a VAT id) carries its ZUGFeRD/
+        Factur-X XML inside, checked against the EN 16931 schema before it is stored."""
+        doc, issuer = InvoiceDocument.from_row(row), issuer_of(self.settings)
+        pdf = render(doc, issuer)
+        return e_invoice(pdf, doc, issuer) if doc.buyer.vat_id else pdf
 
     @activity.defn
     def issue_return_credit_notes(self, ret: ReturnInput) -> list[str]:
@@ -172,8 +180,7 @@ class BillingActivities:
             key = step_key(ret.order_id, f"return:{ret.return_id}:{sid}:credit_note")
             note = numbers.issue(url, key, numbers.series_for("credit_note", today), draft.row)
             if note.pdf is None:
-                pdf = render(InvoiceDocument.from_row(note), issuer_of(self.settings))
-                numbers.attach_pdf(url, note.number, pdf)
+                numbers.attach_pdf(url, note.number, self._pdf(note))
             numbers_issued.append(note.number)
         return numbers_issued
 

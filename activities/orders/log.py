@@ -37,6 +37,8 @@ def request_hash(req: OrderRequest) -> str:
     }
     if not any(ln.unit_price_cents is not None or ln.discount_cents for ln in req.lines):
         unused["lines"] = {"__all__": {"unit_price_cents", "discount_cents"}}
+    if req.customer.vat_id is None:
+        unused["customer"] = {"vat_id"}
     return hashlib.sha256(req.model_dump_json(exclude=unused).encode()).hexdigest()
 
 

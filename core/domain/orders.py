@@ -10,7 +10,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import BaseModel, EmailStr, Field
+from pydantic import BaseModel, EmailStr, Field, field_validator
+from stdnum.eu import vat as eu_vat
 
 from core.domain.inputs import ORDER_ID_PATTERN, POSTCODE_PATTERN, Channel, Locale, _Strict
 from core.domain.payments import PaymentMethod
@@ -62,6 +63,21 @@ class Customer(_Strict):
     name: str = Field(min_length=1, max_length=200)
     locale: Locale = "de"
     group: str = Field(default="default", max_length=32, description="routing rule profile")
+    vat_id: str | None = Field(
+        default=None,
+        max_length=20,
+        description="a business customer's VAT id (USt-IdNr., e.g. DE123456788): its invoices "
+        "carry a ZUGFeRD/Factur-X e-invoice",
+    )
+
+    @field_validator("vat_id")
+    @classmethod
+    def _vat_id(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not eu_vat.is_valid(value):
+            raise ValueError(f"{value[:20]!r} is not a valid EU VAT id (e.g. DE123456788)")
+        return str(eu_vat.compact(value))
 
 
 MAX_CENTS = 100_000_000

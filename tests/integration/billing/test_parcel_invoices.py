@@ -12,8 +12,10 @@ from decimal import Decimal
 from email.message import EmailMessage
 
 import httpx
+from facturx import get_xml_from_pdf
 from sqlmodel import select
 
+from activities.billing.facturx import check
 from core.db.engine import session_scope
 from core.db.schema import Invoice, PaymentTransaction, Sku, Stock
 from core.settings import Settings
@@ -137,3 +139,34 @@ async def test_a_refunded_return_is_reversed_on_a_credit_note(
         ["pdftotext", "-", "-"], input=note.pdf, capture_output=True, check=True
     ).stdout.decode()
     assert "Gutschrift" in text and invoice.number in text
+
+
+async def test_a_business_customer_gets_a_factur_x_e_invoice(
+    api: httpx.AsyncClient, settings: Settings
+) -> None:
+    url = settings.database_url
+    shirt = _sku(url, warehouses(url)[0], 11900, "standard")
+    body = order_request(lines=[(shirt, 2)])
+    body["customer"]["vat_id"] = "DE 811 000 004"
+    order_id = body["order_id"]
+    r = await api.post("/orders", json=body)
+    assert r.status_code == 202, r.text
+    order = await wait_for_status(api, order_id, {"in_fulfilment"})
+    (parcel,) = order["shipments"]
+    await post_event(api, parcel["shipment_id"], "shipped")
+    await wait_for_event(api, order_id, f"shipped_{parcel['shipment_id']}")
+    with session_scope(url) as s:
+        invoice = s.exec(select(Invoice).where(Invoice.order_id == order_id)).one()
+    assert invoice.buyer["vat_id"] == "DE811000004" and invoice.pdf is not None
+    name, xml = get_xml_from_pdf(invoice.pdf, check_xsd=False)
+    assert name == "factur-x.xml"
+    check(xml)  # EN 16931 schema and the rules an XSD cannot see
+    assert b"DE811000004" in xml and invoice.number.encode() in xml
+
+
+async def test_a_bad_vat_id_is_refused_naming_the_field(api: httpx.AsyncClient) -> None:
+    body = order_request()
+    body["customer"]["vat_id"] = "DE123456789"  # wrong check digit
+    r = await api.post("/orders", json=body)
+    assert r.status_code == 422, r.text
+    assert any(e["loc"][-2:] == ["customer", "vat_id"] for e in r.json()["detail"]), r.text
