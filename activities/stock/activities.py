@@ -42,7 +42,7 @@ class LocationActivities:
             loc = s.get(Location, location_id)
             if loc is None:
                 raise LookupError(f"unknown location {location_id}")
-            source = activity.info().workflow_id or ""
+            source = (activity.info().workflow_id or "") if activity.in_activity() else ""
             changes.set_online(s, loc, online, actor="location outage workflow", source=source)
             if online:
                 return []
