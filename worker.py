@@ -94,6 +94,7 @@ def activities_for(settings: Settings) -> list[Callable[..., Any]]:
         CompensationActivities(settings).issue_voucher,
         BillingActivities(settings).issue_parcel_invoice,
         BillingActivities(settings).issue_return_credit_notes,
+        BillingActivities(settings).issue_parcel_credit_note,
         OpsCaseActivities(settings).open_parcel_case,
         log.register_order,
         log.record_progress,

@@ -138,9 +138,7 @@ class BillingActivities:
     @activity.defn
     def issue_return_credit_notes(self, ret: ReturnInput) -> list[str]:
         """Credit notes for a refunded return, one per invoiced parcel; their numbers."""
-        url = self.settings.database_url
-        today = datetime.now(UTC).astimezone(BERLIN).date()
-        with session_scope(url) as s:
+        with session_scope(self.settings.database_url) as s:
             invoices = {
                 row.shipment_id: row
                 for row in s.exec(
@@ -167,22 +165,46 @@ class BillingActivities:
                     )
                 )
                 shipping_left = 0
-            draft = InvoiceDraft.from_items(
-                kind="credit_note",
-                order_id=ret.order_id,
-                shipment_id=sid,
-                refers_to=invoice.number,
-                items=items,
-                buyer=Party.model_validate(invoice.buyer),
-                issued_on=today,
-                delivery_date=invoice.delivery_date,
-            )
             key = step_key(ret.order_id, f"return:{ret.return_id}:{sid}:credit_note")
-            note = numbers.issue(url, key, numbers.series_for("credit_note", today), draft.row)
-            if note.pdf is None:
-                numbers.attach_pdf(url, note.number, self._pdf(note))
-            numbers_issued.append(note.number)
+            numbers_issued.append(self._credit_note(invoice, items, key))
         return numbers_issued
+
+    @activity.defn
+    def issue_parcel_credit_note(self, order: OrderInput, shipment: ShipmentPlan, step: str) -> str:
+        """A credit note for the goods of an invoiced parcel whose money is given back (it
+        came back undelivered, or it was lost and nothing replaces it); "" if the parcel
+        had no invoice to correct."""
+        with session_scope(self.settings.database_url) as s:
+            invoice = s.exec(
+                select(Invoice).where(
+                    Invoice.order_id == order.order_id,
+                    Invoice.shipment_id == shipment.shipment_id,
+                    Invoice.kind == "invoice",
+                )
+            ).first()
+        if invoice is None:
+            return ""
+        items = parcel_items(order, shipment, False, self.settings.vat_rates)
+        return self._credit_note(invoice, items, step_key(order.order_id, f"{step}:credit_note"))
+
+    def _credit_note(self, invoice: Invoice, items: list[Item], key: str) -> str:
+        """Issue (or find, by ``key``) a credit note of ``items`` correcting ``invoice``."""
+        url = self.settings.database_url
+        today = datetime.now(UTC).astimezone(BERLIN).date()
+        draft = InvoiceDraft.from_items(
+            kind="credit_note",
+            order_id=invoice.order_id,
+            shipment_id=invoice.shipment_id,
+            refers_to=invoice.number,
+            items=items,
+            buyer=Party.model_validate(invoice.buyer),
+            issued_on=today,
+            delivery_date=invoice.delivery_date,
+        )
+        note = numbers.issue(url, key, numbers.series_for("credit_note", today), draft.row)
+        if note.pdf is None:
+            numbers.attach_pdf(url, note.number, self._pdf(note))
+        return note.number
 
 
 def _credited_items(ret: ReturnInput, shipment_id: str, invoice: Invoice) -> list[Item]:

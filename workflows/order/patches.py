@@ -11,3 +11,6 @@ HANDOVER_ENDS_WAIT = "pickup-handover-ends-wait-v1"
 """A pickup handover (an Update) ends the wait for shipment events at once."""
 INVOICE_PER_PARCEL = "invoice-per-parcel-v1"
 """Each parcel shipped to the customer gets its invoice (activities/billing/activities.py)."""
+PARCEL_CREDIT_NOTES = "parcel-credit-notes-v1"
+"""A parcel's goods given back (returned undelivered, lost without replacement) get a credit
+note against its invoice."""

@@ -18,7 +18,7 @@ from temporalio.exceptions import ApplicationError
 
 from workflows.order.journal import Detail, Journal
 from workflows.order.options import ROUTING, SHORT
-from workflows.order.patches import INVOICE_PER_PARCEL
+from workflows.order.patches import INVOICE_PER_PARCEL, PARCEL_CREDIT_NOTES
 from workflows.order.payments import Payments
 from workflows.order.state import OrderAborted, OrderRun
 
@@ -199,6 +199,15 @@ class Shipments:
                 invoices=[invoice] if invoice else [],
             )
 
+    async def _credit(self, shipment: ShipmentPlan, step: str) -> str:
+        """The credit note for a parcel's goods given back; "" if it had no invoice."""
+        number: str = await workflow.execute_activity_method(
+            BillingActivities.issue_parcel_credit_note,
+            args=[self.run.order, shipment, step],
+            **SHORT,
+        )
+        return number
+
     async def _on_exception(self, shipment: ShipmentPlan, event: ShipmentEvent) -> None:
         """Lost or damaged: send a replacement. Returned to sender: restock and refund."""
         run = self.run
@@ -213,11 +222,14 @@ class Shipments:
             voided, refunded = await self.payments.give_back(
                 shipment.goods_cents, f"returned_{sid}", "parcel returned to us undelivered"
             )
-            await self.journal.progress(
-                f"returned_{sid}",
-                None,
-                {"shipment_id": sid, "refunded_cents": refunded, "voided_cents": voided},
-            )
+            detail: Detail = {
+                "shipment_id": sid,
+                "refunded_cents": refunded,
+                "voided_cents": voided,
+            }
+            if workflow.patched(PARCEL_CREDIT_NOTES):
+                detail["credit_note"] = await self._credit(shipment, f"returned_{sid}")
+            await self.journal.progress(f"returned_{sid}", None, detail)
             await self.journal.email(f"returned_{sid}", "parcel_returned", lost_goods)
             return
         run.book.status[sid] = ShipmentStatus.LOST
@@ -230,6 +242,8 @@ class Shipments:
             await self.payments.give_back(
                 shipment.goods_cents, f"lost_{sid}", "lost parcel, no replacement in stock"
             )
+            if workflow.patched(PARCEL_CREDIT_NOTES):
+                await self._credit(shipment, f"lost_{sid}")
             await self.journal.email(f"lost_{sid}", "parcel_returned", lost_goods)
             return
         replacements = run.book.add(

@@ -170,3 +170,31 @@ async def test_a_bad_vat_id_is_refused_naming_the_field(api: httpx.AsyncClient) 
     r = await api.post("/orders", json=body)
     assert r.status_code == 422, r.text
     assert any(e["loc"][-2:] == ["customer", "vat_id"] for e in r.json()["detail"]), r.text
+
+
+async def test_a_parcel_returned_undelivered_gets_a_credit_note(
+    api: httpx.AsyncClient, settings: Settings
+) -> None:
+    url = settings.database_url
+    book = _sku(url, warehouses(url)[0], 1070, "reduced")
+    body = order_request(lines=[(book, 3)])
+    order_id = body["order_id"]
+    assert (await api.post("/orders", json=body)).status_code == 202
+    order = await wait_for_status(api, order_id, {"in_fulfilment"})
+    (parcel,) = order["shipments"]
+    sid = parcel["shipment_id"]
+    await post_event(api, sid, "shipped")
+    await post_event(api, sid, "exception", exception="returned_to_sender")
+    await wait_for_event(api, order_id, f"returned_{sid}")
+    with session_scope(url) as s:
+        docs = {d.kind: d for d in s.exec(select(Invoice).where(Invoice.order_id == order_id))}
+        refunds = s.exec(
+            select(PaymentTransaction).where(
+                PaymentTransaction.order_id == order_id, PaymentTransaction.kind == "refund"
+            )
+        ).all()
+    note, invoice = docs["credit_note"], docs["invoice"]
+    assert note.refers_to == invoice.number and note.shipment_id == sid
+    assert note.total_gross_cents == 3 * 1070 == sum(r.amount_cents for r in refunds)
+    ((total),) = note.totals
+    assert (total["net_cents"], total["vat_cents"]) == (3000, 210)  # per line: 3 x 10,70
