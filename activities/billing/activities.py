@@ -11,8 +11,9 @@ charged; the refunded shipping share goes on the first. A parcel shipped before 
 issued has none to correct, so its goods get no credit note (the refund itself is unchanged).
 
 The shipping fee is an ancillary service (Nebenleistung) and follows the VAT rate of the
-parcel's goods; with goods at two rates, at the rate of the larger share (documented in
-docs/billing.md; the split by value that UStAE 3.10 also allows is the next refinement).
+order's goods; with goods at two rates, the rate of the larger share by value
+(``core.rules.vat.main_rate``, as the order view shows it; the split by value is the next
+refinement).
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ from core.domain.events import step_key
 from core.domain.orders import OrderInput
 from core.domain.returns import ReturnInput
 from core.domain.shipments import ShipmentPlan
-from core.rules.vat import rate_for
+from core.rules.vat import GrossLine, main_rate, rate_for
 from core.settings import Settings
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -77,12 +78,10 @@ def parcel_items(
         for sl in shipment.lines
     ]
     if with_shipping and order.shipping_cents:
-        share: dict[Decimal, int] = {}
-        for item in items:
-            share[item.vat_rate] = (
-                share.get(item.vat_rate, 0) + item.unit_gross_cents * item.quantity
-            )
-        main = max(sorted(share), key=lambda rate: share[rate]) if share else Decimal(19)
+        main = main_rate(
+            GrossLine(ln.unit_price_cents, ln.quantity, rate_for(ln.vat_class, rates))
+            for ln in order.lines
+        )
         items.append(
             Item(
                 sku=SHIPPING_SKU,

@@ -8,7 +8,7 @@ exactly like an unknown one, and listings leave it out (``api.http.security.loca
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from sqlalchemy import ColumnElement, exists, or_
@@ -34,6 +34,7 @@ from api.services.invoices import invoice_path, order_invoices
 from api.services.order_intake import start_order
 from core.db.schema import OrderEvent, OrderRecord, PaymentTransaction, ShipmentRecord
 from core.domain.orders import OrderInput, OrderRequest
+from core.rules.vat import GrossLine, breakdown, main_rate, rate_for
 from core.settings import Settings
 
 router = APIRouter(tags=["orders"], responses=API_ERRORS)
@@ -130,7 +131,31 @@ def get_order(
         events=[EventView(type=e.type, at=e.at, actor=e.actor, detail=e.detail) for e in events],
         payments=payment_views(s, order_id),
         invoices=invoice_views(s, order_id, settings.base_url),
+        vat=vat_view(rec.payload, settings.vat_rates),
     )
+
+
+def vat_view(payload: dict[str, Any], rates: dict[str, float]) -> list[InvoiceRateView]:
+    """Net, VAT and gross per rate of the order as it stands (lines at what the customer pays
+    for them, the shipping fee at the rate of the larger goods share): the rule the invoices
+    use (core.rules.vat)."""
+    goods = [
+        GrossLine(
+            ln["unit_price_cents"], ln["quantity"], rate_for(ln.get("vat_class", "standard"), rates)
+        )
+        for ln in payload.get("lines", [])
+    ]
+    fee = int(payload.get("shipping_cents", 0))
+    lines = [*goods, GrossLine(fee, 1, main_rate(goods))] if fee else goods
+    return [
+        InvoiceRateView(
+            vat_rate=str(r.rate),
+            net_cents=r.net_cents,
+            vat_cents=r.vat_cents,
+            gross_cents=r.gross_cents,
+        )
+        for r in breakdown(lines).rates
+    ]
 
 
 def payment_views(s: Session, order_id: str) -> list[PaymentView]:

@@ -106,6 +106,9 @@ class OrderView(BaseModel):
     shipments: list[ShipmentView]
     events: list[EventView]
     payments: list[PaymentView] = Field(default_factory=list, description="oldest first")
+    vat: list[InvoiceRateView] = Field(
+        default_factory=list, description="net, VAT and gross per rate of the order as it stands"
+    )
     invoices: list[InvoiceView] = Field(
         default_factory=list, description="invoices and credit notes, in issue order"
     )

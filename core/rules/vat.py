@@ -146,6 +146,22 @@ def breakdown(lines: Iterable[GrossLine]) -> VatBreakdown:
     return VatBreakdown(lines=taxed, rates=rates)
 
 
+STANDARD = Decimal(19)
+"""The German standard rate: the fallback when there are no goods to follow."""
+
+
+def main_rate(lines: Iterable[GrossLine]) -> Rate:
+    """The rate of the larger share of the goods. An ancillary service such as shipping
+    (Nebenleistung) follows the main service's rate; with goods at two rates, the rate of the
+    larger share by value (ties: the higher rate) is the simple rule used here."""
+    share: dict[Rate, int] = {}
+    for ln in lines:
+        share[ln.rate] = share.get(ln.rate, 0) + ln.gross_cents
+    if not share:
+        return STANDARD
+    return max(sorted(share, reverse=True), key=lambda rate: share[rate])
+
+
 def allocate(total_cents: int, weights: Sequence[int]) -> list[int]:
     """Split ``total_cents`` over ``weights`` to the cent by largest remainder.
 
