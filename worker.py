@@ -95,6 +95,7 @@ def activities_for(settings: Settings) -> list[Callable[..., Any]]:
         BillingActivities(settings).issue_parcel_invoice,
         BillingActivities(settings).issue_return_credit_notes,
         BillingActivities(settings).issue_parcel_credit_note,
+        BillingActivities(settings).issue_shipping_credit_note,
         OpsCaseActivities(settings).open_parcel_case,
         log.register_order,
         log.record_progress,

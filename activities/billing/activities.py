@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from sqlmodel import select
+from sqlmodel import col, select
 from temporalio import activity
 
 from activities.billing import numbers
@@ -185,6 +185,29 @@ class BillingActivities:
             return ""
         items = parcel_items(order, shipment, False, self.settings.vat_rates)
         return self._credit_note(invoice, items, step_key(order.order_id, f"{step}:credit_note"))
+
+    @activity.defn
+    def issue_shipping_credit_note(self, order_id: str, amount_cents: int, step: str) -> str:
+        """A credit note for part of the shipping fee given back as compensation (the express
+        fee of a missed promise), against the invoice that charged the fee; "" if no invoice
+        has charged it yet (the fee comes off the order before that invoice is issued)."""
+        with session_scope(self.settings.database_url) as s:
+            invoices = s.exec(
+                select(Invoice)
+                .where(Invoice.order_id == order_id, Invoice.kind == "invoice")
+                .order_by(col(Invoice.id))
+            ).all()
+        for invoice in invoices:
+            if (rate := _shipping_rate(invoice)) is not None:
+                item = Item(
+                    sku=SHIPPING_SKU,
+                    name="Versand (Erstattung Expresszuschlag)",
+                    quantity=1,
+                    unit_gross_cents=amount_cents,
+                    vat_rate=rate,
+                )
+                return self._credit_note(invoice, [item], step_key(order_id, f"{step}:credit_note"))
+        return ""
 
     def _credit_note(self, invoice: Invoice, items: list[Item], key: str) -> str:
         """Issue (or find, by ``key``) a credit note of ``items`` correcting ``invoice``."""

@@ -9,7 +9,7 @@ from sqlmodel import select
 from temporalio.testing import WorkflowEnvironment
 
 from core.db.engine import session_scope
-from core.db.schema import Location, Voucher
+from core.db.schema import Invoice, Location, Voucher
 from core.domain.commands import PickupConfirmation
 from core.domain.orders import OrderStatus
 from core.policy import OrderPolicy
@@ -122,6 +122,14 @@ async def test_express_delivered_late_refunds_the_fee_against_the_capture(
     fee_back = POLICY.shipping_fee_cents["express"] - POLICY.shipping_fee_cents["standard"]
     assert money["capture"] == 4000 + 995 and money["refund"] == fee_back
     assert "void" not in money
+    with session_scope(settings.database_url) as s:
+        docs = {
+            d.kind: d for d in s.exec(select(Invoice).where(Invoice.order_id == order.order_id))
+        }
+    # the fee given back is corrected on a credit note against the invoice that charged it
+    assert docs["credit_note"].refers_to == docs["invoice"].number
+    assert docs["credit_note"].total_gross_cents == fee_back
+    assert docs["invoice"].total_gross_cents == money["capture"]
 
 
 async def test_lost_parcel_is_replaced_free_of_charge(skipping: Skipping, inbox: Inbox) -> None:

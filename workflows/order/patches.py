@@ -12,5 +12,5 @@ HANDOVER_ENDS_WAIT = "pickup-handover-ends-wait-v1"
 INVOICE_PER_PARCEL = "invoice-per-parcel-v1"
 """Each parcel shipped to the customer gets its invoice (activities/billing/activities.py)."""
 PARCEL_CREDIT_NOTES = "parcel-credit-notes-v1"
-"""A parcel's goods given back (returned undelivered, lost without replacement) get a credit
-note against its invoice."""
+"""Money given back for invoiced goods or fees gets a credit note against the invoice: a
+parcel returned undelivered or lost without replacement, the express fee of a missed promise."""

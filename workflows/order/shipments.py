@@ -341,6 +341,12 @@ class Shipments:
                 fee_back, f"late_{sid}", f"{order.shipping_speed} promise missed"
             )
             detail["refund_cents"] = context["refund_cents"] = fee_back
+            if workflow.patched(PARCEL_CREDIT_NOTES):
+                detail["credit_note"] = await workflow.execute_activity_method(
+                    BillingActivities.issue_shipping_credit_note,
+                    args=[order.order_id, fee_back, f"late_{sid}"],
+                    **SHORT,
+                )
         elif policy.fulfilment.voucher_cents:
             code = f"SORRY-{order.order_id}-{len(book.handled)}"
             await run.db(
