@@ -89,6 +89,12 @@ class FulfilmentPolicy(_Policy):
     )
     voucher_cents: int = Field(default=500, ge=0, description="standard delay: a voucher")
     voucher_valid: timedelta = timedelta(days=90)
+    uncovered: Literal["accept", "refuse"] = Field(
+        default="accept",
+        description="an order the network's available stock cannot cover when it is placed: "
+        "accept it (routing then fails it, with its e-mail) or refuse it at once (409 naming "
+        "the lines and what is available)",
+    )
 
 
 class PickupPolicy(_Policy):

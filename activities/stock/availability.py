@@ -142,3 +142,29 @@ def availability(
             total.reserved += r.reserved
             total.held += r.held
     return result
+
+
+def shortfalls(
+    s: Session, wanted: dict[str, int], channel: str, settings: Settings, order_id: str
+) -> dict[str, int]:
+    """The SKUs of ``wanted`` (SKU -> units) that the network cannot cover now, with what it
+    has available; units held for this very order (its checkout hold) count as its own."""
+    now = datetime.now(UTC)
+    atp = availability(s, sorted(wanted), channel, settings, now=now)
+    rows = s.connection().execute(
+        select(HOLD.c.sku, func.sum(HOLD.c.quantity))
+        .where(
+            HOLD.c.order_id == order_id,
+            HOLD.c.status == "active",
+            HOLD.c.expires_at > now,
+            HOLD.c.sku.in_(sorted(wanted)),
+        )
+        .group_by(HOLD.c.sku)
+    )
+    own: dict[str, int] = {sku: int(units) for sku, units in rows}
+    out: dict[str, int] = {}
+    for sku, units in wanted.items():
+        available = atp[sku].available + int(own.get(sku, 0))
+        if units > available:
+            out[sku] = available
+    return out

@@ -25,6 +25,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from activities.orders.log import order_record_for, request_hash
 from activities.orders.pricing import InvalidOrder, channel_priced, price_lines
+from activities.stock.availability import shortfalls
 from api.http.errors import field_error, invalid
 from core.db.engine import session_scope
 from core.db.schema import Location, OrderRecord
@@ -109,13 +110,40 @@ def price_order(
     )
 
 
+def refuse_uncovered(s: Session, req: OrderRequest, settings: Settings) -> None:
+    """409 naming each line the network's available stock cannot cover now, with what is
+    available, before anything is recorded (policy ``fulfilment.uncovered = "refuse"``)."""
+    wanted: dict[str, int] = {}
+    for ln in req.lines:
+        wanted[ln.sku] = wanted.get(ln.sku, 0) + ln.quantity
+    short = shortfalls(s, wanted, req.channel, settings, req.order_id)
+    if not short:
+        return
+    raise HTTPException(
+        409,
+        detail=[
+            {
+                "loc": ["body", "lines", i, "quantity"],
+                "msg": f"{ln.sku}: {wanted[ln.sku]} wanted, {short[ln.sku]} available",
+                "type": "uncovered",
+                "available": short[ln.sku],
+            }
+            for i, ln in enumerate(req.lines)
+            if ln.sku in short
+        ],
+    )
+
+
 def _accept(
     settings: Settings, req: OrderRequest, placed_by: str | None, now: datetime | None = None
 ) -> OrderInput:
     """Price and record the order; the same order id with another body is a conflict."""
     digest = request_hash(req)
+    policy = load_policy(settings.policy_file)
     with session_scope(settings.database_url) as s:
-        order = price_order(s, req, load_policy(settings.policy_file), now=now, placed_by=placed_by)
+        order = price_order(s, req, policy, now=now, placed_by=placed_by)
+        if policy.fulfilment.uncovered == "refuse" and s.get(OrderRecord, req.order_id) is None:
+            refuse_uncovered(s, req, settings)
     try:
         with session_scope(settings.database_url) as s:
             s.add(order_record_for(order, digest))
