@@ -31,7 +31,7 @@ def token_valid(secret: str, order_id: str, token: str | None) -> bool:
 
 
 def self_service_url(settings: Settings, order_id: str) -> str:
-    """The link for the order confirmation e-mail (context key ``self_service_url``)."""
+    """The link every customer e-mail gives to the order (context key ``self_service_url``)."""
     return (
         f"{settings.base_url}/my/orders/{order_id}"
         f"?t={order_token(settings.self_service_secret, order_id)}"

@@ -34,7 +34,7 @@ from activities.messaging.email import (
 from activities.messaging.outbound import LEASE_MARGIN_S, DeliveryOutcome, backoff, body_bytes
 from activities.messaging.templates import Attachment, RenderedEmail, render
 from core.db.engine import session_scope
-from core.db.schema import Invoice, OutboundDelivery, WebhookSubscription
+from core.db.schema import Invoice, Location, OutboundDelivery, WebhookSubscription
 from core.domain.events import EmailRequest
 from core.order_tokens import self_service_url
 from core.settings import Settings
@@ -70,17 +70,25 @@ class EmailActivities:
         return "sent"
 
     def _render(self, req: EmailRequest) -> RenderedEmail:
-        context = {
-            "status_url": f"{self.settings.base_url}/orders/{req.order_id}",
-            "self_service_url": self_service_url(self.settings, req.order_id),
-            **req.context,
-        }
+        """Every link to the order is the signed self-service link: ``GET /orders/{id}`` needs
+        an API key, so a customer would get 401. ``status_url`` stays only as another name
+        for it, for a retailer's own templates that still use it."""
+        link = self_service_url(self.settings, req.order_id)
+        context = {**req.context, "self_service_url": link, "status_url": link}
+        if "location_id" in req.context:  # a workflow knows a location's id, not its name
+            context["location"] = self._location_name(str(req.context["location_id"]))
         rendered = render(
             req.template, req.locale, context, self.settings.email_template_dir or None
         )
         if not req.invoices:
             return rendered
         return replace(rendered, attachments=invoice_attachments(self.settings, req.invoices))
+
+    def _location_name(self, location_id: str) -> str:
+        """``Lager München`` for ``WH-MUENCHEN``: the customer reads the name, not our code."""
+        with session_scope(self.settings.database_url) as s:
+            location = s.get(Location, location_id)
+            return location.name if location is not None else location_id
 
     async def _claim(self, key: str) -> Claim | None:
         """This attempt's lease, or None when the e-mail is sent. An attempt holding the lease

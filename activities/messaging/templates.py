@@ -3,18 +3,30 @@
 Templates live in ``activities/messaging/templates/email`` (or ``OMS_EMAIL_TEMPLATE_DIR``),
 one set per e-mail: ``<name>.<locale>.subject.txt``, ``<name>.<locale>.txt`` and optionally
 ``<name>.<locale>.html`` (without it, the text is set in the HTML layout ``_text.html``).
+Amounts (``euro(cents)``) and dates (``value|date``) are written the customer's way, by babel:
+``1.234,56 €`` and ``3. Dezember 2026`` in German, ``€1,234.56`` and ``3 December 2026`` in
+English. Reasons arrive as codes (``core.domain.reasons``) and are put into words by
+``_reasons.<locale>.txt``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from datetime import date, datetime
+from decimal import Decimal
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from babel.dates import format_date
+from babel.numbers import format_currency
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context, select_autoescape
+from jinja2.runtime import Context
 
 DEFAULT_DIR = Path(__file__).resolve().parent / "templates" / "email"
+BABEL_LOCALES = {"de": "de_DE", "en": "en_GB"}
+"""The customer's ``locale`` -> babel's: British English writes a date day first, as a
+European customer expects (``3 December 2026``)."""
 
 
 @dataclass(frozen=True)
@@ -36,12 +48,14 @@ class RenderedEmail:
 
 @lru_cache(maxsize=4)
 def _env(directory: str) -> Environment:
-    return Environment(
+    env = Environment(
         loader=FileSystemLoader([directory, str(DEFAULT_DIR)]),
         autoescape=select_autoescape(["html"]),
         undefined=StrictUndefined,
         keep_trailing_newline=False,
     )
+    env.filters["date"] = _date_filter
+    return env
 
 
 def render(
@@ -49,7 +63,7 @@ def render(
 ) -> RenderedEmail:
     """Render one e-mail; a missing variable is an error, not an empty string."""
     env = _env(directory or str(DEFAULT_DIR))
-    ctx = {"euro": euro, **context}
+    ctx = {**context, "locale": locale, "euro": partial(euro, locale=locale)}
     subject = env.get_template(f"{template}.{locale}.subject.txt").render(ctx).strip()
     text = env.get_template(f"{template}.{locale}.txt").render(ctx)
     html_name = f"{template}.{locale}.html"
@@ -60,6 +74,29 @@ def render(
     return RenderedEmail(subject=subject, text=text, html=html)
 
 
-def euro(cents: int) -> str:
-    """12345 -> '123,45 €' (German notation, used in both locales for the EUR shop)."""
-    return f"{cents // 100:,}".replace(",", ".") + f",{cents % 100:02d} €"
+def euro(cents: int, locale: str = "de") -> str:
+    """12345 -> '123,45 €' (de) or '€123.45' (en). A plain space rather than babel's no-break
+    space, so a mail's text reads and searches like it looks."""
+    amount = format_currency(Decimal(cents) / 100, "EUR", locale=BABEL_LOCALES.get(locale, locale))
+    return amount.replace("\xa0", " ")
+
+
+def local_date(value: object, locale: str = "de") -> str:
+    """An ISO date or datetime (as a workflow passes it) -> '3. Dezember 2026' (de) or
+    '3 December 2026' (en); anything that is no date is shown as it is."""
+    if isinstance(value, datetime):
+        day = value.date()
+    elif isinstance(value, date):
+        day = value
+    else:
+        try:
+            day = date.fromisoformat(str(value)[:10])
+        except ValueError:
+            return str(value)
+    return format_date(day, "long", locale=BABEL_LOCALES.get(locale, locale))
+
+
+@pass_context
+def _date_filter(ctx: Context, value: object) -> str:
+    """``{{ deadline|date }}`` in the locale of the mail being rendered."""
+    return local_date(value, str(ctx.get("locale", "de")))

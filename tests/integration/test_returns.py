@@ -60,6 +60,10 @@ async def test_mail_return_goes_where_the_item_is_needed_and_is_restocked_there(
     done = await receive_and_inspect(api, ret, hamburg, sellable=True)
     assert done["refunded_cents"] == 2995 and done["arrived_at_location"] == hamburg
     assert stock_of(url, hamburg, sku) == (2, 0)  # restocked where it arrived
+    arrived = text_of(
+        await wait_for_subject(inbox, oid, f"Ihre Retoure {ret['return_id']} ist angekommen")
+    )
+    assert "angekommen: Lager Hamburg." in arrived and hamburg not in arrived  # name, not code
     assert stock_of(url, dortmund, sku) == (29, 0)
     assert movements(url, f"return:{ret['return_id']}") == [(hamburg, sku, "return", 1)]
     with session_scope(url) as s:

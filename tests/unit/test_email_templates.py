@@ -11,7 +11,6 @@ from activities.messaging.templates import DEFAULT_DIR, euro, render
 CONTEXT = {
     "order_id": "A-1",
     "customer_name": "Erika <b>",
-    "status_url": "http://x/orders/A-1",
     "self_service_url": "http://x/my/orders/A-1?t=abc",
     "lines": [{"sku": "TS-1", "name": "Shirt", "quantity": 2, "total_cents": 3998}],
     "shipping_cents": 495,
@@ -21,7 +20,7 @@ CONTEXT = {
     "carrier": "DHL",
     "tracking_number": "123",
     "tracking_url": "http://t/123",
-    "reason": "out of stock",
+    "reason": "out_of_stock",
     "old_promise": "2026-11-25",
     "new_promise": "2026-11-26",
     "amount_cents": 1234,

@@ -20,6 +20,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.orders.activities import OrderLogActivities
     from core.domain.events import EmailRequest, ProgressEvent
     from core.domain.orders import OrderStatus
+    from core.domain.shipments import ShipmentLine
     from workflows.search_attributes import (
         FULFILMENT_LOCATIONS,
         LATE,
@@ -131,7 +132,8 @@ class Journal:
         self.show_details()
 
     def order_summary(self) -> dict[str, object]:
-        """The order as the confirmation and change e-mails show it."""
+        """The order as the confirmation and change e-mails show it: a click & collect order
+        names its pickup store (``pickup_store``), where a delivery shows address and date."""
         order = self.run.order
         address = order.delivery_address
         return {
@@ -150,7 +152,21 @@ class Journal:
                 [address.name, address.street, f"{address.postcode} {address.city}"]
             ),
             "promised_delivery": self.run.book.latest_promise(),
+            "pickup_store": (order.pickup_store_label or order.pickup_store_id or ""),
         }
+
+    def parcel_lines(self, lines: list[ShipmentLine]) -> list[dict[str, object]]:
+        """A parcel's lines as a customer reads them: with the product's name, not only its
+        SKU (a parcel's lines carry only line id, SKU and quantity)."""
+        names = {ln.line_id: ln.name for ln in self.run.order.lines}
+        return [
+            {"sku": ln.sku, "name": names.get(ln.line_id, ln.sku), "quantity": ln.quantity}
+            for ln in lines
+        ]
+
+    def parcel_summary(self, lines: list[ShipmentLine]) -> str:
+        """``2 x Leinenhemd, 1 x Lampe`` for the e-mails that name a parcel in a sentence."""
+        return ", ".join(f"{ln['quantity']} x {ln['name']}" for ln in self.parcel_lines(lines))
 
     def line_name(self, line_id: str) -> str:
         order = self.run.order

@@ -20,6 +20,7 @@ with workflow.unsafe.imports_passed_through():
     from core.domain.money import Money
     from core.domain.orders import OrderInput, OrderStatus
     from core.domain.payments import AUTHORISING, PAID_UP_FRONT, PaymentResult, payment_step
+    from core.domain.reasons import ReasonCode
     from core.domain.shipments import ShipmentPlan
 
 
@@ -149,9 +150,10 @@ class Payments:
         )
         money.voided += amount
 
-    async def refund(self, amount: int, step: str, reason: str) -> None:
+    async def refund(self, amount: int, step: str, reason: str, code: ReasonCode) -> None:
         """Pay money back: out of a bank transfer, or against the card's captures. The log
-        entry and the e-mail are named after the payment step (``refund:x`` -> ``refund_x``)."""
+        entry and the e-mail are named after the payment step (``refund:x`` -> ``refund_x``);
+        the log keeps ``reason``, the customer reads ``code`` in their language."""
         money = self.run.money
         amount = min(amount, money.refundable)
         if amount <= 0:
@@ -169,24 +171,26 @@ class Payments:
             {"amount_cents": amount, "reason": reason, "transaction_id": refund.transaction_id},
         )
         await self.journal.email(
-            logged, "refund_issued", {"amount_cents": amount, "reason": reason}
+            logged, "refund_issued", {"amount_cents": amount, "reason": code.value}
         )
 
-    async def give_back(self, amount: int, step: str, reason: str) -> tuple[int, int]:
+    async def give_back(
+        self, amount: int, step: str, reason: str, code: ReasonCode
+    ) -> tuple[int, int]:
         """Void what is only authorised, refund what was paid; returns (voided, refunded)."""
         money = self.run.money
         voided = min(amount, money.open_authorisation)
         await self.void(voided, payment_step("void", step))
         refunded = min(amount - voided, money.refundable)
-        await self.refund(refunded, payment_step("refund", step), reason)
+        await self.refund(refunded, payment_step("refund", step), reason, code)
         return voided, refunded
 
-    async def give_back_everything(self, reason: str) -> tuple[int, int]:
+    async def give_back_everything(self, reason: str, code: ReasonCode) -> tuple[int, int]:
         """The order is cancelled: void the open authorisation, refund what was received."""
         voided = self.run.money.open_authorisation
         await self.void(voided, "void")
         refunded = self.run.money.held
-        await self.refund(refunded, payment_step("refund", "cancel"), reason)
+        await self.refund(refunded, payment_step("refund", "cancel"), reason, code)
         return voided, refunded
 
     async def settle(self) -> None:
@@ -199,6 +203,7 @@ class Payments:
             money.held - owed,
             payment_step("refund", "surplus"),
             "you paid more than the order came to",
+            ReasonCode.OVERPAID,
         )
 
     # ---- prepayment --------------------------------------------------------------------------
@@ -296,6 +301,7 @@ class Payments:
                     notice.amount_cents,
                     payment_step("refund", "late", notice.payment_id),
                     "payment arrived after the order was cancelled",
+                    ReasonCode.PAID_AFTER_CANCEL,
                 )
             elif run.money.held > run.order.total_cents:
                 await self.journal.progress(

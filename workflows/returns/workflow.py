@@ -215,7 +215,7 @@ class ReturnWorkflow:
         await self._record(
             ReturnStatus.RECEIVED, {"location_id": receipt.location_id}, actor=receipt.by
         )
-        await self._email("received", "return_received", {"location": receipt.location_id})
+        await self._email("received", "return_received", {"location_id": receipt.location_id})
 
     async def _book(self, location_id: str, inspection: ReturnInspection) -> None:
         ret = self._require()
