@@ -5,6 +5,7 @@ One object so every process (API, worker, dev stack, tests) agrees on ports, URL
 
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -65,6 +66,12 @@ class Settings(BaseSettings):
     )
 
     tracking_url_template: str = "https://tracking.example/track?carrier={carrier}&id={tracking}"
+    event_clock_skew: timedelta = Field(
+        default=timedelta(minutes=5),
+        ge=timedelta(0),
+        description="how far a shipment event's `at` may lie ahead of our clock (a sender's "
+        "clock running fast); later is refused with 422 naming `at`",
+    )
     payment_sim_latency_ms: int = Field(
         default=0, ge=0, description="Simulated payment provider latency, for tests and benches"
     )

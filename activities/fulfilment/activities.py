@@ -50,7 +50,9 @@ class FulfilmentActivities:
 
         Shipped (or handed over at pickup): its reserved units leave on-hand stock. Returned
         to sender: the units go back on the shelf they came from."""
-        now = event.at or datetime.now(UTC)
+        clock = datetime.now(UTC)
+        # a sender's clock running ahead never dates a delivery after it could have happened
+        now = min(event.at, clock) if event.at is not None and event.at.tzinfo else clock
         if event.kind in CONSUMES_STOCK:
             reservations.consume(self.url, order_id, event.shipment_id)
         with session_scope(self.url) as s:

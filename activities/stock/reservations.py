@@ -18,12 +18,12 @@ from datetime import UTC, datetime
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql import Executable
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from activities.stock import holds, ledger
 from core.db.engine import session_scope
 from core.db.schema import Reservation, ShipmentRecord
-from core.domain.shipments import ReservationResult, ShipmentPlan, ShipmentStatus
+from core.domain.shipments import OPEN, ReservationResult, ShipmentPlan, ShipmentStatus
 
 _RESERVE = text(
     "UPDATE stock SET reserved = reserved + :qty "
@@ -170,6 +170,24 @@ def shrink(url: str, order_id: str, shipment_id: str, keep: dict[str, int]) -> i
 def release(url: str, order_id: str, shipment_id: str | None = None) -> int:
     """Give back the active reservations of an order (or one shipment). Returns units freed."""
     return _settle(url, order_id, shipment_id, _UNRESERVE, "released")
+
+
+def release_order(url: str, order_id: str) -> int:
+    """The order ends: give back all its stock, and its shipments not yet shipped are
+    cancelled in the read model (none of them will leave). Otherwise an order that ended
+    before release (payment declined) would keep showing parcels ``reserved``. Returns units
+    freed."""
+    freed = release(url, order_id)
+    with session_scope(url) as s:
+        for rec in s.exec(
+            select(ShipmentRecord).where(
+                ShipmentRecord.order_id == order_id,
+                col(ShipmentRecord.status).in_(sorted(OPEN)),
+            )
+        ).all():
+            rec.status = ShipmentStatus.CANCELLED.value
+            s.add(rec)
+    return freed
 
 
 def consume(url: str, order_id: str, shipment_id: str) -> int:

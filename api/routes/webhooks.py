@@ -14,7 +14,7 @@ from api import deps
 from api.http.errors import API_ERRORS
 from api.http.security import CARRIER_OR_WAREHOUSE, PAYMENT_PROVIDER
 from api.routes.schemas import ShipmentEventIn
-from api.services.shipment_events import send_shipment_event
+from api.services.shipment_events import check_event, send_shipment_event
 from core.db.schema import OrderRecord, ShipmentRecord
 from core.domain.inputs import InputModel
 from core.domain.payments import PaymentNotice
@@ -39,24 +39,21 @@ async def shipment_event(
 ) -> dict[str, str]:
     """202 once the order took the news; 409 when it refuses it (a closed order, a withdrawn
     or not yet released shipment), and then a parcel that moved is also an ops case."""
+    event = ShipmentEvent(
+        shipment_id=body.shipment_id,
+        kind=body.event,
+        carrier=body.carrier,
+        tracking_number=body.tracking_number,
+        reason=body.reason,
+        exception=body.exception,
+        at=body.at,
+    )
+    check_event(event, settings.event_clock_skew)  # 422 before we look anything up
     rec = s.get(ShipmentRecord, body.shipment_id)
     if rec is None:
         raise HTTPException(404, detail=f"shipment {body.shipment_id} not found")
     s.close()  # the connection goes back to the pool before we wait on Temporal
-    await send_shipment_event(
-        client,
-        settings.database_url,
-        rec,
-        ShipmentEvent(
-            shipment_id=body.shipment_id,
-            kind=body.event,
-            carrier=body.carrier,
-            tracking_number=body.tracking_number,
-            reason=body.reason,
-            exception=body.exception,
-            at=body.at,
-        ),
-    )
+    await send_shipment_event(client, settings.database_url, rec, event, settings.event_clock_skew)
     return {"status": "accepted", "order_id": rec.order_id}
 
 

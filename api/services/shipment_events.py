@@ -6,6 +6,8 @@ so an event means the same whoever reports it.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from fastapi.concurrency import run_in_threadpool
 from temporalio.client import Client
 
@@ -16,8 +18,29 @@ from core.domain.shipments import MOVING, ShipmentEvent, steps_done
 from workflows.order.client import OrderClient, OrderClosed, OrderRefused
 
 
-def check_event(event: ShipmentEvent) -> None:
-    """Events the workflow could not act on are 422, naming the field, before anything moves."""
+def check_event(event: ShipmentEvent, max_skew: timedelta) -> None:
+    """Events the workflow could not act on are 422, naming the field, before anything moves.
+
+    ``at`` needs a time zone (the order compares it with its promises) and may not lie more
+    than ``max_skew`` ahead of our clock: a carrier whose clock is years ahead must not make
+    a parcel "late" on a day that has not come."""
+    if event.at is not None:
+        if event.at.tzinfo is None:
+            raise invalid(
+                [field_error(("at",), "give the time with its offset (e.g. Z)", "timezone")]
+            )
+        latest = datetime.now(UTC) + max_skew
+        if event.at > latest:
+            raise invalid(
+                [
+                    field_error(
+                        ("at",),
+                        f"{event.at.isoformat()} is in the future (our clock allows up to "
+                        f"{latest.isoformat(timespec='seconds')})",
+                        "future",
+                    )
+                ]
+            )
     if event.kind == "shipped" and not event.tracking_number:
         raise invalid(
             [
@@ -40,15 +63,20 @@ def check_event(event: ShipmentEvent) -> None:
 
 
 async def send_shipment_event(
-    client: Client, database_url: str, record: ShipmentRecord, event: ShipmentEvent
+    client: Client,
+    database_url: str,
+    record: ShipmentRecord,
+    event: ShipmentEvent,
+    max_skew: timedelta,
 ) -> None:
     """Report ``event`` to the order owning ``record`` (a Temporal Update, answered once the
-    order accepted it). The order ignores duplicates and stale events and refuses news for a
-    withdrawn or unreleased shipment or a closed order (``OrderRefused``, 409); refused news
-    of a parcel that moved also opens an ops case."""
+    order accepted it); ``max_skew`` is ``Settings.event_clock_skew``. The order ignores
+    duplicates and stale events and refuses news for a withdrawn or unreleased shipment or a
+    closed order (``OrderRefused``, 409); refused news of a parcel that moved also opens an
+    ops case."""
     if event.shipment_id != record.shipment_id:
         raise ValueError(f"event for {event.shipment_id} sent with record {record.shipment_id}")
-    check_event(event)
+    check_event(event, max_skew)
     try:
         await OrderClient(client, record.order_id).report_shipment_event(event)
     except OrderClosed as exc:

@@ -34,13 +34,20 @@ def cancel(status: OrderStatus, ended: bool, book: ShipmentBook) -> str:
     return ""
 
 
-def cancel_lines(
-    status: OrderStatus, ended: bool, book: ShipmentBook, request: CancelLinesRequest
-) -> str:
+def lines_closed(status: OrderStatus, ended: bool, book: ShipmentBook) -> str:
+    """Why the order takes no cancellation of units now, whatever the request."""
     if problem := closed(status, ended):
         return problem
     if not book.plans:
         return "the order is not routed yet: modify it, or cancel it"
+    return ""
+
+
+def cancel_lines(
+    status: OrderStatus, ended: bool, book: ShipmentBook, request: CancelLinesRequest
+) -> str:
+    if problem := lines_closed(status, ended, book):
+        return problem
     cancellable = book.cancellable()
     seen: set[str] = set()
     for ln in request.lines:
@@ -56,13 +63,20 @@ def cancel_lines(
     return ""
 
 
-def modify(
-    status: OrderStatus, ended: bool, released: bool, book: ShipmentBook, request: ModifyRequest
-) -> str:
+def modify_closed(status: OrderStatus, ended: bool, released: bool, book: ShipmentBook) -> str:
+    """Why the order takes no modification now, whatever the request."""
     if problem := closed(status, ended):
         return problem
     if released or book.any_released():
         return "already released to fulfilment: changes are no longer possible"
+    return ""
+
+
+def modify(
+    status: OrderStatus, ended: bool, released: bool, book: ShipmentBook, request: ModifyRequest
+) -> str:
+    if problem := modify_closed(status, ended, released, book):
+        return problem
     if (request.delivery_address, request.shipping_speed, request.lines) == (None,) * 3:
         return "nothing to change"
     return ""
@@ -115,3 +129,18 @@ def review(status: OrderStatus, decided: bool) -> str:
     if status != OrderStatus.ON_HOLD or decided:
         return f"the order is not waiting for a review (status {status})"
     return ""
+
+
+def offered(
+    status: OrderStatus, ended: bool, released: bool, book: ShipmentBook, review_decided: bool
+) -> dict[str, str]:
+    """Per customer-service action, why the order would refuse it now ("" = it would take
+    it): the same rules as the validators, so a page offers exactly what the workflow accepts
+    (answered by the workflow's ``actions`` query)."""
+    return {
+        "cancel": cancel(status, ended, book),
+        "cancel_lines": lines_closed(status, ended, book)
+        or ("" if any(book.cancellable().values()) else "every unit has shipped or was cancelled"),
+        "modify": modify_closed(status, ended, released, book),
+        "review": review(status, review_decided),
+    }

@@ -13,7 +13,7 @@ import httpx
 from sqlmodel import Session, col, func, select
 
 from api.http.auth_keys import issue_key
-from api.pages.dashboard.data import MONEY_IN, NOT_REVENUE, day_start
+from api.pages.dashboard.data import MONEY_IN, NOT_GOING_AHEAD, day_start
 from core.db.engine import get_engine, session_scope
 from core.db.schema import OrderRecord, PaymentTransaction
 from tests.support.orders import order_request
@@ -71,6 +71,6 @@ def expected_numbers(url: str) -> dict[str, Any]:
     return {
         "orders_today": len(orders),
         "by_channel": by_channel,
-        "revenue_cents": sum(o.total_cents for o in orders if o.status not in NOT_REVENUE),
+        "revenue_cents": sum(o.total_cents for o in orders if o.status not in NOT_GOING_AHEAD),
         "payments_cents": int(pays),
     }

@@ -128,3 +128,31 @@ def test_shipment_news_is_refused_for_withdrawn_or_unreleased_but_not_while_rele
         OrderStatus.CANCELLED, True, _book(ShipmentStatus.RELEASED), shipped
     )
     assert refusals.shipment_event(status, False, _book(ShipmentStatus.RELEASED), shipped) == ""
+
+
+def test_offered_actions_follow_the_validators() -> None:
+    """What a page offers is what the Update validators would accept, action by action."""
+    reserved = _book(ShipmentStatus.RESERVED)
+    on_hold = refusals.offered(OrderStatus.ON_HOLD, False, False, ShipmentBook(), False)
+    assert on_hold["review"] == "" and on_hold["modify"] == ""
+    assert on_hold["cancel_lines"]  # not routed yet
+    confirmed = refusals.offered(OrderStatus.CONFIRMED, False, False, reserved, False)
+    assert confirmed == {
+        "cancel": "",
+        "cancel_lines": "",
+        "modify": "",
+        "review": confirmed["review"],
+    }
+    assert confirmed["review"]
+    released = refusals.offered(
+        OrderStatus.IN_FULFILMENT, False, True, _book(ShipmentStatus.RELEASED), False
+    )
+    assert released["modify"] and not released["cancel"] and not released["cancel_lines"]
+    shipped = refusals.offered(
+        OrderStatus.SHIPPED, False, True, _book(ShipmentStatus.SHIPPED), False
+    )
+    assert shipped["cancel"] and shipped["cancel_lines"] and shipped["modify"]
+    done = refusals.offered(
+        OrderStatus.COMPLETED, True, True, _book(ShipmentStatus.DELIVERED), False
+    )
+    assert all(done.values())

@@ -162,6 +162,13 @@ class OrderClient:
     async def state(self, timeout: timedelta | None = None) -> OrderState:
         return await self._handle.query(OrderWorkflow.state, rpc_timeout=timeout)
 
+    async def actions(self, timeout: timedelta | None = None) -> dict[str, str]:
+        """Per customer-service action, why the order would refuse it now ("" = possible)."""
+        answer: dict[str, str] = await self._handle.query(
+            OrderWorkflow.actions, rpc_timeout=timeout
+        )
+        return answer
+
     async def describe(self) -> WorkflowExecutionDescription:
         """Running or closed (and how), as the server knows it."""
         return await self._handle.describe()

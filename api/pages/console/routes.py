@@ -199,7 +199,7 @@ async def order_page(
         return page(
             request, settings, who, "console/error.html", 404, message=f"order {order_id} not found"
         )
-    running, wf_status, waiting = await views.workflow_state(client, order_id)
+    wf = await views.workflow_state(client, order_id)
     return page(
         request,
         settings,
@@ -207,9 +207,10 @@ async def order_page(
         "console/order.html",
         nav="search",
         o=view,
-        running=running,
-        wf_status=wf_status,
-        waiting=waiting,
+        wf=wf,
+        running=wf.running,
+        wf_status=wf.status,
+        waiting=wf.waiting,
         reasons=RETURN_REASONS,
         reason_labels=REASON_LABELS,
     )

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import re
-from dataclasses import dataclass
-from datetime import timedelta
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, func, or_
@@ -18,6 +18,7 @@ from sqlmodel import Session, col, select
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError
 
+from activities.returns.requests import returnable
 from core.db.schema import (
     OrderEvent,
     OrderRecord,
@@ -25,6 +26,7 @@ from core.db.schema import (
     ReturnRecord,
     ShipmentRecord,
 )
+from core.domain.orders import OrderInput
 from core.domain.shipments import LEFT_LOCATION
 from workflows.order.client import OrderClient
 
@@ -52,6 +54,77 @@ def search(s: Session, q: str) -> list[OrderRecord]:
     )
 
 
+DETAIL_LABELS = {
+    "total_cents": "total",
+    "previous_total_cents": "previous total",
+    "amount_cents": "amount",
+    "voided_cents": "voided",
+    "refunded_cents": "refunded",
+    "refund_cents": "refund",
+    "shipping_refund_cents": "shipping refund",
+    "voucher_cents": "voucher",
+    "voucher_code": "voucher code",
+    "captured_cents": "captured",
+    "paid_cents": "paid",
+    "received_cents": "received",
+    "expected_cents": "expected",
+    "goods_cents": "goods",
+    "shipping_cents": "shipping",
+    "capture_ok": "captured",
+    "shipment_id": "shipment",
+    "tracking_number": "tracking number",
+    "tracking_url": "tracking",
+    "invoice_number": "invoice",
+    "credit_note": "credit note",
+    "credit_notes": "credit notes",
+    "decide_by": "decide by",
+    "new_estimate": "new estimate",
+    "new_promise": "new promise",
+    "old_promise": "old promise",
+    "promised_delivery": "promised delivery",
+    "payment_method": "payment method",
+    "previous_method": "previous method",
+    "pickup_store": "pickup store",
+    "location_id": "location",
+    "line_id": "line",
+    "return_id": "return",
+    "payment_id": "payment",
+    "transaction_id": "transaction",
+    "order_id": "order",
+    "customer_name": "customer",
+    "label_url": "label",
+    "page_url": "page",
+    "lost_in_forwarding": "lost in forwarding",
+    "why": "why",
+    "for": "replaces",
+}
+"""What an agent reads for an event-log detail key; unknown keys lose ``_cents`` and
+underscores."""
+
+
+def euro(cents: int) -> str:
+    """Cents as the console writes money (the ``euro`` template filter's format)."""
+    return f"{cents / 100:,.2f} €".replace(",", " ")
+
+
+def detail_items(detail: dict[str, Any]) -> list[tuple[str, str]]:
+    """An event's detail as (label, text) for people: amounts in euros, flags as yes/no,
+    empty values left out. The event log keeps the raw keys for machines."""
+    out = []
+    for key, value in detail.items():
+        if value in ("", None):
+            continue
+        label = DETAIL_LABELS.get(key) or key.removesuffix("_cents").replace("_", " ")
+        if isinstance(value, bool):
+            text = "yes" if value else "no"
+        elif key.endswith("_cents") and isinstance(value, int):
+            text = euro(value)
+        else:
+            text = str(value)
+        out.append((label, text))
+    return out
+
+
 @dataclass
 class OrderPage:
     order: OrderRecord
@@ -62,6 +135,11 @@ class OrderPage:
     events: list[OrderEvent]
     returns: list[ReturnRecord]
     cancellable: dict[str, int]
+    returnable: dict[str, int] = field(default_factory=dict)
+    """Units per line that a return may take now (the return rules' own count)."""
+
+    def details(self, event: OrderEvent) -> list[tuple[str, str]]:
+        return detail_items(event.detail)
 
 
 def order_page(s: Session, order_id: str) -> OrderPage | None:
@@ -97,6 +175,8 @@ def order_page(s: Session, order_id: str) -> OrderPage | None:
         ).all()
     )
     lines = rec.payload.get("lines", [])
+    order = OrderInput.model_validate(rec.payload)
+    left = returnable(s, order, datetime.now(UTC))
     return OrderPage(
         rec,
         lines,
@@ -106,6 +186,7 @@ def order_page(s: Session, order_id: str) -> OrderPage | None:
         events,
         returns,
         _unshipped(lines, shipments),
+        {line_id: r.left for line_id, r in left.items() if r.left},
     )
 
 
@@ -120,18 +201,38 @@ def _unshipped(lines: list[dict[str, Any]], shipments: list[ShipmentRecord]) -> 
     return {k: max(v, 0) for k, v in left.items()}
 
 
-async def workflow_state(client: Client, order_id: str) -> tuple[bool, str, str]:
-    """(running, status, what it waits for) from Temporal, or why it could not be asked."""
+@dataclass
+class WorkflowView:
+    """What the order's workflow says now: running or not, its status, what it waits for, and
+    per customer-service action why it would refuse it ("" = it would take it; an action not
+    named is not offered)."""
+
+    running: bool
+    status: str
+    waiting: str
+    actions: dict[str, str] = field(default_factory=dict)
+
+    def offers(self, action: str) -> bool:
+        return self.actions.get(action) == ""
+
+
+async def workflow_state(client: Client, order_id: str) -> WorkflowView:
+    """Asked of Temporal (``state`` and ``actions`` queries), or why it could not be asked:
+    then no action is offered, since nobody knows what the order would take."""
     order = OrderClient(client, order_id)
+    timeout = timedelta(seconds=QUERY_TIMEOUT_S)
     try:
         desc = await asyncio.wait_for(order.describe(), QUERY_TIMEOUT_S)
         if desc.status != WorkflowExecutionStatus.RUNNING:
             name = desc.status.name.lower() if desc.status else "closed"
-            return False, name, f"nothing: the workflow is closed ({name})"
-        state = await asyncio.wait_for(
-            order.state(timeout=timedelta(seconds=QUERY_TIMEOUT_S)), QUERY_TIMEOUT_S + 0.5
+            return WorkflowView(False, name, f"nothing: the workflow is closed ({name})")
+        state, actions = await asyncio.wait_for(
+            asyncio.gather(order.state(timeout=timeout), order.actions(timeout=timeout)),
+            QUERY_TIMEOUT_S + 0.5,
         )
-        return True, state.status.value, state.waiting_for or "nothing right now"
+        return WorkflowView(
+            True, state.status.value, state.waiting_for or "nothing right now", actions
+        )
     except (TimeoutError, RPCError) as exc:
         reason = "no answer in time" if isinstance(exc, TimeoutError) else exc.message
-        return False, "", f"unknown ({reason})"
+        return WorkflowView(False, "", f"unknown ({reason})")

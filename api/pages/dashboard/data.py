@@ -15,13 +15,16 @@ from sqlmodel import Session, col, select
 
 from api.pages.web_session import LOCAL_TZ
 from core.db.schema import Location, OrderRecord, PaymentTransaction, Reservation, ShipmentRecord
-from core.domain.orders import NOT_REVENUE
+from core.domain.orders import NOT_REVENUE, OrderStatus
 from core.domain.shipments import AT_LOCATION
 from core.domain.shipments import ON_THE_WAY as ON_THE_WAY_STATUSES
 
 TO_SHIP = sorted(AT_LOCATION)  # late to ship: released to the location, not left it
 ON_THE_WAY = sorted(ON_THE_WAY_STATUSES)
 MONEY_IN = ("capture", "incoming")
+NOT_GOING_AHEAD = NOT_REVENUE | {OrderStatus.FAILED, OrderStatus.ON_HOLD}
+"""Orders left out of revenue today: ended without a sale (cancelled, rejected, failed) or held
+for review, which may still be rejected. Revenue counts only orders that are going ahead."""
 
 
 @dataclass
@@ -83,7 +86,7 @@ def dashboard(s: Session, now: datetime | None = None, top: int = 12) -> Dashboa
     )
     revenue = s.exec(
         select(func.coalesce(func.sum(OrderRecord.total_cents), 0)).where(
-            today, col(OrderRecord.status).not_in(sorted(NOT_REVENUE))
+            today, col(OrderRecord.status).not_in(sorted(NOT_GOING_AHEAD))
         )
     ).one()
     payments = s.exec(

@@ -20,9 +20,10 @@ from sqlmodel import Session
 
 from api import deps
 from api.pages.console.routes import AgentDep, page
-from api.pages.dashboard.data import Dashboard, dashboard
+from api.pages.dashboard.data import NOT_GOING_AHEAD, Dashboard, dashboard
 from api.pages.web_session import TEMPLATES
 from core.db.engine import get_engine
+from core.domain.orders import OrderStatus
 from core.settings import Settings
 
 router = APIRouter(prefix="/dashboard", tags=["dashboard"], include_in_schema=False)
@@ -39,13 +40,27 @@ PALETTE = [
     "#3538cd",
     "#c11574",
 ]
+BAD, GOOD, WAITING, UNDERWAY = "#b42318", "#1a7f37", "#b54708", "#0b5cad"
+STATUS_COLOURS: dict[str, str] = {
+    **{s.value: UNDERWAY for s in OrderStatus},
+    **{s.value: BAD for s in NOT_GOING_AHEAD - {OrderStatus.ON_HOLD}},
+    OrderStatus.ON_HOLD.value: WAITING,
+    OrderStatus.AWAITING_PAYMENT.value: WAITING,
+    OrderStatus.COMPLETED.value: GOOD,
+}
+"""A status is drawn by what it means, the same colour whatever its rank: ended unsold red,
+completed green, waiting for someone amber, underway blue (as the console's badges)."""
 SettingsDep = Annotated[Settings, Depends(deps.settings)]
 
 
 def bar_chart(
-    items: list[tuple[str, float, str]], width: int = 420, max_value: float | None = None
+    items: list[tuple[str, float, str]],
+    width: int = 420,
+    max_value: float | None = None,
+    colours: list[str] | None = None,
 ) -> Markup:
-    """Horizontal bars: (label, value, text shown at the bar's end), drawn as inline SVG."""
+    """Horizontal bars: (label, value, text shown at the bar's end), drawn as inline SVG;
+    ``colours`` per bar, else the palette in turn."""
     row, label_w = 24, 150
     top = max_value or max((v for _, v, _ in items), default=0) or 1
     height = max(row * len(items), row)
@@ -62,7 +77,7 @@ def bar_chart(
         parts.append(
             f'<g data-label="{escape(label)}"><text x="0" y="{y + 16}">{escape(label)}</text>'
             f'<rect x="{label_w}" y="{y + 4}" width="{w:.1f}" height="{row - 8}" rx="3" '
-            f'fill="{PALETTE[i % len(PALETTE)]}"/>'
+            f'fill="{colours[i] if colours else PALETTE[i % len(PALETTE)]}"/>'
             f'<text x="{label_w + w + 6:.1f}" y="{y + 16}" class="value">{escape(text)}</text>'
             "</g>"
         )
@@ -106,7 +121,10 @@ def _ranked(counts: dict[str, int]) -> list[tuple[str, int]]:
 def charts(d: Dashboard) -> dict[str, Markup]:
     statuses, channels = _ranked(d.by_status), _ranked(d.by_channel)
     return {
-        "status": bar_chart([(k.replace("_", " "), v, str(v)) for k, v in statuses]),
+        "status": bar_chart(
+            [(k.replace("_", " "), v, str(v)) for k, v in statuses],
+            colours=[STATUS_COLOURS.get(k, UNDERWAY) for k, _ in statuses],
+        ),
         "channel": donut([(k, v) for k, v in channels]),
         "capacity": bar_chart(
             [

@@ -295,7 +295,9 @@ async def shipment_action(
         before = rec.status
         s.close()  # hand the connection back while the order works on it
         try:
-            await send_shipment_event(client, settings.database_url, rec, event)
+            await send_shipment_event(
+                client, settings.database_url, rec, event, settings.event_clock_skew
+            )
         except RequestValidationError as exc:
             raise PortalError(422, _field_errors(exc)) from exc
         except HTTPException as exc:
