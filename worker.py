@@ -93,6 +93,7 @@ def activities_for(settings: Settings) -> list[Callable[..., Any]]:
         fulfilment.restock,
         CompensationActivities(settings).issue_voucher,
         BillingActivities(settings).issue_parcel_invoice,
+        BillingActivities(settings).issue_order_invoice,
         BillingActivities(settings).issue_return_credit_notes,
         BillingActivities(settings).issue_parcel_credit_note,
         BillingActivities(settings).issue_shipping_credit_note,

@@ -170,6 +170,16 @@ class PricingPolicy(_Policy):
     )
 
 
+class BillingPolicy(_Policy):
+    """When invoices are issued."""
+
+    invoice_per: Literal["parcel", "order"] = Field(
+        default="parcel",
+        description="parcel: an invoice with each parcel that ships (what its capture took); "
+        "order: one invoice when the order's last parcel ships",
+    )
+
+
 class OrderPolicy(_Policy):
     """Per-order policy, frozen into the workflow input so a running order never changes rules."""
 
@@ -180,6 +190,7 @@ class OrderPolicy(_Policy):
     pickup: PickupPolicy = PickupPolicy()
     returns: ReturnPolicy = ReturnPolicy()
     pricing: PricingPolicy = PricingPolicy()
+    billing: BillingPolicy = BillingPolicy()
     reservation_attempts: int = Field(default=3, gt=0)
     shipping_fee_cents: dict[str, int] = {"standard": 495, "express": 995, "same_day": 1495}
 

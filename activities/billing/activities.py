@@ -39,7 +39,7 @@ from activities.billing.pdf import render
 from core.db.engine import session_scope
 from core.db.schema import Invoice
 from core.domain.events import step_key
-from core.domain.orders import OrderInput
+from core.domain.orders import OrderInput, OrderLine
 from core.domain.returns import ReturnInput
 from core.domain.shipments import ShipmentPlan
 from core.rules.vat import GrossLine, main_rate, rate_for
@@ -67,15 +67,31 @@ def parcel_items(
 ) -> list[Item]:
     """The parcel's lines at the prices the order was placed with, plus the shipping fee."""
     lines = {ln.line_id: ln for ln in order.lines}
+    return _items(
+        order, [(lines[sl.line_id], sl.quantity) for sl in shipment.lines], with_shipping, rates
+    )
+
+
+def order_items(order: OrderInput, rates: dict[str, float]) -> list[Item]:
+    """Every line of the order as it stands (after partial cancels), plus its fee."""
+    return _items(order, [(ln, ln.quantity) for ln in order.lines if ln.quantity], True, rates)
+
+
+def _items(
+    order: OrderInput,
+    lines: list[tuple[OrderLine, int]],
+    with_shipping: bool,
+    rates: dict[str, float],
+) -> list[Item]:
     items = [
         Item(
-            sku=sl.sku,
-            name=lines[sl.line_id].name,
-            quantity=sl.quantity,
-            unit_gross_cents=lines[sl.line_id].unit_price_cents,
-            vat_rate=rate_for(lines[sl.line_id].vat_class, rates),
+            sku=line.sku,
+            name=line.name,
+            quantity=quantity,
+            unit_gross_cents=line.unit_price_cents,
+            vat_rate=rate_for(line.vat_class, rates),
         )
-        for sl in shipment.lines
+        for line, quantity in lines
     ]
     if with_shipping and order.shipping_cents:
         main = main_rate(
@@ -104,13 +120,27 @@ class BillingActivities:
     ) -> str:
         """Issue (or find) the parcel's invoice and store its PDF; returns its number."""
         key = step_key(order.order_id, f"{shipment.shipment_id}:invoice")
+        items = parcel_items(order, shipment, with_shipping, self.settings.vat_rates)
+        return self._invoice(order, key, items, shipment_id=shipment.shipment_id)
+
+    @activity.defn
+    def issue_order_invoice(self, order: OrderInput) -> str:
+        """One invoice for the whole order as it stands (the policy's ``invoice_per = order``
+        when its last parcel ships, or a click & collect order handed over in the store)."""
+        key = step_key(order.order_id, "invoice")
+        items = order_items(order, self.settings.vat_rates)
+        return self._invoice(order, key, items, shipment_id=None)
+
+    def _invoice(
+        self, order: OrderInput, key: str, items: list[Item], shipment_id: str | None
+    ) -> str:
         url = self.settings.database_url
         today = datetime.now(UTC).astimezone(BERLIN).date()
         address = order.delivery_address
         draft = InvoiceDraft.from_items(
             order_id=order.order_id,
-            shipment_id=shipment.shipment_id,
-            items=parcel_items(order, shipment, with_shipping, self.settings.vat_rates),
+            shipment_id=shipment_id,
+            items=items,
             buyer=Party(
                 name=address.name,
                 street=address.street,
@@ -149,7 +179,7 @@ class BillingActivities:
         numbers_issued: list[str] = []
         shipping_left = ret.shipping_refund_cents
         for sid in sorted({ln.shipment_id for ln in ret.lines}):
-            invoice = invoices.get(sid)
+            invoice = invoices.get(sid) or invoices.get(None)  # the parcel's, or the order's
             if invoice is None:
                 continue
             items = _credited_items(ret, sid, invoice)
@@ -174,13 +204,15 @@ class BillingActivities:
         came back undelivered, or it was lost and nothing replaces it); "" if the parcel
         had no invoice to correct."""
         with session_scope(self.settings.database_url) as s:
-            invoice = s.exec(
-                select(Invoice).where(
-                    Invoice.order_id == order.order_id,
-                    Invoice.shipment_id == shipment.shipment_id,
-                    Invoice.kind == "invoice",
-                )
-            ).first()
+            found = {
+                row.shipment_id: row
+                for row in s.exec(
+                    select(Invoice).where(
+                        Invoice.order_id == order.order_id, Invoice.kind == "invoice"
+                    )
+                ).all()
+            }
+        invoice = found.get(shipment.shipment_id) or found.get(None)  # the parcel's, or the order's
         if invoice is None:
             return ""
         items = parcel_items(order, shipment, False, self.settings.vat_rates)

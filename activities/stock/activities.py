@@ -25,8 +25,9 @@ class StockActivities:
 
     @activity.defn
     def release_stock(self, order_id: str) -> int:
-        """Give back everything the order still holds."""
-        return reservations.release(self.url, order_id)
+        """Give back everything the order still holds; it ends, so its unshipped shipments
+        are cancelled too."""
+        return reservations.release_order(self.url, order_id)
 
 
 class LocationActivities:

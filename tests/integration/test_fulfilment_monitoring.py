@@ -243,4 +243,7 @@ async def test_reserve_and_collect_is_paid_in_store_with_the_right_code(
     assert (await handle.result()).status == OrderStatus.COMPLETED
     assert stock_of(settings.database_url, store_id, sku) == (1, 0)
     assert amounts(settings.database_url, order.order_id) == {"incoming": 2500}
+    with session_scope(settings.database_url) as s:
+        (invoice,) = s.exec(select(Invoice).where(Invoice.order_id == order.order_id)).all()
+    assert (invoice.shipment_id, invoice.total_gross_cents) == (None, 2500)  # handed over: one
     await keep(env.client, handle.id, "reserve_and_collect_paid_in_store")

@@ -41,7 +41,10 @@ class Observed:
 
 @pytest.fixture(scope="module")
 async def observed(temporal_client: Client, settings: Settings) -> AsyncIterator[Observed]:
-    """One order, delivered a day late, run by a worker whose runtime serves Prometheus."""
+    """One order, shipped and delivered, run by a worker whose runtime serves Prometheus.
+    (Delivered on time: carriers may not report the future any more, and the dev server's
+    clock cannot be moved past a promise. Late deliveries are tested on the time-skipping
+    server in tests/integration/test_fulfilment_monitoring.py; their counter is not read here.)"""
     port = free_port()
     client = await Client.connect(
         temporal_client.service_client.config.target_host,
@@ -60,9 +63,8 @@ async def observed(temporal_client: Client, settings: Settings) -> AsyncIterator
             assert (await api.post("/orders", json=body)).status_code == 202
             order = await wait_for_status(api, order_id, {"in_fulfilment"})
             for shipment in order["shipments"]:
-                late = datetime.fromisoformat(shipment["deliver_by"]) + timedelta(hours=1)
                 await post_event(api, shipment["shipment_id"], "shipped")
-                await post_event(api, shipment["shipment_id"], "delivered", at=late.isoformat())
+                await post_event(api, shipment["shipment_id"], "delivered")
             await wait_for_status(api, order_id, {"completed"})
             await client.get_workflow_handle(f"order-{order_id}").result()
             yield Observed(
@@ -85,7 +87,6 @@ async def test_worker_endpoint_shows_sdk_and_oms_metrics(observed: Observed) -> 
     assert total(found, "oms_release_latency_seconds_sum", **queue) > 0
     assert total(found, "oms_release_latency_seconds_bucket", le="+Inf", **queue) == released
     assert total(found, "oms_routing_solve_seconds_count", activity_type="plan_route", **queue) >= 1
-    assert total(found, "oms_late_shipments_total", why="delivered_late", **queue) >= 1
     assert total(found, "oms_orders_placed_total", **queue) >= 1
     assert total(found, "oms_orders_finished_total", status="completed", **queue) >= 1
 

@@ -14,3 +14,12 @@ INVOICE_PER_PARCEL = "invoice-per-parcel-v1"
 PARCEL_CREDIT_NOTES = "parcel-credit-notes-v1"
 """Money given back for invoiced goods or fees gets a credit note against the invoice: a
 parcel returned undelivered or lost without replacement, the express fee of a missed promise."""
+DECLINE_WITHDRAWS = "decline-withdraws-shipments-v1"
+"""A declined authorisation withdraws the order's reserved shipments (cancelled), as the saga
+does, instead of only freeing their stock: the read model and the state query stop showing
+them reserved."""
+EVENT_TIME_CAPPED = "event-time-capped-v1"
+"""A delivery reported with a time later than the workflow's clock counts as arriving now:
+lateness is never decided on a date that has not happened."""
+PICKUP_INVOICE = "pickup-invoice-v1"
+"""A click & collect order handed over in the store gets one invoice for the whole order."""

@@ -8,8 +8,9 @@ from datetime import datetime
 
 from temporalio import workflow
 
-from workflows.order.journal import Journal
+from workflows.order.journal import Detail, Journal
 from workflows.order.options import SHORT
+from workflows.order.patches import PICKUP_INVOICE
 from workflows.order.payments import Payments
 from workflows.order.shipments import Cancel
 from workflows.order.state import OrderAborted, OrderRun, PickupTicket
@@ -17,8 +18,10 @@ from workflows.order.state import OrderAborted, OrderRun, PickupTicket
 with workflow.unsafe.imports_passed_through():
     import email_validator  # noqa: F401  (pydantic's EmailStr imports it lazily)
 
+    from activities.billing.activities import BillingActivities
     from activities.fulfilment.activities import FulfilmentActivities
     from core.domain.orders import OrderStatus
+    from core.domain.reasons import ReasonCode
     from core.domain.shipments import ShipmentEvent, ShipmentStatus
 
 
@@ -96,7 +99,7 @@ class Pickup:
                 **SHORT,
             )
             run.book.status[plan.shipment_id] = ShipmentStatus.CANCELLED
-        await self.cancel("not picked up in time", "policy")
+        await self.cancel("not picked up in time", "policy", ReasonCode.NOT_PICKED_UP)
         raise OrderAborted()
 
     async def hand_over(self, staff: str) -> None:
@@ -115,4 +118,9 @@ class Pickup:
             run.book.status[plan.shipment_id] = ShipmentStatus.PICKED_UP
         taken = await self.payments.take_at_pickup(staff)
         run.pickup = None
-        await self.journal.progress("picked_up", None, {"paid_cents": taken}, actor=staff)
+        detail: Detail = {"paid_cents": taken}
+        if workflow.patched(PICKUP_INVOICE):  # handed over in the store: one invoice
+            detail["invoice_number"] = await workflow.execute_activity_method(
+                BillingActivities.issue_order_invoice, args=[order], **SHORT
+            )
+        await self.journal.progress("picked_up", None, detail, actor=staff)

@@ -18,7 +18,7 @@ from temporalio.exceptions import ApplicationError
 
 from workflows.order.journal import Detail, Journal
 from workflows.order.options import ROUTING, SHORT
-from workflows.order.patches import INVOICE_PER_PARCEL, PARCEL_CREDIT_NOTES
+from workflows.order.patches import EVENT_TIME_CAPPED, INVOICE_PER_PARCEL, PARCEL_CREDIT_NOTES
 from workflows.order.payments import Payments
 from workflows.order.state import OrderAborted, OrderRun
 
@@ -31,7 +31,8 @@ with workflow.unsafe.imports_passed_through():
     from activities.stock.activities import StockActivities
     from core.domain.orders import OrderInput, OrderStatus
     from core.domain.payments import PaymentResult
-    from core.domain.shipment_book import lines_summary, merged_lines
+    from core.domain.reasons import ReasonCode
+    from core.domain.shipment_book import merged_lines
     from core.domain.shipments import (
         AT_LOCATION,
         ON_THE_WAY,
@@ -44,8 +45,9 @@ with workflow.unsafe.imports_passed_through():
         ShipmentStatus,
     )
 
-Cancel = Callable[[str, str], Awaitable[tuple[int, int]]]
-"""Cancel the whole order (reason, actor) -> (voided, refunded): the workflow's saga."""
+Cancel = Callable[[str, str, ReasonCode], Awaitable[tuple[int, int]]]
+"""Cancel the whole order (reason for the log, actor, code for the customer) -> (voided,
+refunded): the workflow's saga."""
 
 
 class Shipments:
@@ -147,6 +149,8 @@ class Shipments:
                 f"delivered_{shipment.shipment_id}", None, {"shipment_id": shipment.shipment_id}
             )
             arrived = event.at or workflow.now()
+            if arrived > workflow.now() and workflow.patched(EVENT_TIME_CAPPED):
+                arrived = workflow.now()  # a sender's clock ahead of ours: it arrived by now
             if (
                 run.monitoring
                 and shipment.deliver_by is not None
@@ -173,12 +177,18 @@ class Shipments:
             detail |= await self.payments.capture_parcel(shipment, first_to_ship)
         invoice = ""
         if direct and workflow.patched(INVOICE_PER_PARCEL):
-            invoice = await workflow.execute_activity_method(
-                BillingActivities.issue_parcel_invoice,
-                args=[order, shipment, first_to_ship],
-                **SHORT,
-            )
-            detail["invoice_number"] = invoice
+            if order.policy.billing.invoice_per == "parcel":
+                invoice = await workflow.execute_activity_method(
+                    BillingActivities.issue_parcel_invoice,
+                    args=[order, shipment, first_to_ship],
+                    **SHORT,
+                )
+            elif run.book.all_shipped():  # one invoice for the order, with its last parcel
+                invoice = await workflow.execute_activity_method(
+                    BillingActivities.issue_order_invoice, args=[order], **SHORT
+                )
+            if invoice:
+                detail["invoice_number"] = invoice
         status = None
         if direct:
             status = (
@@ -193,7 +203,7 @@ class Shipments:
                     "carrier": event.carrier or shipment.carrier,
                     "tracking_number": event.tracking_number or "",
                     "tracking_url": tracking_url,
-                    "lines": [ln.model_dump() for ln in shipment.lines],
+                    "lines": self.journal.parcel_lines(shipment.lines),
                     **({"invoice_number": invoice} if invoice else {}),
                 },
                 invoices=[invoice] if invoice else [],
@@ -216,11 +226,17 @@ class Shipments:
             FulfilmentActivities.record_shipment_event, args=[order.order_id, event], **SHORT
         )
         sid = shipment.shipment_id
-        lost_goods = {"lines": lines_summary(shipment.lines), "amount_cents": shipment.goods_cents}
+        lost_goods = {
+            "lines": self.journal.parcel_summary(shipment.lines),
+            "amount_cents": shipment.goods_cents,
+        }
         if event.exception == "returned_to_sender":
             run.book.status[sid] = ShipmentStatus.RETURNED
             voided, refunded = await self.payments.give_back(
-                shipment.goods_cents, f"returned_{sid}", "parcel returned to us undelivered"
+                shipment.goods_cents,
+                f"returned_{sid}",
+                "parcel returned to us undelivered",
+                ReasonCode.PARCEL_RETURNED,
             )
             detail: Detail = {
                 "shipment_id": sid,
@@ -240,7 +256,10 @@ class Shipments:
         plan = await self.plan_and_reserve(_part_of(order, merged_lines([shipment])))
         if plan is None:
             await self.payments.give_back(
-                shipment.goods_cents, f"lost_{sid}", "lost parcel, no replacement in stock"
+                shipment.goods_cents,
+                f"lost_{sid}",
+                "lost parcel, no replacement in stock",
+                ReasonCode.PARCEL_LOST,
             )
             if workflow.patched(PARCEL_CREDIT_NOTES):
                 await self._credit(shipment, f"lost_{sid}")
@@ -338,7 +357,10 @@ class Shipments:
                 update={"shipping_cents": max(0, order.shipping_cents - fee_back)}
             )
             await self.payments.give_back(
-                fee_back, f"late_{sid}", f"{order.shipping_speed} promise missed"
+                fee_back,
+                f"late_{sid}",
+                f"{order.shipping_speed} promise missed",
+                ReasonCode.PROMISE_MISSED,
             )
             detail["refund_cents"] = context["refund_cents"] = fee_back
             if workflow.patched(PARCEL_CREDIT_NOTES):
@@ -363,7 +385,9 @@ class Shipments:
             detail["voucher_cents"] = context["voucher_cents"] = policy.fulfilment.voucher_cents
         await self.journal.progress(f"delay_{sid}", None, detail, snapshot=True)
         await self.journal.email(
-            f"delay_{sid}", "delay_notice", {**context, "lines": lines_summary(shipment.lines)}
+            f"delay_{sid}",
+            "delay_notice",
+            {**context, "lines": self.journal.parcel_summary(shipment.lines)},
         )
 
     # ---- re-routing --------------------------------------------------------------------------
@@ -388,7 +412,9 @@ class Shipments:
         plan = await self.plan_and_reserve(_part_of(run.order, merged_lines(moving)))
         if plan is None:
             await self.cancel(
-                f"could not re-route from {request.location_id}: not in stock", "system"
+                f"could not re-route from {request.location_id}: not in stock",
+                "system",
+                ReasonCode.OUT_OF_STOCK,
             )
             raise OrderAborted()
         new = run.book.add(plan.shipments, ShipmentStatus.RESERVED)
@@ -413,7 +439,7 @@ class Shipments:
                 {
                     "old_promise": old_promise,
                     "new_promise": new_promise,
-                    "lines": lines_summary([ln for s in new for ln in s.lines]),
+                    "lines": self.journal.parcel_summary([ln for s in new for ln in s.lines]),
                 },
             )
 
@@ -433,7 +459,11 @@ class Shipments:
             await self.payments.void_replacement(replacement, step)
         restored = await self.plan_and_reserve(old)
         if restored is None:
-            await self.cancel("stock vanished while the order was being changed", "system")
+            await self.cancel(
+                "stock vanished while the order was being changed",
+                "system",
+                ReasonCode.OUT_OF_STOCK,
+            )
             raise ApplicationError("order could not be restored and was cancelled")
         run.book.add(restored.shipments, ShipmentStatus.RESERVED)
         raise ApplicationError("not enough stock for the change; order unchanged")

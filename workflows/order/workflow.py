@@ -24,7 +24,13 @@ from temporalio.exceptions import ApplicationError
 
 from workflows.order.journal import Journal
 from workflows.order.options import PRICING, SHORT
-from workflows.order.patches import HANDOVER_ENDS_WAIT, LOCAL_ACTIVITIES, MONITORING, OPS_VIEW
+from workflows.order.patches import (
+    DECLINE_WITHDRAWS,
+    HANDOVER_ENDS_WAIT,
+    LOCAL_ACTIVITIES,
+    MONITORING,
+    OPS_VIEW,
+)
 from workflows.order.payments import Payments
 from workflows.order.pickup import Pickup
 from workflows.order.shipments import Shipments
@@ -50,6 +56,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from core.domain.orders import OrderInput, OrderState, OrderStatus, RiskAssessment
     from core.domain.payments import AUTHORISING, PaymentNotice
+    from core.domain.reasons import ReasonCode
     from core.domain.shipment_book import reduce_lines
     from core.domain.shipments import MOVING, RerouteRequest, ShipmentEvent, ShipmentStatus
     from core.rules import refusals
@@ -99,7 +106,7 @@ class OrderWorkflow:
             if run.ops_view:
                 workflow.upsert_search_attributes([RISK_OUTCOME.value_set(risk.outcome)])
             if risk.outcome == "reject":
-                await self._end(OrderStatus.REJECTED, "risk check failed")
+                await self._end(OrderStatus.REJECTED, "risk check failed", ReasonCode.RISK_REJECTED)
         if risk.outcome == "review":
             await self._hold_for_review(risk)
         if risk.outcome == "force_prepayment":
@@ -110,7 +117,7 @@ class OrderWorkflow:
             journal.set_status(OrderStatus.RESERVING, "stock reservation")
             plan = await self.shipments.plan_and_reserve(run.order)
             if plan is None:
-                await self._end(OrderStatus.FAILED, "items not in stock")
+                await self._end(OrderStatus.FAILED, "items not in stock", ReasonCode.OUT_OF_STOCK)
             assert plan is not None
             run.book.add(plan.shipments, ShipmentStatus.RESERVED)
             journal.mark()
@@ -135,7 +142,9 @@ class OrderWorkflow:
             if missed is not None:
                 async with run.step():
                     await self._cancel_everything(
-                        f"payment not received by {missed.date()}", "policy"
+                        f"payment not received by {missed.date()}",
+                        "policy",
+                        ReasonCode.PAYMENT_NOT_RECEIVED,
                     )
                 raise OrderAborted()
         elif run.order.payment_method == "cash_on_pickup":
@@ -144,8 +153,13 @@ class OrderWorkflow:
             async with run.step():
                 auth = await self.payments.authorise()
                 if not auth.ok:
+                    reason = f"payment declined ({auth.reason})"
+                    if workflow.patched(DECLINE_WITHDRAWS):
+                        await self.shipments.withdraw(
+                            run.book.open(), reason, ShipmentStatus.CANCELLED
+                        )
                     await run.db(StockActivities.release_stock, run.order.order_id, **SHORT)
-                    await self._end(OrderStatus.CANCELLED, f"payment declined ({auth.reason})")
+                    await self._end(OrderStatus.CANCELLED, reason, ReasonCode.PAYMENT_DECLINED)
                 await self.payments.book_authorisation(auth)
 
         async with run.step():
@@ -201,7 +215,11 @@ class OrderWorkflow:
                 actor=decision.agent,
             )
             if not decision.approve:
-                await self._end(OrderStatus.REJECTED, "order not approved in review")
+                await self._end(
+                    OrderStatus.REJECTED,
+                    "order not approved in review",
+                    ReasonCode.REVIEW_REJECTED,
+                )
 
     async def _fulfil(self) -> None:
         """Handle shipment events, re-routes, payments and broken promises until every parcel
@@ -247,25 +265,29 @@ class OrderWorkflow:
         return min(times) if times else None
 
     # ---- how an order ends early -------------------------------------------------------------
-    async def _cancel_everything(self, reason: str, actor: str) -> tuple[int, int]:
+    async def _cancel_everything(
+        self, reason: str, actor: str, code: ReasonCode
+    ) -> tuple[int, int]:
         """Saga compensation: withdraw what is unshipped, free the stock, give the money back,
-        tell the customer. Ends the order."""
+        tell the customer. Ends the order. ``reason`` goes to the event log, ``code`` into the
+        e-mails (an agent's note is internal; the customer reads a localised text)."""
         run = self._run
         await self.shipments.withdraw(run.book.open(), reason, ShipmentStatus.CANCELLED)
         await run.db(StockActivities.release_stock, run.order.order_id, **SHORT)
-        voided, refunded = await self.payments.give_back_everything(reason)
+        voided, refunded = await self.payments.give_back_everything(reason, code)
         await self.journal.progress(
             "cancelled", OrderStatus.CANCELLED, {"reason": reason}, actor=actor
         )
-        await self.journal.email("cancelled", "order_cancelled", {"reason": reason})
+        await self.journal.email("cancelled", "order_cancelled", {"reason": code.value})
         self.journal.waiting("")
         run.ended = True
         return voided, refunded
 
-    async def _end(self, status: OrderStatus, reason: str) -> None:
-        """The order ends unfulfilled before anything was taken; tell the customer."""
+    async def _end(self, status: OrderStatus, reason: str, code: ReasonCode) -> None:
+        """The order ends unfulfilled before anything was taken; tell the customer why, by
+        ``code`` (``reason`` is the event log's English detail)."""
         await self.journal.progress(status.value, status, {"reason": reason})
-        await self.journal.email(status.value, "order_cancelled", {"reason": reason})
+        await self.journal.email(status.value, "order_cancelled", {"reason": code.value})
         self._run.state.waiting_for = ""
         self._run.ended = True
         raise OrderAborted()
@@ -277,6 +299,15 @@ class OrderWorkflow:
         state.shipments = self._run.book.live()
         state.shipment_status = dict(self._run.book.status)
         return state
+
+    @workflow.query
+    def actions(self) -> dict[str, str]:
+        """Per customer-service action, why the order would refuse it now ("" = it would take
+        it), by the rules its Update validators use: the console offers only what is possible."""
+        run = self._run
+        return refusals.offered(
+            run.state.status, run.ended, run.released, run.book, run.review is not None
+        )
 
     @workflow.signal
     def shipment_event(self, event: ShipmentEvent) -> None:
@@ -332,7 +363,9 @@ class OrderWorkflow:
         async with self._run.lock:
             self._validate_cancel(request)
             voided, refunded = await self._cancel_everything(
-                request.reason or "cancelled by customer service", request.agent
+                request.reason or "cancelled by customer service",
+                request.agent,
+                ReasonCode.CANCELLED_BY_SERVICE,
             )
         return self._result("order cancelled", voided=voided, refunded=refunded)
 
@@ -349,7 +382,9 @@ class OrderWorkflow:
             cancel = {ln.line_id: ln.quantity for ln in request.lines}
             if cancel == run.book.cancellable() and run.book.none_shipped():
                 voided, refunded = await self._cancel_everything(
-                    request.reason or "all lines cancelled", request.agent
+                    request.reason or "all lines cancelled",
+                    request.agent,
+                    ReasonCode.CANCELLED_BY_SERVICE,
                 )
                 return self._result("order cancelled", voided=voided, refunded=refunded)
             step = run.next_action("lines_cancelled")
@@ -359,7 +394,9 @@ class OrderWorkflow:
             run.order = run.order.model_copy(
                 update={"lines": reduce_lines(run.order.lines, cancel)}
             )
-            voided, refunded = await self.payments.give_back(amount, step, "lines cancelled")
+            voided, refunded = await self.payments.give_back(
+                amount, step, "lines cancelled", ReasonCode.LINES_CANCELLED
+            )
             self.journal.mark()
             await self.journal.progress(
                 step,

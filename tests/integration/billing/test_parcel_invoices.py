@@ -10,15 +10,19 @@ import time
 import uuid
 from decimal import Decimal
 from email.message import EmailMessage
+from pathlib import Path
 
 import httpx
 from facturx import get_xml_from_pdf
 from sqlmodel import select
+from temporalio.client import Client
 
 from activities.billing.facturx import check
+from api.app import create_app
 from core.db.engine import session_scope
 from core.db.schema import Invoice, PaymentTransaction, Sku, Stock
 from core.settings import Settings
+from tests.support.auth import client_for
 from tests.support.catalogue import warehouses
 from tests.support.orders import order_request, post_event, wait_for_event, wait_for_status
 from tests.support.returns import (
@@ -198,3 +202,33 @@ async def test_a_parcel_returned_undelivered_gets_a_credit_note(
     assert note.total_gross_cents == 3 * 1070 == sum(r.amount_cents for r in refunds)
     ((total),) = note.totals
     assert (total["net_cents"], total["vat_cents"]) == (3000, 210)  # per line: 3 x 10,70
+
+
+async def test_one_invoice_per_order_by_policy(
+    settings: Settings, temporal_client: Client, worker: None, tmp_path: Path
+) -> None:
+    policy = tmp_path / "policy.toml"
+    policy.write_text('[billing]\ninvoice_per = "order"\n')
+    own = settings.model_copy(update={"policy_file": str(policy)})
+    url = own.database_url
+    first, second = warehouses(url)[:2]
+    shirt, book = _sku(url, first, 11900, "standard"), _sku(url, second, 1070, "reduced")
+    body = order_request(lines=[(shirt, 1), (book, 1)])
+    order_id = body["order_id"]
+    async with client_for(create_app(own, temporal_client), own) as api:
+        assert (await api.post("/orders", json=body)).status_code == 202
+        order = await wait_for_status(api, order_id, {"in_fulfilment"})
+        (one, two) = [s["shipment_id"] for s in order["shipments"]]
+        await post_event(api, one, "shipped")
+        await wait_for_event(api, order_id, f"shipped_{one}")
+        assert _invoices_of(url, order_id) == []  # not before the last parcel
+        await post_event(api, two, "shipped")
+        await wait_for_event(api, order_id, f"shipped_{two}")
+    (invoice,) = _invoices_of(url, order_id)
+    assert invoice.shipment_id is None and invoice.total_gross_cents == order["total_cents"]
+    assert {Decimal(str(t["vat_rate"])) for t in invoice.totals} == {Decimal(19), Decimal(7)}
+
+
+def _invoices_of(url: str, order_id: str) -> list[Invoice]:
+    with session_scope(url) as s:
+        return list(s.exec(select(Invoice).where(Invoice.order_id == order_id)).all())
