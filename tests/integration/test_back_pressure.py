@@ -14,6 +14,7 @@ from temporalio.client import Client
 from api.app import create_app
 from core.settings import Settings
 from tests.support.auth import client_for
+from tests.support.catalogue import make_sku, warehouses
 from tests.support.orders import order_request, wait_for_status
 from worker import build_worker
 
@@ -29,18 +30,21 @@ async def test_new_orders_are_shed_while_the_workers_are_behind(
             "admission_check_interval_s": 0.1,
         }
     )
+    # its own SKU with plenty in one warehouse: however many orders a slow machine takes before
+    # shedding starts, none of them competes for the demo's stock (reservation races re-plan)
+    sku = make_sku(cfg.database_url, {warehouses(cfg.database_url)[0]: 1000})
     async with client_for(create_app(cfg, temporal_client), cfg) as api:
-        waiting = [order_request(lines=[("TS-0000", 1)]) for _ in range(3)]
+        waiting = [order_request(lines=[(sku, 1)]) for _ in range(3)]
         for body in waiting:
             assert (await api.post("/orders", json=body)).status_code == 202
-        shed = order_request(lines=[("TS-0000", 1)])
+        shed = order_request(lines=[(sku, 1)])
         deadline = time.monotonic() + 20
         while True:
             r = await api.post("/orders", json=shed)
             if r.status_code == 503 or time.monotonic() > deadline:
                 break
             assert r.status_code == 202, r.text  # taken while the backlog was still young
-            shed = order_request(lines=[("TS-0000", 1)])
+            shed = order_request(lines=[(sku, 1)])
             await asyncio.sleep(0.2)
         assert r.status_code == 503, "never shed although no worker took the backlog"
         assert int(r.headers["Retry-After"]) >= 1 and "retry" in r.json()["detail"]
