@@ -17,7 +17,6 @@ from core.domain.shipments import (
     LEFT_LOCATION,
     ON_THE_WAY,
     OPEN,
-    ShipmentLine,
     ShipmentPlan,
     ShipmentStatus,
 )
@@ -208,7 +207,3 @@ def reduce_lines(lines: list[OrderLine], cancel: dict[str, int]) -> list[OrderLi
         if left > 0:
             out.append(ln.model_copy(update={"quantity": left}))
     return out
-
-
-def lines_summary(lines: list[ShipmentLine]) -> str:
-    return ", ".join(f"{ln.quantity}x{ln.sku}" for ln in lines)
