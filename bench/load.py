@@ -35,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench import engine_limit, load_audit  # noqa: E402
 from bench.load_day import Day, Outcome, plans  # noqa: E402
 from bench.load_stack import LoadStack  # noqa: E402
+from bench.policy import release_policy  # noqa: E402
 from core.db.engine import session_scope  # noqa: E402
 from core.settings import Settings  # noqa: E402
 from devstack.client import OmsAuth  # noqa: E402
@@ -175,7 +176,8 @@ async def _progress(outcomes: list[Outcome], start: float) -> None:
 
 
 def release_latency(url: str, prefix: str, faults: list[dict[str, Any]]) -> dict[str, Any]:
-    """Placed → every shipment released, from the OMS's own timestamps, for orders that do not
+    """Placed (or the release hold's end) → every shipment released, from the OMS's own
+    timestamps, for orders that do not
     wait for the customer's bank transfer; also for orders placed well away from any fault
     (more than two minutes after it ended)."""
     with session_scope(url) as s:
@@ -183,9 +185,10 @@ def release_latency(url: str, prefix: str, faults: list[dict[str, Any]]) -> dict
             s.connection()
             .execute(
                 text(
-                    "SELECT o.created_at, MAX(sh.released_at), "
-                    "BOOL_AND(sh.released_at IS NOT NULL) "
+                    "SELECT GREATEST(o.created_at, MAX(CAST(e.detail->>'hold_until' AS "
+                    "timestamptz))), MAX(sh.released_at), BOOL_AND(sh.released_at IS NOT NULL) "
                     "FROM order_record o JOIN shipment_record sh ON sh.order_id = o.order_id "
+                    "LEFT JOIN order_event e ON e.order_id = o.order_id AND e.type = 'placed' "
                     "WHERE o.order_id LIKE :p AND o.payment_method <> 'prepayment' "
                     "GROUP BY o.order_id, o.created_at"
                 ),
@@ -249,6 +252,9 @@ def main() -> None:
     parser.add_argument("--payment-failure-rate", type=float, default=0.3)
     parser.add_argument("--payment-latency-ms", type=int, default=150)
     parser.add_argument("--no-faults", dest="faults", action="store_false")
+    parser.add_argument(
+        "--hold", type=int, default=0, help="release hold in seconds (latency counts from its end)"
+    )
     parser.add_argument("--engine-workflows", type=int, default=2000)
     parser.add_argument("--keep", action="store_true", help="leave the stack's files behind")
     parser.add_argument("--out", default="", help="result file (default bench/results/load.json)")
@@ -262,6 +268,7 @@ def main() -> None:
             "OMS_PAYMENT_SIM_LATENCY_MS": str(args.payment_latency_ms),
         }
     )
+    stack.extra_env.update(release_policy(stack.dir, args.hold))
     print(
         f"stack in {stack.dir}; run {run_id}: {args.orders} orders at {args.rate}/s, "
         f"faults {'on' if args.faults else 'off'}",

@@ -17,6 +17,7 @@ import os
 import random
 import statistics
 import sys
+import tempfile
 import time
 import uuid
 from datetime import datetime
@@ -27,6 +28,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.policy import release_policy  # noqa: E402
 from bench.stack import EmbeddedStack  # noqa: E402
 from core.demo_network import build_network  # noqa: E402
 from core.geodata import postcodes  # noqa: E402
@@ -79,17 +81,18 @@ async def _place(
 async def _released_at(
     http: httpx.AsyncClient, order_id: str, deadline: float, gate: asyncio.Semaphore
 ) -> tuple[datetime, datetime] | None:
-    """(placed, all shipments released), or None if it never got there. The timestamps come
-    from the OMS itself, so how fast we poll does not change the figure."""
+    """(placed or the release hold's end, all shipments released), or None if it never got
+    there. The timestamps come from the OMS itself, so how fast we poll does not change the
+    figure."""
     while time.monotonic() < deadline:
         async with gate:
             order = (await http.get(f"/orders/{order_id}")).json()
         times = [s["released_at"] for s in order.get("shipments", [])]
         if times and all(times):
-            return (
-                datetime.fromisoformat(order["created_at"]),
-                max(datetime.fromisoformat(t) for t in times),
-            )
+            start = datetime.fromisoformat(order["created_at"])
+            if order.get("release_hold_until"):  # counted from the hold's end
+                start = max(start, datetime.fromisoformat(order["release_hold_until"]))
+            return start, max(datetime.fromisoformat(t) for t in times)
         if order.get("status") in ("rejected", "failed", "cancelled"):
             return None
         await asyncio.sleep(0.2)
@@ -101,7 +104,7 @@ def _pct(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
-async def run(url: str, rate: float, seconds: float, seed: int) -> dict[str, Any]:
+async def run(url: str, rate: float, seconds: float, seed: int, hold_s: int) -> dict[str, Any]:
     rng = random.Random(seed)
     catalogue = _catalogue()
     n = int(rate * seconds)
@@ -131,14 +134,16 @@ async def run(url: str, rate: float, seconds: float, seed: int) -> dict[str, Any
             tasks.append(asyncio.create_task(_place(http, body, sent, errors)))
         await asyncio.gather(*tasks)
         place_s = time.monotonic() - start
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 120 + hold_s
         gate = asyncio.Semaphore(8)
         results = await asyncio.gather(*(_released_at(http, oid, deadline, gate) for oid in sent))
         done = [r for r in results if r is not None]
     latencies = [(rel - placed).total_seconds() * 1000 for placed, rel in done]
     span = (max(r for _, r in done) - min(p for p, _ in done)).total_seconds() if done else 0
     return {
-        "command": f"bench/release_latency.py --rate {rate} --seconds {seconds} --seed {seed}",
+        "command": f"bench/release_latency.py --rate {rate} --seconds {seconds} --seed {seed} "
+        f"--hold {hold_s}",
+        "release_hold_s": hold_s,
         "orders_sent": n,
         "orders_accepted": len(sent),
         "orders_released": len(done),
@@ -163,12 +168,19 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--url", help="a running stack's API; default: start one")
+    parser.add_argument(
+        "--hold",
+        type=int,
+        default=0,
+        help="release hold in seconds of the stack this starts (latency counts from its end)",
+    )
     args = parser.parse_args()
     if args.url:
-        result = asyncio.run(run(args.url, args.rate, args.seconds, args.seed))
+        result = asyncio.run(run(args.url, args.rate, args.seconds, args.seed, args.hold))
     else:
-        with EmbeddedStack() as stack:
-            result = asyncio.run(run(stack.url, args.rate, args.seconds, args.seed))
+        policy = release_policy(Path(tempfile.mkdtemp(prefix="oms-bench-policy-")), args.hold)
+        with EmbeddedStack(policy) as stack:
+            result = asyncio.run(run(stack.url, args.rate, args.seconds, args.seed, args.hold))
     result["machine"] = {"cpus": os.cpu_count()}
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=2) + "\n")
@@ -179,8 +191,8 @@ def main() -> None:
         f"released {result['released_per_s']}/s"
     )
     print(
-        f"placed -> released: p50 {lat['p50']} ms, p90 {lat['p90']} ms, p99 {lat['p99']} ms, "
-        f"max {lat['max']} ms   ({result['target']})"
+        f"placed (or hold end) -> released: p50 {lat['p50']} ms, p90 {lat['p90']} ms, "
+        f"p99 {lat['p99']} ms, max {lat['max']} ms   ({result['target']})"
     )
     print(f"written to {RESULTS}")
 

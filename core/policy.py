@@ -16,6 +16,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from core.domain.inputs import Channel
+from core.domain.payments import PaymentMethod
+
 
 class _Policy(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -180,6 +183,34 @@ class BillingPolicy(_Policy):
     )
 
 
+class ReleaseRule(_Policy):
+    """A release hold for orders of one channel and/or payment method (unset = any)."""
+
+    channel: Channel | None = None
+    payment_method: PaymentMethod | None = None
+    hold: timedelta = Field(ge=timedelta(0), le=timedelta(days=1))
+
+
+class ReleasePolicy(_Policy):
+    """Time to change an order: it waits this long after it is placed before it is released
+    to the warehouse, so the customer or customer service can still change or cancel it. The
+    first rule that matches the order's channel and payment method wins, else ``hold``."""
+
+    hold: timedelta = Field(
+        default=timedelta(minutes=15),
+        ge=timedelta(0),
+        le=timedelta(days=1),
+        description="hold after placement before release; 0 releases at once",
+    )
+    rules: list[ReleaseRule] = Field(default=[], description="per channel / payment method")
+
+    def hold_for(self, channel: str, payment_method: str) -> timedelta:
+        for rule in self.rules:
+            if rule.channel in (None, channel) and rule.payment_method in (None, payment_method):
+                return rule.hold
+        return self.hold
+
+
 class OrderPolicy(_Policy):
     """Per-order policy, frozen into the workflow input so a running order never changes rules."""
 
@@ -191,6 +222,7 @@ class OrderPolicy(_Policy):
     returns: ReturnPolicy = ReturnPolicy()
     pricing: PricingPolicy = PricingPolicy()
     billing: BillingPolicy = BillingPolicy()
+    release: ReleasePolicy = ReleasePolicy()
     reservation_attempts: int = Field(default=3, gt=0)
     shipping_fee_cents: dict[str, int] = {"standard": 495, "express": 995, "same_day": 1495}
 

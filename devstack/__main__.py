@@ -8,6 +8,7 @@ and stops everything on Ctrl-C.
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import sys
 import time
@@ -20,6 +21,7 @@ from activities.masterdata.cli import summary
 from activities.masterdata.folder import load_folder
 from core import demo_network
 from core.db.migrate import upgrade
+from core.policy import load_policy
 from core.settings import get_settings
 from devstack.binaries import DEV_SERVER_SQLITE, temporal_cli
 from devstack.client import OmsAuth
@@ -37,6 +39,7 @@ from workflows.ops.setup import register_search_attributes
 from workflows.search_attributes import cli_flags
 
 ROOT = Path(__file__).resolve().parent.parent
+DEMO_POLICY = ROOT / "demo" / "policy.toml"
 WORKER_METRICS_PORT = 9464  # the worker's Prometheus endpoint unless OMS_WORKER_METRICS_PORT
 
 cli = typer.Typer(add_completion=False, help=__doc__)
@@ -130,6 +133,8 @@ def up() -> None:
             [sys.executable, "-m", "devstack.mailcatcher"],
             {"OMS_MAIL_DIR": str(state.resolve() / "mail")},
         )
+        policy = s.policy_file or str(DEMO_POLICY)  # the demo's release hold, unless yours
+        os.environ["OMS_POLICY_FILE"] = policy  # the API and worker inherit it
         upgrade(s.database_url)
         loaded = load_demo(s.database_url)  # demo/*.csv through the master-data importer
         portal_keys = demo_network.seed_portal_keys(s.database_url)
@@ -167,6 +172,7 @@ OMS is running ({"demo network loaded" if loaded else "existing database"}: {s.d
   Metrics        http://{s.api_host}:{s.api_port}/metrics   (API: requests, OMS state)
                  http://127.0.0.1:{metrics_port}/metrics   (worker: Temporal SDK, OMS)
   Logs           {state / "logs"}/
+  Order policy   {policy}   (release hold: {_hold_text(policy)})
 {_portal_banner(f"http://{s.api_host}:{s.api_port}/portal/login", portal_keys)}
 {_console_banner(f"http://{s.api_host}:{s.api_port}", staff_keys)}
 Place an order:  see README.md ("Try it"). Ctrl-C stops everything.
@@ -199,6 +205,15 @@ def _worker_metrics_port(configured: int) -> int:
             raise typer.Exit(1)
         return configured
     return WORKER_METRICS_PORT if port_free("127.0.0.1", WORKER_METRICS_PORT) else free_port()
+
+
+def _hold_text(policy_file: str) -> str:
+    release = load_policy(policy_file).release
+    rules = ", ".join(
+        f"{r.channel or 'any channel'}/{r.payment_method or 'any payment'} {r.hold}"
+        for r in release.rules
+    )
+    return f"{release.hold}" + (f"; {rules}" if rules else "")
 
 
 def _portal_banner(login_url: str, keys: list[demo_network.PortalKey]) -> str:

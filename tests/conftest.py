@@ -21,6 +21,7 @@ from devstack.binaries import temporal_cli, temporal_test_server
 from devstack.demo_data import load_demo
 from devstack.postgres import PostgresCluster, remove_cluster, start_cluster
 from tests.support.auth import client_for
+from tests.support.policies import policy_file
 from tests.support.smtp import Inbox, start_smtp
 from worker import build_worker
 from workflows.ops.setup import wanted
@@ -79,8 +80,14 @@ def temporal_client(temporal_env: WorkflowEnvironment) -> Client:
 
 
 @pytest.fixture(scope="session")
-def settings(database_url: str, smtp: tuple[Inbox, int], temporal_client: Client) -> Settings:
+def settings(
+    database_url: str,
+    smtp: tuple[Inbox, int],
+    temporal_client: Client,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Settings:
     return Settings(
+        policy_file=policy_file(tmp_path_factory.mktemp("policy")),  # released at once
         database_url=database_url,
         temporal_address=temporal_client.service_client.config.target_host,
         task_queue=f"oms-test-{uuid.uuid4().hex[:8]}",

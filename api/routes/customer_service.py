@@ -28,6 +28,7 @@ from core.domain.commands import (
     CancelRequest,
     ModifyRequest,
     PickupConfirmation,
+    ReleaseNowRequest,
     ReviewDecision,
 )
 from core.settings import Settings
@@ -83,6 +84,22 @@ async def modify(
     client: Annotated[Client, Depends(deps.temporal)],
 ) -> ActionResult:
     return await order_actions.modify(s, client, order_id, body, request_key(request))
+
+
+@router.post(
+    "/orders/{order_id}/release-now",
+    dependencies=CUSTOMER_SERVICE,
+    response_model=ActionResult,
+    summary="Lift the release hold: the order goes to fulfilment now (once paid)",
+)
+async def release_now(
+    order_id: str,
+    body: ReleaseNowRequest,
+    request: Request,
+    s: Annotated[Session, Depends(deps.db)],
+    client: Annotated[Client, Depends(deps.temporal)],
+) -> ActionResult:
+    return await order_actions.release_now(s, client, order_id, body, request_key(request))
 
 
 @router.post(

@@ -7,7 +7,8 @@ exactly like an unknown one, and listings leave it out (``api.http.security.loca
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
@@ -33,7 +34,7 @@ from api.routes.schemas import (
 from api.services.invoices import invoice_path, order_invoices
 from api.services.order_intake import start_order
 from core.db.schema import OrderEvent, OrderRecord, PaymentTransaction, ShipmentRecord
-from core.domain.orders import OrderInput, OrderRequest
+from core.domain.orders import TERMINAL_STATUSES, OrderInput, OrderRequest
 from core.rules.vat import GrossLine, breakdown, main_rate, rate_for
 from core.settings import Settings
 
@@ -132,7 +133,27 @@ def get_order(
         payments=payment_views(s, order_id),
         invoices=invoice_views(s, order_id, settings.base_url),
         vat=vat_view(rec.payload, settings.vat_rates),
+        **release_hold(rec.status, events),
     )
+
+
+def release_hold(status: str, events: Sequence[OrderEvent]) -> dict[str, datetime | None]:
+    """The release hold as the event log tells it: its end (the ``placed`` entry names it),
+    and whether it still holds (not over, not released, not lifted by "release now", not
+    ended)."""
+    until = next(
+        (e.detail.get("hold_until") for e in events if e.type == "placed"),
+        None,
+    )
+    if not until:
+        return {"release_hold_until": None, "changes_until": None}
+    end = datetime.fromisoformat(until)
+    over = (
+        end <= datetime.now(UTC)
+        or status in TERMINAL_STATUSES
+        or any(e.type in ("released", "release_now") for e in events)
+    )
+    return {"release_hold_until": end, "changes_until": None if over else end}
 
 
 def vat_view(payload: dict[str, Any], rates: dict[str, float]) -> list[InvoiceRateView]:

@@ -112,6 +112,16 @@ class OrderView(BaseModel):
     invoices: list[InvoiceView] = Field(
         default_factory=list, description="invoices and credit notes, in issue order"
     )
+    release_hold_until: datetime | None = Field(
+        default=None,
+        description="when the policy's release hold ends (or ended): the order waits until then "
+        "before it goes to the warehouse; None: released at once",
+    )
+    changes_until: datetime | None = Field(
+        default=None,
+        description="until when the order may still be changed or cancelled as a whole before "
+        "release (the hold, while it lasts); None once released, ended or never held",
+    )
 
 
 class OrderSummary(BaseModel):

@@ -25,6 +25,7 @@ from core.domain.commands import (
     CancelRequest,
     ModifyRequest,
     PickupConfirmation,
+    ReleaseNowRequest,
     ReviewDecision,
 )
 from core.domain.orders import Address, OrderInput, OrderRequest, OrderStatus
@@ -98,6 +99,18 @@ async def modify(
             raise invalid([field_error(loc, msg, kind) for loc, msg, kind in exc.errors]) from exc
     _release(s)
     return await OrderClient(client, order_id).modify(body, request_id)
+
+
+async def release_now(
+    s: Session,
+    client: Client,
+    order_id: str,
+    body: ReleaseNowRequest,
+    request_id: str | None = None,
+) -> ActionResult:
+    known(s, order_id)
+    _release(s)
+    return await OrderClient(client, order_id).release_now(body, request_id)
 
 
 async def review(

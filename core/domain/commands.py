@@ -37,6 +37,10 @@ class ModifyRequest(AgentAction):
     lines: list[OrderLineRequest] | None = Field(default=None, min_length=1, max_length=100)
 
 
+class ReleaseNowRequest(AgentAction):
+    """Lift the release hold: the order goes to fulfilment now (once it is paid)."""
+
+
 class ReviewDecision(AgentAction):
     approve: bool
 

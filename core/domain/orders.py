@@ -225,3 +225,8 @@ class OrderState(BaseModel):
     shipments: list[ShipmentPlan] = []
     shipment_status: dict[str, str] = {}
     tracking: dict[str, str] = {}
+    hold_until: datetime | None = Field(
+        default=None,
+        description="the release hold: until then the order waits before it goes to the "
+        "warehouse, and the customer or customer service may still change it",
+    )

@@ -8,6 +8,8 @@ workflow raises the reason as an ``ActionRefused`` failure; the typed client tur
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from core.domain.commands import CancelLinesRequest, ModifyRequest, PickupConfirmation
 from core.domain.orders import TERMINAL_STATUSES, OrderStatus
 from core.domain.shipment_book import ShipmentBook
@@ -125,6 +127,26 @@ def shipment_event(
     return ""
 
 
+def release_now(
+    status: OrderStatus,
+    ended: bool,
+    released: bool,
+    hold_until: datetime | None,
+    now: datetime,
+    lifted: bool,
+) -> str:
+    """Customer service lifts the release hold: only while the order is held for changes."""
+    if problem := closed(status, ended):
+        return problem
+    if released:
+        return "already released to fulfilment"
+    if hold_until is None or hold_until <= now:
+        return "the order is not held for changes"
+    if lifted:
+        return "the release hold was already lifted"
+    return ""
+
+
 def review(status: OrderStatus, decided: bool) -> str:
     if status != OrderStatus.ON_HOLD or decided:
         return f"the order is not waiting for a review (status {status})"
@@ -132,7 +154,15 @@ def review(status: OrderStatus, decided: bool) -> str:
 
 
 def offered(
-    status: OrderStatus, ended: bool, released: bool, book: ShipmentBook, review_decided: bool
+    status: OrderStatus,
+    ended: bool,
+    released: bool,
+    book: ShipmentBook,
+    review_decided: bool,
+    *,
+    hold_until: datetime | None = None,
+    now: datetime = datetime.min,
+    hold_lifted: bool = False,
 ) -> dict[str, str]:
     """Per customer-service action, why the order would refuse it now ("" = it would take
     it): the same rules as the validators, so a page offers exactly what the workflow accepts
@@ -143,4 +173,5 @@ def offered(
         or ("" if any(book.cancellable().values()) else "every unit has shipped or was cancelled"),
         "modify": modify_closed(status, ended, released, book),
         "review": review(status, review_decided),
+        "release_now": release_now(status, ended, released, hold_until, now, hold_lifted),
     }

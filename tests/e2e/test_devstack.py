@@ -98,6 +98,12 @@ async def test_start_command_runs_an_order_end_to_end(stack: Stack) -> None:
             },
         )
         assert r.status_code == 202, r.text
+        # the demo's policy holds a web order two minutes for changes; customer service
+        # releases it now
+        held = await _poll(http, "E2E-1", "payment_authorised")
+        assert held["changes_until"] is not None
+        r = await http.post("/orders/E2E-1/release-now", json={"agent": "e2e"})
+        assert r.status_code == 200, r.text
         order = await _poll(http, "E2E-1", "in_fulfilment")
         for shipment in order["shipments"]:
             for event in (

@@ -15,6 +15,7 @@ from tests.support.auth import client_for
 from tests.support.catalogue import active_reservations, make_sku, warehouses
 from tests.support.histories import keep
 from tests.support.orders import order_request, wait_for_event, wait_for_status
+from tests.support.policies import policy_file
 from tests.support.smtp import Inbox, wait_for_subject
 
 BILLING_ELSEWHERE = {
@@ -68,9 +69,8 @@ async def quick_review_api(
     settings: Settings, temporal_client: Client, tmp_path: Path, worker: None
 ) -> AsyncIterator[httpx.AsyncClient]:
     """The API with a policy whose review times out after two seconds."""
-    policy = tmp_path / "policy.toml"
-    policy.write_text('[review]\ntimeout = "PT2S"\non_timeout = "reject"\n')
-    app = create_app(settings.model_copy(update={"policy_file": str(policy)}), temporal_client)
+    policy = policy_file(tmp_path, '[review]\ntimeout = "PT2S"\non_timeout = "reject"\n')
+    app = create_app(settings.model_copy(update={"policy_file": policy}), temporal_client)
     async with client_for(app, settings) as client:
         yield client
 

@@ -18,15 +18,15 @@ from core.settings import Settings
 from tests.support.auth import client_for
 from tests.support.catalogue import make_sku, warehouses
 from tests.support.orders import order_request, wait_for_status
+from tests.support.policies import policy_file
 
 
 @pytest.fixture
 async def refusing_api(
     settings: Settings, temporal_client: Client, worker: None, tmp_path: Path
 ) -> httpx.AsyncClient:
-    policy = tmp_path / "policy.toml"
-    policy.write_text('[fulfilment]\nuncovered = "refuse"\n')
-    own = settings.model_copy(update={"policy_file": str(policy)})
+    policy = policy_file(tmp_path, '[fulfilment]\nuncovered = "refuse"\n')
+    own = settings.model_copy(update={"policy_file": policy})
     async with client_for(create_app(own, temporal_client), own) as api:
         yield api  # type: ignore[misc]
 

@@ -17,6 +17,7 @@ from core.domain.shipments import ShipmentEvent
 from core.policy import OrderPolicy
 from core.settings import Settings
 from tests.support.orders import order_request
+from tests.support.policies import NO_HOLD
 from workflows.order.workflow import OrderWorkflow
 
 
@@ -32,7 +33,7 @@ async def start(
     req = OrderRequest.model_validate(order_request(lines=lines, **request))
     now = await env.get_current_time()
     with session_scope(settings.database_url) as s:
-        order = price_order(s, req, policy or OrderPolicy(), now=now)
+        order = price_order(s, req, policy or NO_HOLD, now=now)
     handle = await env.client.start_workflow(
         OrderWorkflow.run, order, id=order.workflow_id, task_queue=settings.task_queue
     )

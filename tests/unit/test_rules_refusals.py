@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
@@ -142,8 +142,35 @@ def test_offered_actions_follow_the_validators() -> None:
         "cancel_lines": "",
         "modify": "",
         "review": confirmed["review"],
+        "release_now": "the order is not held for changes",
     }
     assert confirmed["review"]
+    now = datetime(2026, 12, 8, 10, 0, tzinfo=UTC)
+    held = refusals.offered(
+        OrderStatus.PAYMENT_AUTHORISED,
+        False,
+        False,
+        reserved,
+        False,
+        hold_until=now + timedelta(minutes=15),
+        now=now,
+    )
+    assert held["release_now"] == "" and held["modify"] == "" and held["cancel"] == ""
+    over = refusals.offered(
+        OrderStatus.PAYMENT_AUTHORISED, False, False, reserved, False, hold_until=now, now=now
+    )
+    assert over["release_now"] == "the order is not held for changes"
+    lifted = refusals.offered(
+        OrderStatus.PAYMENT_AUTHORISED,
+        False,
+        False,
+        reserved,
+        False,
+        hold_until=now + timedelta(minutes=15),
+        now=now,
+        hold_lifted=True,
+    )
+    assert lifted["release_now"] == "the release hold was already lifted"
     released = refusals.offered(
         OrderStatus.IN_FULFILMENT, False, True, _book(ShipmentStatus.RELEASED), False
     )

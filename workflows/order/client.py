@@ -35,6 +35,7 @@ from core.domain.commands import (
     CancelRequest,
     ModifyRequest,
     PickupConfirmation,
+    ReleaseNowRequest,
     ReviewDecision,
 )
 from core.domain.orders import OrderInput, OrderState, OrderStatus, workflow_id_for
@@ -112,6 +113,13 @@ class OrderClient:
     async def modify(self, request: ModifyRequest, request_id: str | None = None) -> ActionResult:
         return await self._update(
             self._handle.execute_update(OrderWorkflow.modify, request, id=request_id)
+        )
+
+    async def release_now(
+        self, request: ReleaseNowRequest, request_id: str | None = None
+    ) -> ActionResult:
+        return await self._update(
+            self._handle.execute_update(OrderWorkflow.release_now, request, id=request_id)
         )
 
     async def decide_review(

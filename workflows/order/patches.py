@@ -23,3 +23,6 @@ EVENT_TIME_CAPPED = "event-time-capped-v1"
 lateness is never decided on a date that has not happened."""
 PICKUP_INVOICE = "pickup-invoice-v1"
 """A click & collect order handed over in the store gets one invoice for the whole order."""
+RELEASE_HOLD = "release-hold-v1"
+"""An order waits for the policy's release hold (time to change it) before it is released;
+customer service may release it early. Orders started before it are released at once."""

@@ -54,6 +54,7 @@ class OrderRun:
         self.payments: list[PaymentNotice] = []  # money received, not yet booked
         self.payment_ids: set[str] = set()
         self.review: ReviewDecision | None = None
+        self.released_early_by: str | None = None  # who lifted the release hold ("release now")
         self.pickup: PickupTicket | None = None
         self.releasing: set[str] = set()  # release activities in flight (news may come first)
         self.nudged = False  # news applied by an Update: the fulfilment loop looks again

@@ -22,7 +22,7 @@ from datetime import datetime
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
-from workflows.order.journal import Journal
+from workflows.order.journal import Detail, Journal
 from workflows.order.options import PRICING, SHORT
 from workflows.order.patches import (
     DECLINE_WITHDRAWS,
@@ -30,6 +30,7 @@ from workflows.order.patches import (
     LOCAL_ACTIVITIES,
     MONITORING,
     OPS_VIEW,
+    RELEASE_HOLD,
 )
 from workflows.order.payments import Payments
 from workflows.order.pickup import Pickup
@@ -52,6 +53,7 @@ with workflow.unsafe.imports_passed_through():
         CancelRequest,
         ModifyRequest,
         PickupConfirmation,
+        ReleaseNowRequest,
         ReviewDecision,
     )
     from core.domain.orders import OrderInput, OrderState, OrderStatus, RiskAssessment
@@ -89,12 +91,16 @@ class OrderWorkflow:
         run, journal = self._run, self.journal
         async with run.step():
             order = run.order
+            if workflow.patched(RELEASE_HOLD):
+                hold = order.policy.release.hold_for(order.channel, order.payment_method)
+                if hold:
+                    run.state.hold_until = order.placed_at + hold
             await run.db(OrderLogActivities.register_order, order, **SHORT)
+            placed: Detail = {"channel": order.channel, "total_cents": order.total_cents}
+            if run.state.hold_until is not None:
+                placed["hold_until"] = run.state.hold_until.isoformat()
             await journal.progress(
-                "placed",
-                OrderStatus.RECEIVED,
-                {"channel": order.channel, "total_cents": order.total_cents},
-                actor=order.placed_by or "system",
+                "placed", OrderStatus.RECEIVED, placed, actor=order.placed_by or "system"
             )
             journal.set_status(OrderStatus.RISK_CHECK, "risk check")
             risk: RiskAssessment = await run.db(RiskActivities.assess_risk, order, **SHORT)
@@ -162,6 +168,7 @@ class OrderWorkflow:
                     await self._end(OrderStatus.CANCELLED, reason, ReasonCode.PAYMENT_DECLINED)
                 await self.payments.book_authorisation(auth)
 
+        await self._hold_for_changes()
         async with run.step():
             await self.shipments.apply_reroutes()  # locations that failed before release
             run.book.shift_promises(workflow.now())  # waited for money or a review
@@ -174,16 +181,26 @@ class OrderWorkflow:
             else:
                 await self.shipments.release(to_release)
             run.released = True
-            await journal.progress(
-                "released",
-                OrderStatus.IN_FULFILMENT,
-                {"shipments": ",".join(s.shipment_id for s in to_release)},
-            )
+            released: Detail = {"shipments": ",".join(s.shipment_id for s in to_release)}
+            if run.state.hold_until is not None:
+                released["held_until"] = run.state.hold_until.isoformat()
+                run.state.hold_until = None  # no more changes
+            await journal.progress("released", OrderStatus.IN_FULFILMENT, released)
         await self._fulfil()
         async with run.step():
             await self.payments.settle()
             await journal.progress("completed", OrderStatus.COMPLETED, {})
             run.state.waiting_for = ""
+
+    async def _hold_for_changes(self) -> None:
+        """The release hold: time for the customer or customer service to change or cancel
+        the order before it goes to the warehouse. Ends at ``hold_until`` or on "release now"."""
+        run = self._run
+        until = run.state.hold_until
+        if until is None or run.released_early_by is not None or until <= workflow.now():
+            return
+        self.journal.waiting(f"release hold until {until.isoformat()} (changes possible)")
+        await run.wait(lambda: run.released_early_by is not None, until - workflow.now())
 
     async def _hold_for_review(self, risk: RiskAssessment) -> None:
         """Customer service decides; if nobody does in time, the policy does."""
@@ -306,7 +323,14 @@ class OrderWorkflow:
         it), by the rules its Update validators use: the console offers only what is possible."""
         run = self._run
         return refusals.offered(
-            run.state.status, run.ended, run.released, run.book, run.review is not None
+            run.state.status,
+            run.ended,
+            run.released,
+            run.book,
+            run.review is not None,
+            hold_until=run.state.hold_until,
+            now=workflow.now(),
+            hold_lifted=run.released_early_by is not None,
         )
 
     @workflow.signal
@@ -480,6 +504,37 @@ class OrderWorkflow:
         _refuse_if(
             refusals.pickup(
                 run.state.status, run.ended, run.order.pickup_store_id, code, confirmation
+            )
+        )
+
+    @workflow.update
+    async def release_now(self, request: ReleaseNowRequest) -> ActionResult:
+        """Customer service lifts the release hold: the order goes to fulfilment now (a
+        prepayment order once its money is in)."""
+        run = self._run
+        async with run.lock:
+            self._validate_release_now(request)
+            run.released_early_by = request.agent
+            assert run.state.hold_until is not None
+            await self.journal.progress(
+                "release_now",
+                None,
+                {"held_until": run.state.hold_until.isoformat(), "reason": request.reason},
+                actor=request.agent,
+            )
+        return self._result("release hold lifted")
+
+    @release_now.validator
+    def _validate_release_now(self, request: ReleaseNowRequest) -> None:
+        run = self._run
+        _refuse_if(
+            refusals.release_now(
+                run.state.status,
+                run.ended,
+                run.released,
+                run.state.hold_until,
+                workflow.now(),
+                run.released_early_by is not None,
             )
         )
 

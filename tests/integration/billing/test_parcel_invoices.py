@@ -25,6 +25,7 @@ from core.settings import Settings
 from tests.support.auth import client_for
 from tests.support.catalogue import warehouses
 from tests.support.orders import order_request, post_event, wait_for_event, wait_for_status
+from tests.support.policies import policy_file
 from tests.support.returns import (
     delivered_order,
     receive_and_inspect,
@@ -207,9 +208,8 @@ async def test_a_parcel_returned_undelivered_gets_a_credit_note(
 async def test_one_invoice_per_order_by_policy(
     settings: Settings, temporal_client: Client, worker: None, tmp_path: Path
 ) -> None:
-    policy = tmp_path / "policy.toml"
-    policy.write_text('[billing]\ninvoice_per = "order"\n')
-    own = settings.model_copy(update={"policy_file": str(policy)})
+    policy = policy_file(tmp_path, '[billing]\ninvoice_per = "order"\n')
+    own = settings.model_copy(update={"policy_file": policy})
     url = own.database_url
     first, second = warehouses(url)[:2]
     shirt, book = _sku(url, first, 11900, "standard"), _sku(url, second, 1070, "reduced")

@@ -1,0 +1,157 @@
+"""The release hold: an order waits the policy's time before it goes to the warehouse, so it
+can still be changed or cancelled; customer service may release it at once. On the real stack
+(Temporal dev server, PostgreSQL, SMTP), with policies of the test's own."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from temporalio.client import Client
+
+from api.app import create_app
+from core.settings import Settings
+from tests.support.auth import client_for
+from tests.support.catalogue import make_sku, warehouses
+from tests.support.orders import order_request, wait_for_event, wait_for_status
+from workflows.order.client import OrderClient
+
+HELD = '[release]\nhold = "PT10M"\nrules = [ { payment_method = "invoice", hold = "PT0S" } ]\n'
+
+
+async def _api_with(
+    settings: Settings, temporal_client: Client, tmp_path: Path, toml: str
+) -> AsyncIterator[httpx.AsyncClient]:
+    policy = tmp_path / "policy.toml"
+    policy.write_text(toml, encoding="utf-8")
+    own = settings.model_copy(update={"policy_file": str(policy)})
+    async with client_for(create_app(own, temporal_client), own) as api:
+        yield api
+
+
+@pytest.fixture
+async def held_api(
+    settings: Settings, temporal_client: Client, worker: None, tmp_path: Path
+) -> AsyncIterator[httpx.AsyncClient]:
+    """Orders held ten minutes (invoice orders: none)."""
+    async for api in _api_with(settings, temporal_client, tmp_path, HELD):
+        yield api
+
+
+@pytest.fixture
+async def short_hold_api(
+    settings: Settings, temporal_client: Client, worker: None, tmp_path: Path
+) -> AsyncIterator[httpx.AsyncClient]:
+    """Orders held two seconds."""
+    async for api in _api_with(settings, temporal_client, tmp_path, '[release]\nhold = "PT2S"\n'):
+        yield api
+
+
+def _sku(settings: Settings) -> str:
+    return make_sku(settings.database_url, {warehouses(settings.database_url)[0]: 50})
+
+
+async def _place(api: httpx.AsyncClient, body: dict[str, object]) -> dict[str, object]:
+    r = await api.post("/orders", json=body)
+    assert r.status_code == 202, r.text
+    return await wait_for_status(api, str(body["order_id"]), {"payment_authorised"})
+
+
+async def test_held_order_waits_and_can_still_be_changed(
+    held_api: httpx.AsyncClient, settings: Settings, temporal_client: Client
+) -> None:
+    body = order_request(lines=[(_sku(settings), 1)])
+    order_id = str(body["order_id"])
+    order = await _place(held_api, body)
+    placed = datetime.fromisoformat(str(order["created_at"]))
+    until = datetime.fromisoformat(str(order["changes_until"]))
+    assert timedelta(minutes=9) < until - placed <= timedelta(minutes=10, seconds=5)
+    assert order["release_hold_until"] == order["changes_until"]
+    await asyncio.sleep(1.5)  # a card order without a hold is released well within this
+    order = (await held_api.get(f"/orders/{order_id}")).json()
+    assert order["status"] == "payment_authorised"
+    assert all(sh["released_at"] is None for sh in order["shipments"])
+
+    handle = OrderClient(temporal_client, order_id)
+    state = await handle.state()
+    assert state.hold_until is not None and "release hold" in state.waiting_for
+    assert (await handle.actions())["release_now"] == ""
+
+    new_address = {
+        "name": "Erika Mustermann",
+        "street": "Unter den Linden 1",
+        "postcode": "10117",
+        "city": "Berlin",
+    }
+    r = await held_api.post(
+        f"/orders/{order_id}/modify",
+        json={"agent": "cs-anna", "delivery_address": new_address, "reason": "moved"},
+    )
+    assert r.status_code == 200, r.text
+
+    r = await held_api.post(f"/orders/{order_id}/release-now", json={"agent": "cs-anna"})
+    assert r.status_code == 200, r.text
+    order = await wait_for_event(held_api, order_id, "released")
+    assert order["changes_until"] is None
+    assert order["delivery_address"]["postcode"] == "10117"
+    live = [sh for sh in order["shipments"] if sh["status"] != "cancelled"]  # re-planned
+    assert live and all(sh["released_at"] for sh in live)
+    lifted = [e for e in order["events"] if e["type"] == "release_now"]
+    assert [e["actor"] for e in lifted] == ["cs-anna"]
+    released = next(e for e in order["events"] if e["type"] == "released")
+    assert datetime.fromisoformat(released["at"]) < until  # early, not at the hold's end
+
+    again = await held_api.post(f"/orders/{order_id}/release-now", json={"agent": "cs-anna"})
+    assert again.status_code == 409 and "already released" in again.text
+    state = await handle.state()
+    assert state.hold_until is None
+
+
+async def test_held_order_can_be_cancelled_before_release(
+    held_api: httpx.AsyncClient, settings: Settings
+) -> None:
+    body = order_request(lines=[(_sku(settings), 2)])
+    order_id = str(body["order_id"])
+    await _place(held_api, body)
+    r = await held_api.post(f"/orders/{order_id}/cancel", json={"agent": "cs-anna"})
+    assert r.status_code == 200, r.text
+    order = await wait_for_status(held_api, order_id, {"cancelled"})
+    assert order["changes_until"] is None
+    assert all(sh["released_at"] is None for sh in order["shipments"])
+    assert all(sh["status"] == "cancelled" for sh in order["shipments"])
+    refused = await held_api.post(f"/orders/{order_id}/release-now", json={"agent": "cs-anna"})
+    assert refused.status_code == 409
+
+
+async def test_rule_per_payment_method_releases_at_once(
+    held_api: httpx.AsyncClient, settings: Settings
+) -> None:
+    body = order_request(lines=[(_sku(settings), 1)], payment_method="invoice")
+    r = await held_api.post("/orders", json=body)
+    assert r.status_code == 202, r.text
+    order = await wait_for_event(held_api, str(body["order_id"]), "released")
+    assert order["release_hold_until"] is None and order["changes_until"] is None
+    refused = await held_api.post(
+        f"/orders/{body['order_id']}/release-now", json={"agent": "cs-anna"}
+    )
+    assert refused.status_code == 409
+
+
+async def test_hold_ends_on_its_own_then_release_follows(
+    short_hold_api: httpx.AsyncClient, settings: Settings
+) -> None:
+    body = order_request(lines=[(_sku(settings), 1)])
+    order_id = str(body["order_id"])
+    r = await short_hold_api.post("/orders", json=body)
+    assert r.status_code == 202, r.text
+    order = await wait_for_event(short_hold_api, order_id, "released", timeout=60)
+    until = datetime.fromisoformat(str(order["release_hold_until"]))
+    released = [datetime.fromisoformat(sh["released_at"]) for sh in order["shipments"]]
+    assert released and all(at >= until for at in released)
+    assert not [e for e in order["events"] if e["type"] == "release_now"]
+    detail = next(e for e in order["events"] if e["type"] == "released")["detail"]
+    assert datetime.fromisoformat(detail["held_until"]) == until
