@@ -92,11 +92,22 @@ class FulfilmentPolicy(_Policy):
     )
     voucher_cents: int = Field(default=500, ge=0, description="standard delay: a voucher")
     voucher_valid: timedelta = timedelta(days=90)
-    uncovered: Literal["accept", "refuse"] = Field(
+    uncovered: Literal["accept", "refuse", "backorder"] = Field(
         default="accept",
         description="an order the network's available stock cannot cover when it is placed: "
-        "accept it (routing then fails it, with its e-mail) or refuse it at once (409 naming "
-        "the lines and what is available)",
+        "accept it (routing then fails it, with its e-mail), refuse it at once (409 naming "
+        "the lines and what is available), or take it as a backorder that waits for stock",
+    )
+    backorder_deadline: timedelta = Field(
+        default=timedelta(days=14),
+        gt=timedelta(0),
+        description="a backorder not covered by then is cancelled (with its e-mail)",
+    )
+    backorder_recheck: timedelta = Field(
+        default=timedelta(hours=1),
+        gt=timedelta(0),
+        description="a backorder also looks at the stock this often (a feed or adjustment "
+        "wakes it at once)",
     )
 
 

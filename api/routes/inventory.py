@@ -14,6 +14,8 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel
 from sqlmodel import Session, col, select
+from starlette.concurrency import run_in_threadpool
+from temporalio.client import Client
 
 from activities.stock import adjustments, ledger, replenishment, stock_policy
 from activities.stock.adjustments import Adjustment, AdjustmentError, AdjustmentRequest
@@ -25,6 +27,7 @@ from api import deps
 from api.http.errors import API_ERRORS, invalid
 from api.http.security import CS_OR_OPS, OPERATIONS, READERS, STOCK_READERS, location_scope
 from api.routes import inventory_feeds, inventory_holds
+from api.services.backorders import wake_backorders
 from core.db.schema import Sku
 from core.domain.inputs import POSTCODE_PATTERN, Channel
 from core.domain.orders import Speed
@@ -210,15 +213,23 @@ def stock_level(location_id: str, sku: str, s: DB) -> ledger.StockExplanation:
     status_code=201,
     summary="Counted difference, damage or a return put back (idempotent by id)",
 )
-def adjust(req: AdjustmentRequest, response: Response, settings: SETTINGS) -> Adjustment:
+async def adjust(
+    req: AdjustmentRequest,
+    response: Response,
+    settings: SETTINGS,
+    client: Annotated[Client, Depends(deps.temporal)],
+) -> Adjustment:
+    """Stock added wakes the backorders (``api.services.backorders``)."""
     try:
-        done, created = adjustments.adjust(settings.database_url, req)
+        done, created = await run_in_threadpool(adjustments.adjust, settings.database_url, req)
     except AdjustmentError as exc:
         if exc.status == 422:
             raise invalid(exc.detail) from None
         raise HTTPException(exc.status, detail=exc.detail) from None
     if not created:
         response.status_code = 200
+    elif done.quantity > 0:
+        await wake_backorders(settings.database_url, client)
     return done
 
 

@@ -14,12 +14,14 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from starlette.requests import ClientDisconnect
+from temporalio.client import Client
 
 from activities.stock import feeds as stock_feeds
 from activities.stock.feeds import Claim, FeedError, FeedOptions, FeedReport
 from api import deps
 from api.http.security import OPERATIONS
 from api.http.uploads import report_answer, row_format
+from api.services.backorders import wake_backorders
 from core.settings import Settings
 
 router = APIRouter(tags=["inventory: stock feeds"])
@@ -61,6 +63,7 @@ async def post_feed(
     feed_id: Annotated[str, Path(pattern=FEED_ID)],
     request: Request,
     settings: Annotated[Settings, Depends(deps.settings)],
+    client: Annotated[Client, Depends(deps.temporal)],
     mode: Literal["snapshot", "delta"],
     on_error: Literal["skip", "reject"] = "skip",
     location_id: Annotated[
@@ -88,6 +91,8 @@ async def post_feed(
             )
     except FeedError as exc:
         return JSONResponse({"detail": exc.detail}, status_code=exc.status)
+    if claim.state != "replay":
+        await wake_backorders(url, client)  # stock may have come in
     return report_answer(report)
 
 

@@ -30,6 +30,7 @@ class OrderStatus(StrEnum):
     ON_HOLD = "on_hold"
     READY_FOR_PICKUP = "ready_for_pickup"
     RESERVING = "reserving"
+    BACKORDERED = "backordered"
     CONFIRMED = "confirmed"
     AWAITING_PAYMENT = "awaiting_payment"
     PAYMENT_AUTHORISED = "payment_authorised"

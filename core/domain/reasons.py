@@ -17,6 +17,7 @@ class ReasonCode(StrEnum):
     RISK_REJECTED = "risk_rejected"
     REVIEW_REJECTED = "review_rejected"
     OUT_OF_STOCK = "out_of_stock"
+    BACKORDER_EXPIRED = "backorder_expired"
     PAYMENT_DECLINED = "payment_declined"
     PAYMENT_NOT_RECEIVED = "payment_not_received"
     NOT_PICKED_UP = "not_picked_up"

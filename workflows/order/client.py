@@ -155,6 +155,9 @@ class OrderClient:
     async def shipment_event(self, event: ShipmentEvent) -> None:
         await self._signal(self._handle.signal(OrderWorkflow.shipment_event, event))
 
+    async def stock_changed(self) -> None:
+        await self._signal(self._handle.signal(OrderWorkflow.stock_changed))
+
     async def reroute(self, request: RerouteRequest) -> None:
         await self._signal(self._handle.signal(OrderWorkflow.reroute, request))
 

@@ -26,3 +26,6 @@ PICKUP_INVOICE = "pickup-invoice-v1"
 RELEASE_HOLD = "release-hold-v1"
 """An order waits for the policy's release hold (time to change it) before it is released;
 customer service may release it early. Orders started before it are released at once."""
+BACKORDERS = "backorders-v1"
+"""Under the policy ``uncovered = "backorder"`` an order the stock cannot cover waits for
+stock instead of failing (workflows/order/backorder.py)."""

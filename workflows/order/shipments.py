@@ -41,6 +41,7 @@ with workflow.unsafe.imports_passed_through():
         ReservationResult,
         RoutingResult,
         ShipmentEvent,
+        ShipmentLine,
         ShipmentPlan,
         ShipmentStatus,
     )
@@ -56,10 +57,13 @@ class Shipments:
         self.journal = journal
         self.payments = payments
         self.cancel = cancel
+        self.uncovered: list[ShipmentLine] = []  # what the last plan could not cover
 
     # ---- planning ----------------------------------------------------------------------------
-    async def plan_and_reserve(self, order: OrderInput) -> RoutingResult | None:
-        """Plan, then reserve exactly the plan; a lost race re-plans on fresh stock."""
+    async def plan_and_reserve(self, order: OrderInput, tag: str = "") -> RoutingResult | None:
+        """Plan, then reserve exactly the plan; a lost race re-plans on fresh stock. None if
+        the stock does not cover the order (``uncovered`` says what is missing). ``tag`` keeps
+        the step names of a later attempt (a backorder's) apart from the first's."""
         book = self.run.book
         for attempt in range(order.policy.reservation_attempts):
             plan: RoutingResult = await self.run.db(
@@ -68,6 +72,7 @@ class Shipments:
                 **ROUTING,
             )
             if plan.uncovered or not plan.shipments:
+                self.uncovered = plan.uncovered
                 return None
             shipments = book.numbered(order.order_id, plan.shipments)
             result: ReservationResult = await self.run.db(
@@ -76,7 +81,7 @@ class Shipments:
             if result.ok:
                 return plan.model_copy(update={"shipments": shipments})
             await self.journal.progress(
-                f"reservation_race_{len(book.plans)}_{self.run.reroute_no}_{attempt}",
+                f"reservation_race_{len(book.plans)}_{self.run.reroute_no}_{attempt}{tag}",
                 None,
                 {"conflicts": ",".join(result.conflicts)},
             )

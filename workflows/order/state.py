@@ -57,6 +57,7 @@ class OrderRun:
         self.released_early_by: str | None = None  # who lifted the release hold ("release now")
         self.pickup: PickupTicket | None = None
         self.releasing: set[str] = set()  # release activities in flight (news may come first)
+        self.stock_changed = False  # a feed or adjustment added stock: a backorder looks again
         self.nudged = False  # news applied by an Update: the fulfilment loop looks again
         self.released = False
         self.ended = False

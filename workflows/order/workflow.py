@@ -22,9 +22,11 @@ from datetime import datetime
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
+from workflows.order.backorder import Backorder
 from workflows.order.journal import Detail, Journal
 from workflows.order.options import PRICING, SHORT
 from workflows.order.patches import (
+    BACKORDERS,
     DECLINE_WITHDRAWS,
     HANDOVER_ENDS_WAIT,
     LOCAL_ACTIVITIES,
@@ -60,7 +62,13 @@ with workflow.unsafe.imports_passed_through():
     from core.domain.payments import AUTHORISING, PaymentNotice
     from core.domain.reasons import ReasonCode
     from core.domain.shipment_book import reduce_lines
-    from core.domain.shipments import MOVING, RerouteRequest, ShipmentEvent, ShipmentStatus
+    from core.domain.shipments import (
+        MOVING,
+        RerouteRequest,
+        RoutingResult,
+        ShipmentEvent,
+        ShipmentStatus,
+    )
     from core.rules import refusals
     from workflows.search_attributes import RISK_OUTCOME
 
@@ -74,6 +82,7 @@ class OrderWorkflow:
         self.payments = Payments(run, self.journal)
         self.shipments = Shipments(run, self.journal, self.payments, self._cancel_everything)
         self.pickup = Pickup(run, self.journal, self.payments, self._cancel_everything)
+        self.backorder = Backorder(run, self.journal, self.shipments, self._end)
 
     # ---- the lifecycle -----------------------------------------------------------------------
     @workflow.run
@@ -119,29 +128,24 @@ class OrderWorkflow:
             async with run.step():
                 await self.payments.switch_to_prepayment()
 
+        # Fast path: a card order is confirmed once the money is authorised, while its
+        # shipments are released; orders that wait (prepayment) are confirmed at once.
+        confirm_later = run.local and run.order.payment_method in AUTHORISING
         async with run.step():
             journal.set_status(OrderStatus.RESERVING, "stock reservation")
             plan = await self.shipments.plan_and_reserve(run.order)
             if plan is None:
-                await self._end(OrderStatus.FAILED, "items not in stock", ReasonCode.OUT_OF_STOCK)
-            assert plan is not None
-            run.book.add(plan.shipments, ShipmentStatus.RESERVED)
-            journal.mark()
-            await journal.progress(
-                "reserved",
-                OrderStatus.CONFIRMED,
-                {
-                    "shipments": len(plan.shipments),
-                    "strategy": plan.strategy,
-                    "optimal": plan.optimal,
-                    "locations": ",".join(s.location_id for s in plan.shipments),
-                },
-            )
-            # Fast path: a card order is confirmed once the money is authorised, while its
-            # shipments are released; orders that wait (prepayment) are confirmed at once.
-            confirm_later = run.local and run.order.payment_method in AUTHORISING
-            if not confirm_later:
-                await journal.email("confirmation", "order_confirmation", journal.order_summary())
+                if not self._backorders():
+                    await self._end(
+                        OrderStatus.FAILED, "items not in stock", ReasonCode.OUT_OF_STOCK
+                    )
+                await self.backorder.start()
+            else:
+                await self._reserved(plan, confirm_later)
+        if plan is None:  # a backorder: it waits for stock (or ends at its deadline)
+            plan = await self.backorder.await_stock()
+            async with run.step():
+                await self._reserved(plan, confirm_later)
 
         if run.order.payment_method == "prepayment":
             missed = await self.payments.await_prepayment()
@@ -191,6 +195,32 @@ class OrderWorkflow:
             await self.payments.settle()
             await journal.progress("completed", OrderStatus.COMPLETED, {})
             run.state.waiting_for = ""
+
+    async def _reserved(self, plan: RoutingResult, confirm_later: bool) -> None:
+        """The stock is reserved: book the shipments; confirm now unless the money comes
+        first (``confirm_later``)."""
+        run, journal = self._run, self.journal
+        run.book.add(plan.shipments, ShipmentStatus.RESERVED)
+        journal.mark()
+        await journal.progress(
+            "reserved",
+            OrderStatus.CONFIRMED,
+            {
+                "shipments": len(plan.shipments),
+                "strategy": plan.strategy,
+                "optimal": plan.optimal,
+                "locations": ",".join(s.location_id for s in plan.shipments),
+            },
+        )
+        if not confirm_later:
+            await journal.email("confirmation", "order_confirmation", journal.order_summary())
+
+    def _backorders(self) -> bool:
+        """An order the stock cannot cover waits for stock (policy), for orders started
+        since the BACKORDERS patch."""
+        return self._run.order.policy.fulfilment.uncovered == "backorder" and workflow.patched(
+            BACKORDERS
+        )
 
     async def _hold_for_changes(self) -> None:
         """The release hold: time for the customer or customer service to change or cancel
@@ -371,6 +401,11 @@ class OrderWorkflow:
         )
 
     @workflow.signal
+    def stock_changed(self) -> None:
+        """Stock came in (a feed or an adjustment): a backorder looks again at once."""
+        self._run.stock_changed = True
+
+    @workflow.signal
     def reroute(self, request: RerouteRequest) -> None:
         """A location went offline or refused: move its unshipped shipments elsewhere."""
         self._run.reroutes.append(request)
@@ -469,6 +504,7 @@ class OrderWorkflow:
             if replacement is not None:
                 await self.payments.take_over(replacement, step)
             run.order = new
+            run.stock_changed = True  # a backorder looks again: the new lines may be in stock
             self.journal.mark()
             await self.journal.progress(
                 step,
