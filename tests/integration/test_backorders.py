@@ -17,6 +17,7 @@ from api.app import create_app
 from core.settings import Settings
 from tests.support.auth import client_for
 from tests.support.catalogue import make_sku, warehouses
+from tests.support.histories import keep
 from tests.support.orders import order_request, wait_for_status
 from tests.support.policies import policy_file
 from tests.support.smtp import Inbox, text_of, wait_for_subject
@@ -58,7 +59,7 @@ def _empty_sku(settings: Settings) -> tuple[str, str]:
 
 
 async def test_backorder_waits_then_a_stock_adjustment_wakes_it(
-    backorder_api: httpx.AsyncClient, settings: Settings, inbox: Inbox
+    backorder_api: httpx.AsyncClient, settings: Settings, inbox: Inbox, temporal_client: Client
 ) -> None:
     sku, warehouse = _empty_sku(settings)
     body = order_request(lines=[(sku, 2)])
@@ -86,7 +87,8 @@ async def test_backorder_waits_then_a_stock_adjustment_wakes_it(
     assert [sh["location_id"] for sh in order["shipments"]] == [warehouse]
     types = [e["type"] for e in order["events"]]
     assert types.index("backordered") < types.index("reserved") < types.index("released")
-    await wait_for_subject(inbox, order_id, "Ihre Bestellung")  # the confirmation follows
+    await wait_for_subject(inbox, order_id, f"Bestellbestätigung {order_id}")
+    await keep(temporal_client, f"order-{order_id}", "backorder_woken_by_adjustment")
 
 
 async def test_a_stock_feed_wakes_a_backorder(

@@ -17,6 +17,7 @@ from api.app import create_app
 from core.settings import Settings
 from tests.support.auth import client_for
 from tests.support.catalogue import make_sku, warehouses
+from tests.support.histories import keep
 from tests.support.orders import order_request, wait_for_event, wait_for_status
 from workflows.order.client import OrderClient
 
@@ -109,6 +110,7 @@ async def test_held_order_waits_and_can_still_be_changed(
     assert again.status_code == 409 and "already released" in again.text
     state = await handle.state()
     assert state.hold_until is None
+    await keep(temporal_client, f"order-{order_id}", "held_modified_released_now")
 
 
 async def test_held_order_can_be_cancelled_before_release(
