@@ -36,10 +36,13 @@ bench-load: $(STAMP)  ## 2000 orders with faults on PostgreSQL, then the audit (
 
 install: $(STAMP)
 
+# -qq: errors only. A machine's pip configuration may name package indexes that lack most
+# packages; pip then warns once per package, and the start command's URLs drown in them.
 $(STAMP): pyproject.toml
+	@echo "installing the virtualenv $(VENV) (first start: about a minute)"
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install -qq --upgrade pip
+	$(BIN)/python -m pip install -qq -e ".[dev]"
 	touch $(STAMP)
 
 clean:
