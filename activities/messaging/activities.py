@@ -76,7 +76,9 @@ class EmailActivities:
         link = self_service_url(self.settings, req.order_id)
         context = {**req.context, "self_service_url": link, "status_url": link}
         if "location_id" in req.context:  # a workflow knows a location's id, not its name
-            context["location"] = self._location_name(str(req.context["location_id"]))
+            context["location"], context["location_kind"] = self._location(
+                str(req.context["location_id"])
+            )
         rendered = render(
             req.template, req.locale, context, self.settings.email_template_dir or None
         )
@@ -84,11 +86,14 @@ class EmailActivities:
             return rendered
         return replace(rendered, attachments=invoice_attachments(self.settings, req.invoices))
 
-    def _location_name(self, location_id: str) -> str:
-        """``Lager München`` for ``WH-MUENCHEN``: the customer reads the name, not our code."""
+    def _location(self, location_id: str) -> tuple[str, str]:
+        """(``Lager München``, ``warehouse``) for ``WH-MUENCHEN``: the customer reads the name
+        and what kind of place it is, not our code."""
         with session_scope(self.settings.database_url) as s:
             location = s.get(Location, location_id)
-            return location.name if location is not None else location_id
+            if location is None:
+                return location_id, ""
+            return location.name, location.kind
 
     async def _claim(self, key: str) -> Claim | None:
         """This attempt's lease, or None when the e-mail is sent. An attempt holding the lease

@@ -32,6 +32,7 @@ class ShipmentBook:
         self.excluded_locations: set[str] = set()
         self.released_at: dict[str, datetime] = {}
         self.handled: set[tuple[str, str]] = set()  # (shipment id, what) done once already
+        self.told: str = ""  # the delivery date the customer was last told, if not the plan's
 
     def numbered(self, order_id: str, plans: list[ShipmentPlan]) -> list[ShipmentPlan]:
         """The plans under the next free ids ``<order>-S<n>`` (ids are never reused)."""

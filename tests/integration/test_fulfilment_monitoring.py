@@ -8,8 +8,9 @@ from datetime import timedelta
 from sqlmodel import select
 from temporalio.testing import WorkflowEnvironment
 
+from activities.messaging.templates import local_date
 from core.db.engine import session_scope
-from core.db.schema import Invoice, Location, Voucher
+from core.db.schema import Invoice, Location, Stock, Voucher
 from core.domain.commands import PickupConfirmation
 from core.domain.orders import OrderStatus
 from core.policy import OrderPolicy
@@ -247,3 +248,46 @@ async def test_reserve_and_collect_is_paid_in_store_with_the_right_code(
         (invoice,) = s.exec(select(Invoice).where(Invoice.order_id == order.order_id)).all()
     assert (invoice.shipment_id, invoice.total_gross_cents) == (None, 2500)  # handed over: one
     await keep(env.client, handle.id, "reserve_and_collect_paid_in_store")
+
+
+async def test_store_delay_notice_names_the_store_and_a_reroute_keeps_its_date_honest(
+    skipping: Skipping, inbox: Inbox
+) -> None:
+    """A store's parcel that did not leave: the notice says the store (not "our warehouse");
+    the re-route that follows tells the customer its date whenever it differs from the date
+    the notice gave (the customer holds that one), and says nothing when it is the same."""
+    env, settings = skipping
+    url = settings.database_url
+    with session_scope(url) as s:
+        store = s.get(Location, "ST-DRESDEN")  # a demo store that ships to customers
+    assert store is not None and store.kind == "store"
+    sku = make_sku(url, {store.id: 10})  # a store keeps a few units for walk-in customers
+    handle, order = await start(env, settings, [(sku, 1)])
+    state = await until(handle, _released)
+    [shipment] = state.shipments
+    assert shipment.location_id == store.id and shipment.ship_by is not None
+    await send(handle, shipment.shipment_id, "accepted")
+    await env.sleep(shipment.ship_by - (await env.get_current_time()) + timedelta(minutes=5))
+    notice = await wait_for_subject(
+        inbox, order.order_id, f"Ihre Bestellung {order.order_id} verspätet sich"
+    )
+    text = notice.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
+    assert f"hat unsere Filiale ({store.name}) nicht wie versprochen verlassen" in text
+    assert "Lager" not in text
+    estimate = (shipment.promised_delivery + timedelta(days=2)).isoformat()
+    assert local_date(estimate) in text
+
+    with session_scope(url) as s:  # stock elsewhere, so the re-route finds a way
+        s.add(Stock(location_id=warehouses(url)[0], sku=sku, on_hand=2))
+    await env.sleep(POLICY.fulfilment.reroute_unshipped_after + timedelta(minutes=5))
+    state = await until(handle, lambda s: s.shipment_status.get(shipment.shipment_id) == "rerouted")
+    [moved] = [p for p in state.shipments if p.shipment_id != shipment.shipment_id]
+    new = moved.promised_delivery.isoformat()
+    await env.sleep(timedelta(seconds=1))
+    updates = [m for m in inbox.for_order(order.order_id) if "Neuer Liefertermin" in m["Subject"]]
+    if new == estimate:
+        assert not updates  # what the customer was told still holds
+    else:
+        [update] = updates
+        body = update.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
+        assert f"bisher {local_date(estimate)}" in body and local_date(new) in body

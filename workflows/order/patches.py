@@ -29,3 +29,7 @@ customer service may release it early. Orders started before it are released at 
 BACKORDERS = "backorders-v1"
 """Under the policy ``uncovered = "backorder"`` an order the stock cannot cover waits for
 stock instead of failing (workflows/order/backorder.py)."""
+DELAY_TOLD = "delay-told-v1"
+"""A re-route after a delay notice tells the customer the new date whenever it differs from
+the notice's (not only when later than the first promise); the notice names the kind of
+location the parcel did not leave (store, warehouse, partner)."""

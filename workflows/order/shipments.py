@@ -18,7 +18,12 @@ from temporalio.exceptions import ApplicationError
 
 from workflows.order.journal import Detail, Journal
 from workflows.order.options import ROUTING, SHORT
-from workflows.order.patches import EVENT_TIME_CAPPED, INVOICE_PER_PARCEL, PARCEL_CREDIT_NOTES
+from workflows.order.patches import (
+    DELAY_TOLD,
+    EVENT_TIME_CAPPED,
+    INVOICE_PER_PARCEL,
+    PARCEL_CREDIT_NOTES,
+)
 from workflows.order.payments import Payments
 from workflows.order.state import OrderAborted, OrderRun
 
@@ -389,6 +394,9 @@ class Shipments:
             detail["voucher_code"] = context["voucher_code"] = code
             detail["voucher_cents"] = context["voucher_cents"] = policy.fulfilment.voucher_cents
         await self.journal.progress(f"delay_{sid}", None, detail, snapshot=True)
+        if workflow.patched(DELAY_TOLD):
+            book.told = max(book.told, estimate)  # a re-route compares with this
+            context["location_id"] = shipment.location_id  # "left our store", not "warehouse"
         await self.journal.email(
             f"delay_{sid}",
             "delay_notice",
@@ -437,7 +445,14 @@ class Shipments:
             },
         )
         new_promise = run.book.latest_promise()
-        if new_promise > old_promise:
+        told = run.book.told
+        if told and workflow.patched(DELAY_TOLD):
+            # the customer holds the delay notice's date: any other date is news to them
+            changed, old_promise = new_promise != told, told
+            run.book.told = ""
+        else:
+            changed = new_promise > old_promise
+        if changed:
             await self.journal.email(
                 step,
                 "delivery_update",
