@@ -25,7 +25,12 @@ class FulfilmentActivities:
     @activity.defn
     def release_shipment(self, order_id: str, shipment: ShipmentPlan) -> None:
         """Hand the shipment to its location. Stores and vendors read their queue from the
-        portal; a warehouse system adapter would be called here with the same idempotency."""
+        portal; a warehouse system adapter would be called here with the same idempotency.
+
+        A parcel to the customer goes with the order's delivery instructions as they stand at
+        release (the read model holds the order's latest change: a change is recorded before
+        the order moves on, and none is taken after release); a transfer to a pickup store or
+        the store's own shelf goes without. Written once, with the release: a retry finds it."""
         latency: float | None = None
         with session_scope(self.url) as s:
             rec = s.get(ShipmentRecord, shipment.shipment_id)
@@ -41,6 +46,8 @@ class FulfilmentActivities:
                 order = s.get(OrderRecord, order_id)
                 if order is not None:
                     latency = (rec.released_at - order.created_at).total_seconds()
+                    if shipment.transfer_to is None and not shipment.from_shelf:
+                        rec.delivery_instructions = order.payload.get("delivery_instructions")
         if latency is not None:  # counted once, after the release is committed
             observe_release_latency(latency)
 

@@ -12,13 +12,14 @@ English. Reasons arrive as codes (``core.domain.reasons``) and are put into word
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, tzinfo
 from decimal import Decimal
 from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any
 
-from babel.dates import format_date
+from babel import Locale
+from babel.dates import format_date, format_time
 from babel.numbers import format_currency
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context, select_autoescape
 from jinja2.runtime import Context
@@ -94,6 +95,18 @@ def local_date(value: object, locale: str = "de") -> str:
         except ValueError:
             return str(value)
     return format_date(day, "long", locale=BABEL_LOCALES.get(locale, locale))
+
+
+def local_datetime(value: datetime, locale: str = "de", tz: tzinfo | None = None) -> str:
+    """A moment in the customer's words, in ``tz`` (the shop's time zone):
+    '12. März 2026, 14:05' (de) or '12 March 2026, 14:05' (en)."""
+    babel_locale = BABEL_LOCALES.get(locale, locale)
+    local = value.astimezone(tz)
+    glue = Locale.parse(babel_locale).datetime_formats["medium"]
+    return str(glue).format(
+        format_time(local, "short", locale=babel_locale),
+        format_date(local.date(), "long", locale=babel_locale),
+    )
 
 
 @pass_context

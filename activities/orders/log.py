@@ -39,6 +39,8 @@ def request_hash(req: OrderRequest) -> str:
         unused["lines"] = {"__all__": {"unit_price_cents", "discount_cents"}}
     if req.customer.vat_id is None:
         unused["customer"] = {"vat_id"}
+    if req.delivery_instructions is None:
+        unused["delivery_instructions"] = True
     return hashlib.sha256(req.model_dump_json(exclude=unused).encode()).hexdigest()
 
 

@@ -77,8 +77,33 @@ def price_lines(
     ]
 
 
+def instructions_problems(
+    pickup_store_id: str | None, instructions: str | None, loc_prefix: tuple[str | int, ...] = ()
+) -> list[tuple[tuple[str | int, ...], str, str]]:
+    """Delivery instructions are for a delivery: a pickup order is collected in the store."""
+    if pickup_store_id and instructions:
+        return [
+            (
+                (*loc_prefix, "delivery_instructions"),
+                "a pickup order is collected in the store: no delivery instructions",
+                "pickup_order",
+            )
+        ]
+    return []
+
+
 def modified_order(s: Session, order: OrderInput, req: ModifyRequest) -> OrderInput:
-    """The order with the request's changes applied and re-priced."""
+    """The order with the request's changes applied and re-priced. New delivery instructions
+    alone change nothing else: no re-pricing ("" removes them)."""
+    if errors := instructions_problems(order.pickup_store_id, req.delivery_instructions):
+        raise InvalidOrder(errors)
+    instructions = (
+        order.delivery_instructions
+        if req.delivery_instructions is None
+        else req.delivery_instructions or None
+    )
+    if req.instructions_only:
+        return order.model_copy(update={"delivery_instructions": instructions})
     address = req.delivery_address or order.delivery_address
     speed = req.shipping_speed or order.shipping_speed
     if req.lines is not None:
@@ -96,6 +121,7 @@ def modified_order(s: Session, order: OrderInput, req: ModifyRequest) -> OrderIn
                 if order.pickup_store_id
                 else order.policy.shipping_fee_cents[speed]
             ),
+            "delivery_instructions": instructions,
         }
     )
 

@@ -1,5 +1,6 @@
 """What the server-rendered staff pages share: signed session and flash cookies, form tokens,
-PRG redirects and the jinja2 environment with its filters.
+PRG redirects, the jinja2 environment with its filters, and each user's language (German or
+English: ``api.pages.console.translations``, with the catalogues next to it).
 
 There is no server-side session state: cookies are HMAC-signed under ``OMS_SESSION_SECRET``
 (``api.http.auth_keys.Signer``), each kind under its own purpose, so a flash never passes as a login
@@ -14,7 +15,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
-from zoneinfo import ZoneInfo
 
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
@@ -24,24 +24,21 @@ from pydantic import ValidationError
 
 from api.http.auth_keys import Signer
 from api.http.idempotency import install_template_global
+from api.pages.console import translations
+from api.pages.console.translations import LANGUAGE_COOKIE, LANGUAGES, words_for
+from api.pages.console.translations import LOCAL_TZ as LOCAL_TZ  # where staff pages keep time
 from core.settings import Settings
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).resolve().parent / "templates")
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 MAX_FORM_BYTES = 16_384
-LOCAL_TZ = ZoneInfo("Europe/Berlin")
-
-
-def _when(value: datetime | None) -> str:
-    return value.astimezone(LOCAL_TZ).strftime("%a %d.%m. %H:%M") if value else "–"
 
 
 def _overdue(value: datetime | None) -> bool:
     return value is not None and value < datetime.now(UTC)
 
 
-TEMPLATES.env.filters["when"] = _when
-TEMPLATES.env.filters["euro"] = lambda cents: f"{cents / 100:,.2f} €".replace(",", " ")
+translations.install(TEMPLATES.env)  # {{ _("...") }}, |label, |euro, |when, |day per language
 TEMPLATES.env.tests["overdue"] = _overdue
 install_template_global(TEMPLATES.env)  # {{ idem_field() }}: a fresh key in every posted form
 
@@ -100,12 +97,15 @@ class WebArea:
     def page(
         self, request: Request, settings: Settings, template: str, status: int = 200, **context: Any
     ) -> Response:
-        """A template with the pending flash message (consumed), never cached."""
+        """A template in the user's language with the pending flash message (consumed), never
+        cached."""
         flash = self.signer(settings, "flash").unsign(request.cookies.get(self.flash_cookie), 120)
+        words = words_for(request)
         resp = TEMPLATES.TemplateResponse(
-            request, template, {"flash": flash, **context}, status_code=status
+            request, template, {"flash": flash, "words": words, **context}, status_code=status
         )
         resp.headers["Cache-Control"] = "no-store"
+        resp.headers["Content-Language"] = words.lang
         if request.cookies.get(self.flash_cookie):
             resp.delete_cookie(self.flash_cookie, path=self.path)
         return resp
@@ -125,13 +125,32 @@ class WebArea:
         return resp
 
 
+def switch_language(settings: Settings, lang: str, back: str, home: str) -> RedirectResponse:
+    """The header's language switch: remember ``lang`` (a year, on every staff page) and go
+    back to the page it was picked on. A language the pages do not speak changes nothing."""
+    resp = RedirectResponse(translations.safe_back(back, home), status_code=303)
+    resp.headers["Cache-Control"] = "no-store"
+    if lang in LANGUAGES:
+        resp.set_cookie(
+            LANGUAGE_COOKIE,
+            lang,
+            max_age=translations.LANGUAGE_COOKIE_DAYS * 86_400,
+            path="/",
+            httponly=True,
+            samesite="lax",
+            secure=settings.base_url.startswith("https"),
+        )
+    return resp
+
+
 async def read_form(request: Request, csrf: str | None, max_fields: int = 20) -> dict[str, str]:
     """The posted HTML form; with a session, its form token must match (no cross-site posts)."""
+    words = words_for(request)
     if not request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
-        raise WebError(415, "send the form as application/x-www-form-urlencoded")
+        raise WebError(415, words.gettext("send the form as application/x-www-form-urlencoded"))
     body = await request.body()
     if len(body) > MAX_FORM_BYTES:
-        raise WebError(413, "form too large")
+        raise WebError(413, words.gettext("form too large"))
     try:
         form = dict(
             parse_qsl(
@@ -141,7 +160,10 @@ async def read_form(request: Request, csrf: str | None, max_fields: int = 20) ->
             )
         )
     except ValueError as exc:
-        raise WebError(413, f"form has more than {max_fields} fields") from exc
+        message = words.gettext("form has more than %(n)s fields", n=max_fields)
+        raise WebError(413, message) from exc
     if csrf is not None and not hmac.compare_digest(form.get("csrf", "").encode(), csrf.encode()):
-        raise WebError(403, "the form is stale or from elsewhere: reload the page and try again")
+        raise WebError(
+            403, words.gettext("the form is stale or from elsewhere: reload the page and try again")
+        )
     return form

@@ -128,6 +128,7 @@ def get_order(
         updated_at=rec.updated_at,
         lines=rec.payload.get("lines", []),
         delivery_address=rec.payload.get("delivery_address", {}),
+        delivery_instructions=rec.payload.get("delivery_instructions"),
         shipments=[ShipmentView.model_validate(sh, from_attributes=True) for sh in shipments],
         events=[EventView(type=e.type, at=e.at, actor=e.actor, detail=e.detail) for e in events],
         payments=payment_views(s, order_id),

@@ -32,6 +32,11 @@ class ShipmentView(BaseModel):
     ship_by: datetime | None = None
     deliver_by: datetime | None = None
     transfer_to: str | None = None
+    delivery_instructions: str | None = Field(
+        default=None,
+        description="the delivery instructions the location and carrier got with the parcel "
+        "(set at release; none for a pickup)",
+    )
     released_at: datetime | None = None
     shipped_at: datetime | None = None
     delivered_at: datetime | None = None
@@ -103,6 +108,9 @@ class OrderView(BaseModel):
     updated_at: datetime
     lines: list[dict[str, Any]]
     delivery_address: dict[str, Any]
+    delivery_instructions: str | None = Field(
+        default=None, description="the customer's instructions for the delivery, as they stand"
+    )
     shipments: list[ShipmentView]
     events: list[EventView]
     payments: list[PaymentView] = Field(default_factory=list, description="oldest first")

@@ -15,7 +15,7 @@ from pydantic import Field
 from sqlmodel import Session
 from temporalio.client import Client
 
-from activities.orders.pricing import InvalidOrder, price_lines
+from activities.orders.pricing import InvalidOrder, instructions_problems, price_lines
 from api.http.errors import field_error, invalid
 from api.services.order_intake import start_order
 from core.db.schema import OrderRecord
@@ -88,8 +88,12 @@ async def modify(
     s: Session, client: Client, order_id: str, body: ModifyRequest, request_id: str | None = None
 ) -> ActionResult:
     """New lines or a new address are priced first, so a bad one is 422 before the order is
-    asked."""
+    asked (and delivery instructions for a pickup order)."""
     rec = known(s, order_id)
+    if problems := instructions_problems(
+        rec.payload.get("pickup_store_id"), body.delivery_instructions
+    ):
+        raise invalid([field_error(loc, msg, kind) for loc, msg, kind in problems])
     if body.lines is not None or body.delivery_address is not None:
         address = body.delivery_address or Address.model_validate(rec.payload["delivery_address"])
         try:

@@ -24,7 +24,12 @@ from temporalio.client import Client
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from activities.orders.log import order_record_for, request_hash
-from activities.orders.pricing import InvalidOrder, channel_priced, price_lines
+from activities.orders.pricing import (
+    InvalidOrder,
+    channel_priced,
+    instructions_problems,
+    price_lines,
+)
 from activities.stock.availability import shortfalls
 from api.http.errors import field_error, invalid
 from core.db.engine import session_scope
@@ -74,6 +79,10 @@ def price_order(
     placed_by: str | None = None,
 ) -> OrderInput:
     errors = _pickup_problems(s, req)
+    errors += [
+        field_error(loc, msg, kind)
+        for loc, msg, kind in instructions_problems(req.pickup_store_id, req.delivery_instructions)
+    ]
     lines: list[OrderLine] = []
     try:
         lines = price_lines(s, req.lines, req.delivery_address)
@@ -107,6 +116,7 @@ def price_order(
         policy=policy,
         placed_by=placed_by,
         discounts=req.discounts,
+        delivery_instructions=req.delivery_instructions,
     )
 
 

@@ -187,6 +187,11 @@ class ShipmentRecord(SQLModel, table=True):
     transfer_to: str | None = Field(
         default=None, max_length=64, description="pickup store a transfer goes to"
     )
+    delivery_instructions: str | None = Field(
+        default=None,
+        max_length=200,
+        description="the customer's instructions for the carrier, as released with the parcel",
+    )
     released_at: datetime | None = None
     shipped_at: datetime | None = None
     delivered_at: datetime | None = None

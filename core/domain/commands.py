@@ -6,7 +6,7 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 from core.domain.inputs import _Strict
-from core.domain.orders import Address, OrderLineRequest, Speed
+from core.domain.orders import Address, DeliveryInstructions, OrderLineRequest, Speed
 
 
 class LineQuantity(_Strict):
@@ -35,6 +35,24 @@ class ModifyRequest(AgentAction):
     delivery_address: Address | None = None
     shipping_speed: Speed | None = None
     lines: list[OrderLineRequest] | None = Field(default=None, min_length=1, max_length=100)
+    delivery_instructions: DeliveryInstructions | None = Field(
+        default=None, description='new delivery instructions; "" removes them'
+    )
+
+    @property
+    def changes(self) -> list[str]:
+        """The fields this request changes, by name (none: nothing to change)."""
+        return [name for name in MODIFIABLE if getattr(self, name) is not None]
+
+    @property
+    def instructions_only(self) -> bool:
+        """Only the delivery instructions change: nothing to re-price, re-authorise or
+        re-route; the parcels go where and when they would have gone."""
+        return self.changes == ["delivery_instructions"]
+
+
+MODIFIABLE = ("delivery_address", "shipping_speed", "lines", "delivery_instructions")
+"""What a ``ModifyRequest`` can change."""
 
 
 class ReleaseNowRequest(AgentAction):

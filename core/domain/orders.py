@@ -6,11 +6,12 @@ I/O, database and heavy imports. Money is always integer cents (EUR)."""
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import datetime
 from enum import StrEnum
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, EmailStr, Field, field_validator
+from pydantic import AfterValidator, BaseModel, EmailStr, Field, field_validator
 from stdnum.eu import vat as eu_vat
 
 from core.domain.inputs import ORDER_ID_PATTERN, POSTCODE_PATTERN, Channel, Locale, _Strict
@@ -85,6 +86,33 @@ MAX_CENTS = 100_000_000
 """One million euros: no price, discount or fee above it is plausible."""
 
 
+MAX_DELIVERY_INSTRUCTIONS = 200
+"""Delivery instructions fit a pick list line and a carrier's note on the label."""
+
+
+def _plain_text(value: str) -> str:
+    """One line of plain text: line breaks and tabs become single spaces; any other control
+    character is refused (a label printer or a carrier's system must not receive it)."""
+    text = " ".join(value.split())
+    if bad := next((c for c in text if unicodedata.category(c) == "Cc"), None):
+        raise ValueError(f"must be plain text: control character U+{ord(bad):04X} not allowed")
+    return text
+
+
+DeliveryInstructions = Annotated[
+    str,
+    Field(
+        max_length=MAX_DELIVERY_INSTRUCTIONS,
+        description="for whoever delivers the parcel, e.g. 'bitte beim Nachbarn abgeben' or "
+        f"a drop-off place; plain text, one line, at most {MAX_DELIVERY_INSTRUCTIONS} characters",
+        examples=["Bitte bei Familie Schmidt (Hausnummer 5) abgeben"],
+    ),
+    AfterValidator(_plain_text),
+]
+"""Delivery instructions as callers send them (the shop with the order, the customer and
+customer service in a change): whitespace collapsed, control characters refused, bounded."""
+
+
 class OrderLineRequest(_Strict):
     sku: str = Field(min_length=1, max_length=64)
     quantity: int = Field(gt=0, le=10_000)
@@ -137,6 +165,17 @@ class OrderRequest(_Strict):
         default=None, ge=0, le=MAX_CENTS, description="the shop's shipping fee; omitted: policy"
     )
     currency: Literal["EUR"] = "EUR"
+    delivery_instructions: DeliveryInstructions | None = Field(
+        default=None,
+        description="optional, for a delivery (not a pickup order): passed on with each parcel "
+        "to the location that ships it and its carrier; the customer can change it until the "
+        "order is released",
+    )
+
+    @field_validator("delivery_instructions")
+    @classmethod
+    def _no_empty_instructions(cls, value: str | None) -> str | None:
+        return value or None  # "" or only spaces: no instructions
 
     @property
     def channel_priced(self) -> bool:
@@ -191,6 +230,11 @@ class OrderInput(BaseModel):
     )
     discounts: list[OrderDiscount] = Field(
         default_factory=list, description="the order's coupons, already in the lines' prices"
+    )
+    delivery_instructions: str | None = Field(
+        default=None,
+        description="for whoever delivers the parcels (validated as the request's field); "
+        "None: none given",
     )
 
     @property

@@ -79,7 +79,7 @@ def modify(
 ) -> str:
     if problem := modify_closed(status, ended, released, book):
         return problem
-    if (request.delivery_address, request.shipping_speed, request.lines) == (None,) * 3:
+    if not request.changes:
         return "nothing to change"
     return ""
 

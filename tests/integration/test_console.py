@@ -27,6 +27,7 @@ from tests.support.console import (
 )
 from tests.support.portal import csrf_of, portal_key
 
+ENGLISH = {"Accept-Language": "en"}  # the texts asserted below (German: test_staff_languages)
 ADDRESS = {"name": "Lena Vogel", "street": "Lindenallee 4", "postcode": "24103", "city": "Kiel"}
 
 
@@ -36,7 +37,9 @@ async def web(
 ) -> AsyncIterator[httpx.AsyncClient]:
     """A browser-like client of its own (its own cookies), on the session's worker."""
     transport = httpx.ASGITransport(app=create_app(settings, temporal_client))
-    async with httpx.AsyncClient(transport=transport, base_url="http://oms.test") as client:
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://oms.test", headers=ENGLISH
+    ) as client:
         yield client
 
 

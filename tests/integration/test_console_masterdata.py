@@ -34,7 +34,10 @@ async def web(
 ) -> AsyncIterator[httpx.AsyncClient]:
     """A browser-like client of its own (its own cookies), logged in with an operations key."""
     transport = httpx.ASGITransport(app=create_app(settings, temporal_client))
-    async with httpx.AsyncClient(transport=transport, base_url="http://oms.test") as client:
+    english = {"Accept-Language": "en"}  # the texts asserted here (German: test_staff_languages)
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://oms.test", headers=english
+    ) as client:
         key = staff_key(settings.database_url, "operations", "Ops Mara")
         r = await client.post("/console/login", data={"key": key})
         assert r.status_code == 303, r.text
@@ -83,7 +86,7 @@ async def test_the_catalogue_search_finds_a_sku(web: httpx.AsyncClient, settings
     assert page.status_code == 200
     assert "Catalogue" in page.text and "Locations" in page.text  # the nav links
     row = _row(page.text, "sku", sku)
-    assert f"Thermoskanne Blau {t}" in row and "24.90 €" in row and "active" in row
+    assert f"Thermoskanne Blau {t}" in row and "€24.90" in row and "active" in row
     assert f'href="/console/catalogue/{sku}"' in page.text
     assert "No SKU matches" in (await web.get("/console/catalogue", params={"q": f"{t}%"})).text
 
@@ -106,9 +109,9 @@ async def test_a_location_page_shows_cutoffs_closing_days_and_holidays(
     html = page.text
     assert "Lager Kassel" in html and "Ständeplatz 1, 34117 Kassel" in unescape(html)
     assert "online" in html and "7 units on hand of 1 SKUs" in html
-    assert _row(html, "weekday", "mon").split() == ["mon", "17:00"]
-    assert _row(html, "weekday", "fri").split() == ["fri", "14:30"]
-    assert _row(html, "weekday", "sat").split() == ["sat", "does", "not", "ship"]
+    assert _row(html, "weekday", "mon").split() == ["Monday", "17:00"]
+    assert _row(html, "weekday", "fri").split() == ["Friday", "14:30"]
+    assert _row(html, "weekday", "sat").split() == ["Saturday", "does", "not", "ship"]
     assert closing in html  # the own closing days list
     assert "closed (own calendar)" in _row(html, "date", closing)
     today = datetime.now(BERLIN).date()

@@ -45,7 +45,11 @@ async def browser(
 
     def new() -> httpx.AsyncClient:
         clients.append(
-            httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://oms.test")
+            httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app),
+                base_url="http://oms.test",
+                headers={"Accept-Language": "en"},  # the texts asserted here are English
+            )
         )
         return clients[-1]
 

@@ -19,6 +19,7 @@ from tests.support.auth import client_for
 from tests.support.catalogue import make_sku, warehouses
 from tests.support.histories import keep
 from tests.support.orders import order_request, wait_for_event, wait_for_status
+from tests.support.smtp import Inbox, text_of, wait_for_subject
 from workflows.order.client import OrderClient
 
 HELD = '[release]\nhold = "PT10M"\nrules = [ { payment_method = "invoice", hold = "PT0S" } ]\n'
@@ -63,7 +64,7 @@ async def _place(api: httpx.AsyncClient, body: dict[str, object]) -> dict[str, o
 
 
 async def test_held_order_waits_and_can_still_be_changed(
-    held_api: httpx.AsyncClient, settings: Settings, temporal_client: Client
+    held_api: httpx.AsyncClient, settings: Settings, temporal_client: Client, inbox: Inbox
 ) -> None:
     body = order_request(lines=[(_sku(settings), 1)])
     order_id = str(body["order_id"])
@@ -77,6 +78,9 @@ async def test_held_order_waits_and_can_still_be_changed(
     assert order["status"] == "payment_authorised"
     assert all(sh["released_at"] is None for sh in order["shipments"])
 
+    # confirmed during the hold: its self-service link is how the customer changes the order
+    confirmation = await wait_for_subject(inbox, order_id, f"Bestellbestätigung {order_id}")
+    assert "/my/orders/" in text_of(confirmation)
     handle = OrderClient(temporal_client, order_id)
     state = await handle.state()
     assert state.hold_until is not None and "release hold" in state.waiting_for

@@ -36,6 +36,7 @@ async def staff(
     """The Berlin store's staff, logged in to the portal (own cookie jar)."""
     app = create_app(settings, temporal_client)
     async with client_for(app, settings) as client:
+        client.headers["Accept-Language"] = "en"  # the texts asserted here are English
         r = await client.post(
             "/portal/login",
             data={"key": portal_key(settings.database_url, STORE, "Filiale Berlin, Kasse")},

@@ -39,7 +39,9 @@ async def web(
 ) -> AsyncIterator[httpx.AsyncClient]:
     """A logged-in customer-service browser of its own."""
     transport = httpx.ASGITransport(app=create_app(settings, temporal_client))
-    async with httpx.AsyncClient(transport=transport, base_url="http://oms.test") as client:
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://oms.test", headers={"Accept-Language": "en"}
+    ) as client:
         key = staff_key(settings.database_url, ALL_ROLES, "Agent Vera")
         assert (await client.post("/console/login", data={"key": key})).status_code == 303
         yield client
@@ -133,7 +135,7 @@ async def test_a_declined_order_shows_cancelled_parcels_and_the_failed_payment(
     assert (tx.kind, tx.status) == ("authorise", "failed")
     page = (await web.get(f"/console/orders/{body['order_id']}")).text
     row = re.search(r'<tr data-payment="authorise">.*?</tr>', page, re.S)
-    assert row and "failed" in row.group(0) and "15.13 €" in row.group(0)
+    assert row and "failed" in row.group(0) and "€15.13" in row.group(0)
 
 
 async def test_an_event_from_the_future_is_refused_before_anything_moves(
@@ -193,7 +195,7 @@ async def test_console_timeline_speaks_euros(
     order = await wait_for_status(api, body["order_id"], {"in_fulfilment"})
     page = (await web.get(f"/console/orders/{body['order_id']}")).text
     assert "total_cents" not in page and "_cents" not in page
-    euros = f"{order['total_cents'] / 100:,.2f} €".replace(",", " ")
+    euros = f"€{order['total_cents'] / 100:,.2f}"  # babel's English (German: 1.234,56 €)
     placed = re.search(r'<li data-event="placed">.*?</li>', page, re.S)
     assert placed and f"total: {euros}" in placed.group(0), placed
 

@@ -133,7 +133,8 @@ class Journal:
 
     def order_summary(self) -> dict[str, object]:
         """The order as the confirmation and change e-mails show it: a click & collect order
-        names its pickup store (``pickup_store``), where a delivery shows address and date."""
+        names its pickup store (``pickup_store``), where a delivery shows address, date and
+        the customer's delivery instructions."""
         order = self.run.order
         address = order.delivery_address
         return {
@@ -153,6 +154,7 @@ class Journal:
             ),
             "promised_delivery": self.run.book.latest_promise(),
             "pickup_store": (order.pickup_store_label or order.pickup_store_id or ""),
+            "delivery_instructions": order.delivery_instructions or "",
         }
 
     def parcel_lines(self, lines: list[ShipmentLine]) -> list[dict[str, object]]:

@@ -172,6 +172,12 @@ class OrderWorkflow:
                     await self._end(OrderStatus.CANCELLED, reason, ReasonCode.PAYMENT_DECLINED)
                 await self.payments.book_authorisation(auth)
 
+        if confirm_later and self._held():
+            # the customer gets the confirmation (and its self-service link, to change the
+            # order) now, not once changes are no longer possible
+            async with run.step():
+                await journal.email("confirmation", "order_confirmation", journal.order_summary())
+            confirm_later = False
         await self._hold_for_changes()
         async with run.step():
             await self.shipments.apply_reroutes()  # locations that failed before release
@@ -221,6 +227,10 @@ class OrderWorkflow:
         return self._run.order.policy.fulfilment.uncovered == "backorder" and workflow.patched(
             BACKORDERS
         )
+
+    def _held(self) -> bool:
+        until = self._run.state.hold_until
+        return until is not None and until > workflow.now()
 
     async def _hold_for_changes(self) -> None:
         """The release hold: time for the customer or customer service to change or cancel
@@ -498,25 +508,26 @@ class OrderWorkflow:
                 PricingActivities.reprice_modification, args=[old, request], **PRICING
             )
             step = run.next_action("modified")
-            replacement = await self.payments.reauthorise(new, step)
-            if run.book.plans:
-                await self.shipments.replan(old, new, step, replacement)
-            if replacement is not None:
-                await self.payments.take_over(replacement, step)
+            # New delivery instructions alone: the same money and the same parcels, so no new
+            # authorisation and no re-routing (the parcels take them along at release).
+            if not request.instructions_only:
+                replacement = await self.payments.reauthorise(new, step)
+                if run.book.plans:
+                    await self.shipments.replan(old, new, step, replacement)
+                if replacement is not None:
+                    await self.payments.take_over(replacement, step)
             run.order = new
             run.stock_changed = True  # a backorder looks again: the new lines may be in stock
             self.journal.mark()
-            await self.journal.progress(
-                step,
-                None,
-                {
-                    "total_cents": new.total_cents,
-                    "previous_total_cents": old.total_cents,
-                    "reason": request.reason,
-                },
-                actor=request.agent,
-                snapshot=True,
-            )
+            detail: Detail = {
+                "changed": ",".join(request.changes),
+                "total_cents": new.total_cents,
+                "previous_total_cents": old.total_cents,
+                "reason": request.reason,
+            }
+            if request.delivery_instructions is not None:
+                detail["delivery_instructions"] = new.delivery_instructions or ""
+            await self.journal.progress(step, None, detail, actor=request.agent, snapshot=True)
             await self.journal.email(step, "order_modified", self.journal.order_summary())
         return self._result("order modified")
 

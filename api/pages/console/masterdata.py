@@ -15,8 +15,11 @@ from fastapi.responses import Response
 from sqlmodel import col, select
 
 from activities.masterdata import queries
+from activities.masterdata.calendar import OWN_CLOSING
 from activities.masterdata.queries import LocationFilter, SkuFilter
+from activities.masterdata.views import CalendarDay, LocationDetail
 from api.pages.console.routes import AgentDep, DbDep, SettingsDep, page
+from api.pages.console.translations import Words, words_for
 from core.db.schema import Location, Stock
 
 router = APIRouter(prefix="/console", tags=["console"], include_in_schema=False)
@@ -45,9 +48,8 @@ async def sku_page(
 ) -> Response:
     item = queries.get_sku(s, sku)
     if item is None:
-        return page(
-            request, settings, who, "console/error.html", 404, message=f"SKU {sku} not found"
-        )
+        message = words_for(request).gettext("SKU %(sku)s not found", sku=sku)
+        return page(request, settings, who, "console/error.html", 404, message=message)
     stock = s.exec(
         select(Stock).where(col(Stock.sku) == sku).order_by(col(Stock.location_id))
     ).all()
@@ -82,11 +84,12 @@ async def locations_page(
 async def location_page(
     location_id: str, request: Request, who: AgentDep, s: DbDep, settings: SettingsDep
 ) -> Response:
+    words = words_for(request)
     row = s.get(Location, location_id)
-    if row is None:
-        msg = f"location {location_id} not found"
+    loc = queries.get_location(s, location_id, calendar_days=CALENDAR_DAYS) if row else None
+    if row is None or loc is None:
+        msg = words.gettext("location %(id)s not found", id=location_id)
         return page(request, settings, who, "console/error.html", 404, message=msg)
-    loc = queries.get_location(s, location_id, calendar_days=CALENDAR_DAYS)
     stock = s.exec(
         select(Stock)
         .where(col(Stock.location_id) == location_id, col(Stock.on_hand) > 0)
@@ -100,6 +103,18 @@ async def location_page(
         "console/location.html",
         nav="locations",
         loc=loc,
+        closed={d.date: closed_reason(loc, d, words) for d in loc.calendar if not d.ships},
         load=queries.location_load(s, row),
         stock=stock,
     )
+
+
+def closed_reason(loc: LocationDetail, day: CalendarDay, words: Words) -> str:
+    """Why the location does not ship that day, in the agent's language, in the calendar's
+    order (``activities.masterdata.calendar.closed_days``): its weekday is not open, a public
+    holiday (by name), or its own closing day."""
+    if loc.cutoff_by_weekday.get(day.weekday) is None:
+        return words.gettext("not open on %(day)s", day=words.weekday(day.weekday))
+    if day.reason == OWN_CLOSING:
+        return words.gettext("closed (own calendar)")
+    return words.holiday(day.date, loc.state or "", day.reason or "")

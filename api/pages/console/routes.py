@@ -7,7 +7,9 @@ look; acting on an order needs ``customer_service``. Every action calls the same
 function as the JSON API (``api.routes.customer_service``, ``api.routes.returns``), so the
 workflow's yes or no, with its reason, is what the flash message says, and a refusal changes
 nothing. Every form carries an idempotency key per render (``api.http.idempotency``): the same
-form posted twice is one action, its second answer the first one's.
+form posted twice is one action, its second answer the first one's. Pages and the console's own
+messages are in the agent's language (``api.pages.console.translations``); the workflow's
+reasons are its own words.
 """
 
 from __future__ import annotations
@@ -30,7 +32,8 @@ from api import deps
 from api.http.auth_keys import active_key, verify_key
 from api.http.idempotency import FORM_FIELD, derived_id, request_key
 from api.pages.console import views
-from api.pages.web_session import WebArea, WebError, field_errors, read_form
+from api.pages.console.translations import Words, words_for
+from api.pages.web_session import WebArea, WebError, field_errors, read_form, switch_language
 from api.services import order_actions
 from api.services.order_actions import AssistedOrder
 from api.services.returns import start_returns
@@ -43,7 +46,7 @@ from core.domain.commands import (
     ReviewDecision,
 )
 from core.domain.orders import Address
-from core.domain.returns import REASON_LABELS, ReturnRequest
+from core.domain.returns import ReturnRequest
 from core.settings import Settings
 from workflows.order.client import OrderRefused
 
@@ -128,6 +131,12 @@ def page(
 # ---- login ---------------------------------------------------------------------------------
 
 
+@router.get("/language/{lang}")
+async def choose_language(lang: str, settings: SettingsDep, back: str = "/console") -> Response:
+    """The language switch in the header (console and dashboard): remembered in a cookie."""
+    return switch_language(settings, lang, back, "/console")
+
+
 @router.get("/login")
 async def login_page(request: Request, s: DbDep, settings: SettingsDep) -> Response:
     if current_agent(request, s, settings) is not None:
@@ -141,6 +150,7 @@ async def login(request: Request, s: DbDep, settings: SettingsDep) -> Response:
         form = await read_form(request, None)
     except WebError as exc:
         return page(request, settings, None, "console/login.html", exc.status, error=exc.message)
+    words = words_for(request)
     key = verify_key(s, form.get("key", "")) if form.get("key", "").strip() else None
     if key is None or not key_roles(key) & STAFF_ROLES:
         return page(
@@ -149,9 +159,10 @@ async def login(request: Request, s: DbDep, settings: SettingsDep) -> Response:
             None,
             "console/login.html",
             401,
-            error="key: not a customer-service or operations key",
+            error=words.gettext("key: not a customer-service or operations key"),
         )
-    resp = AREA.redirect(settings, "/console", True, f"logged in: {key.label or key.role}")
+    welcome = words.gettext("logged in: %(who)s", who=key.label or key.role)
+    resp = AREA.redirect(settings, "/console", True, welcome)
     AREA.log_in(resp, settings, {"k": key.id, "n": secrets.token_hex(8)})
     return resp
 
@@ -162,7 +173,7 @@ async def logout(request: Request, who: AgentDep, settings: SettingsDep) -> Resp
         await read_form(request, who.csrf)
     except WebError as exc:
         return page(request, settings, who, "console/error.html", exc.status, message=exc.message)
-    resp = AREA.redirect(settings, LOGIN, True, "logged out")
+    resp = AREA.redirect(settings, LOGIN, True, words_for(request).gettext("logged out"))
     AREA.log_out(resp)
     return resp
 
@@ -194,12 +205,12 @@ async def order_page(
     settings: SettingsDep,
     client: ClientDep,
 ) -> Response:
+    words = words_for(request)
     view = views.order_page(s, order_id)
     if view is None:
-        return page(
-            request, settings, who, "console/error.html", 404, message=f"order {order_id} not found"
-        )
-    wf = await views.workflow_state(client, order_id)
+        message = words.gettext("order %(id)s not found", id=order_id)
+        return page(request, settings, who, "console/error.html", 404, message=message)
+    wf = await views.workflow_state(client, order_id, words)
     return page(
         request,
         settings,
@@ -212,7 +223,6 @@ async def order_page(
         wf_status=wf.status,
         waiting=wf.waiting,
         reasons=RETURN_REASONS,
-        reason_labels=REASON_LABELS,
     )
 
 
@@ -223,39 +233,51 @@ async def new_order_page(request: Request, who: AgentDep, settings: SettingsDep)
 
 # ---- actions -------------------------------------------------------------------------------
 
-Action = Callable[[dict[str, str]], Awaitable[str]]
+Action = Callable[[dict[str, str], Words], Awaitable[str]]
 
 
 async def _act(
     request: Request, who: Agent, settings: Settings, back: str, action: Action
 ) -> Response:
-    """Run one action from a posted form and redirect with its outcome as the flash."""
+    """Run one action from a posted form and redirect with its outcome as the flash (in the
+    agent's language; a refusal's reason in the words of whoever refused)."""
+    words = words_for(request)
     try:
         form = await read_form(request, who.csrf, max_fields=40)
         if not who.can_act:
-            raise WebError(403, "this key may look but not act (role customer_service needed)")
-        message = await action(form)
+            no = words.gettext("this key may look but not act (role customer_service needed)")
+            raise WebError(403, no)
+        message = await action(form, words)
     except WebError as exc:
-        return AREA.redirect(settings, back, False, f"refused: {exc.message}")
+        why = exc.message
     except HTTPException as exc:
-        return AREA.redirect(settings, back, False, f"refused: {exc.detail}")
+        why = str(exc.detail)
     except OrderRefused as exc:
-        return AREA.redirect(settings, back, False, f"refused: {exc.reason}")
+        why = exc.reason
     except (RequestValidationError, ValidationError) as exc:
-        return AREA.redirect(settings, back, False, f"refused: {field_errors(exc)}")
-    return AREA.redirect(settings, back, True, message)
+        why = field_errors(exc)
+    else:
+        return AREA.redirect(settings, back, True, message)
+    return AREA.redirect(settings, back, False, words.gettext("refused: %(why)s", why=why))
 
 
-def _outcome(what: str, result: ActionResult) -> str:
-    money = [
-        f"{label} {cents / 100:.2f} €"
-        for label, cents in (("voided", result.voided_cents), ("refunded", result.refunded_cents))
-        if cents
-    ]
-    return (
-        f"{what}: {result.message}; status {result.status.replace('_', ' ')}, total "
-        f"{result.total_cents / 100:.2f} €" + (f" ({', '.join(money)})" if money else "")
+def _outcome(what: str, result: ActionResult, words: Words) -> str:
+    """The workflow's answer to an action: its message, the order's status and total, and
+    what was voided or refunded."""
+    money = []
+    if result.voided_cents:
+        money.append(words.gettext("voided %(amount)s", amount=words.money(result.voided_cents)))
+    if result.refunded_cents:
+        refunded = words.money(result.refunded_cents)
+        money.append(words.gettext("refunded %(amount)s", amount=refunded))
+    said = words.gettext(
+        "%(action)s: %(message)s; status %(status)s, total %(total)s",
+        action=what,
+        message=result.message,
+        status=words.label(result.status, "order status"),
+        total=words.money(result.total_cents),
     )
+    return said + (f" ({', '.join(money)})" if money else "")
 
 
 @router.post("/orders/{order_id}/cancel")
@@ -267,11 +289,12 @@ async def cancel(
     settings: SettingsDep,
     client: ClientDep,
 ) -> Response:
-    async def run(form: dict[str, str]) -> str:
+    async def run(form: dict[str, str], words: Words) -> str:
         body = CancelRequest(agent=who.name, reason=form.get("reason", ""))
         return _outcome(
-            "cancel",
+            words.pgettext("action", "cancel"),
             await order_actions.cancel(s, client, order_id, body, request_key(request)),
+            words,
         )
 
     return await _act(request, who, settings, f"/console/orders/{order_id}", run)
@@ -286,7 +309,7 @@ async def cancel_lines(
     settings: SettingsDep,
     client: ClientDep,
 ) -> Response:
-    async def run(form: dict[str, str]) -> str:
+    async def run(form: dict[str, str], words: Words) -> str:
         body = CancelLinesRequest.model_validate(
             {
                 "agent": who.name,
@@ -295,7 +318,7 @@ async def cancel_lines(
             }
         )
         done = await order_actions.cancel_lines(s, client, order_id, body, request_key(request))
-        return _outcome("cancel lines", done)
+        return _outcome(words.pgettext("action", "cancel lines"), done, words)
 
     return await _act(request, who, settings, f"/console/orders/{order_id}", run)
 
@@ -309,7 +332,7 @@ async def modify(
     settings: SettingsDep,
     client: ClientDep,
 ) -> Response:
-    async def run(form: dict[str, str]) -> str:
+    async def run(form: dict[str, str], words: Words) -> str:
         data: dict[str, Any] = {"agent": who.name, "reason": form.get("reason", "")}
         fields = ("name", "street", "postcode", "city")
         if any(form.get(f, "").strip() for f in fields):
@@ -322,7 +345,7 @@ async def modify(
             data["shipping_speed"] = form["shipping_speed"]
         body = ModifyRequest.model_validate(data)
         done = await order_actions.modify(s, client, order_id, body, request_key(request))
-        return _outcome("modify", done)
+        return _outcome(words.pgettext("action", "modify"), done, words)
 
     return await _act(request, who, settings, f"/console/orders/{order_id}", run)
 
@@ -336,14 +359,19 @@ async def review(
     settings: SettingsDep,
     client: ClientDep,
 ) -> Response:
-    async def run(form: dict[str, str]) -> str:
+    async def run(form: dict[str, str], words: Words) -> str:
         if form.get("decision") not in ("approve", "reject"):
-            raise WebError(422, "decision: approve or reject")
+            raise WebError(422, words.gettext("decision: approve or reject"))
         body = ReviewDecision(
             agent=who.name, reason=form.get("reason", ""), approve=form["decision"] == "approve"
         )
         done = await order_actions.review(s, client, order_id, body, request_key(request))
-        return _outcome(f"review {form['decision']}", done)
+        what = (
+            words.pgettext("action", "review approve")
+            if body.approve
+            else words.pgettext("action", "review reject")
+        )
+        return _outcome(what, done, words)
 
     return await _act(request, who, settings, f"/console/orders/{order_id}", run)
 
@@ -352,7 +380,7 @@ async def review(
 async def start_return(
     order_id: str, request: Request, who: AgentDep, settings: SettingsDep, client: ClientDep
 ) -> Response:
-    async def run(form: dict[str, str]) -> str:
+    async def run(form: dict[str, str], words: Words) -> str:
         req = ReturnRequest.model_validate(
             {
                 "lines": [
@@ -371,9 +399,11 @@ async def start_return(
             )
         except ReturnRefused as exc:
             raise WebError(exc.status, str(exc)) from exc
-        return "return opened: " + ", ".join(
-            f"{r.return_id} to {r.destination_id}" for r in records
+        opened = ", ".join(
+            words.gettext("%(id)s to %(destination)s", id=r.return_id, destination=r.destination_id)
+            for r in records
         )
+        return words.gettext("return opened: %(returns)s", returns=opened)
 
     return await _act(request, who, settings, f"/console/orders/{order_id}", run)
 
@@ -385,7 +415,7 @@ async def place_order(
     """An order placed for a customer on the phone or in a store; the agent is recorded."""
     placed: list[str] = []
 
-    async def run(form: dict[str, str]) -> str:
+    async def run(form: dict[str, str], words: Words) -> str:
         order_id = form.get("order_id", "").strip() or _new_order_id(form)
         address = {f: form.get(f, "").strip() for f in ("name", "street", "postcode", "city")}
         body = AssistedOrder.model_validate(
@@ -401,14 +431,16 @@ async def place_order(
                     "locale": form.get("locale", "de"),
                 },
                 "delivery_address": address,
-                "lines": _lines(form.get("lines", "")),
+                "lines": _lines(form.get("lines", ""), words),
                 "shipping_speed": form.get("shipping_speed", "standard"),
                 "payment_method": form.get("payment_method", "invoice"),
             }
         )
         accepted = await order_actions.place_for_customer(body, settings, client)
         placed.append(accepted.order_id)
-        return f"order {accepted.order_id} placed for {address['name']}"
+        return words.gettext(
+            "order %(id)s placed for %(name)s", id=accepted.order_id, name=address["name"]
+        )
 
     resp = await _act(request, who, settings, "/console/new", run)
     if placed:
@@ -423,7 +455,7 @@ def _new_order_id(form: dict[str, str]) -> str:
     return f"CS-{derived_id(key) if key else uuid.uuid4().hex[:10].upper()}"
 
 
-def _lines(text: str) -> list[dict[str, Any]]:
+def _lines(text: str, words: Words) -> list[dict[str, Any]]:
     """``SKU quantity`` per line (quantity 1 if left out)."""
     out = []
     for raw in text.replace(",", "\n").splitlines():
@@ -432,8 +464,9 @@ def _lines(text: str) -> list[dict[str, Any]]:
             continue
         qty = parts[1] if len(parts) > 1 else "1"
         if not qty.isdigit():
-            raise WebError(422, f"lines: {raw.strip()!r} is not 'SKU quantity'")
+            message = words.gettext("lines: %(line)r is not 'SKU quantity'", line=raw.strip())
+            raise WebError(422, message)
         out.append({"sku": parts[0], "quantity": int(qty)})
     if not out:
-        raise WebError(422, "lines: at least one 'SKU quantity'")
+        raise WebError(422, words.gettext("lines: at least one 'SKU quantity'"))
     return out

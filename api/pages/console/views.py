@@ -19,6 +19,7 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError
 
 from activities.returns.requests import returnable
+from api.pages.console.translations import ENGLISH_WORDS, N_, Words
 from core.db.schema import (
     OrderEvent,
     OrderRecord,
@@ -55,70 +56,100 @@ def search(s: Session, q: str) -> list[OrderRecord]:
 
 
 DETAIL_LABELS = {
-    "total_cents": "total",
-    "previous_total_cents": "previous total",
-    "amount_cents": "amount",
-    "voided_cents": "voided",
-    "refunded_cents": "refunded",
-    "refund_cents": "refund",
-    "shipping_refund_cents": "shipping refund",
-    "voucher_cents": "voucher",
-    "voucher_code": "voucher code",
-    "captured_cents": "captured",
-    "paid_cents": "paid",
-    "received_cents": "received",
-    "expected_cents": "expected",
-    "goods_cents": "goods",
-    "shipping_cents": "shipping",
-    "capture_ok": "captured",
-    "shipment_id": "shipment",
-    "tracking_number": "tracking number",
-    "tracking_url": "tracking",
-    "invoice_number": "invoice",
-    "credit_note": "credit note",
-    "credit_notes": "credit notes",
-    "decide_by": "decide by",
-    "new_estimate": "new estimate",
-    "new_promise": "new promise",
-    "old_promise": "old promise",
-    "promised_delivery": "promised delivery",
-    "payment_method": "payment method",
-    "previous_method": "previous method",
-    "pickup_store": "pickup store",
-    "location_id": "location",
-    "line_id": "line",
-    "return_id": "return",
-    "payment_id": "payment",
-    "transaction_id": "transaction",
-    "order_id": "order",
-    "customer_name": "customer",
-    "label_url": "label",
-    "page_url": "page",
-    "lost_in_forwarding": "lost in forwarding",
-    "why": "why",
-    "for": "replaces",
+    "total_cents": N_("total"),
+    "previous_total_cents": N_("previous total"),
+    "amount_cents": N_("amount"),
+    "voided_cents": N_("voided"),
+    "refunded_cents": N_("refunded"),
+    "refund_cents": N_("refund"),
+    "shipping_refund_cents": N_("shipping refund"),
+    "voucher_cents": N_("voucher"),
+    "voucher_code": N_("voucher code"),
+    "captured_cents": N_("captured"),
+    "paid_cents": N_("paid"),
+    "received_cents": N_("received"),
+    "expected_cents": N_("expected"),
+    "goods_cents": N_("goods"),
+    "shipping_cents": N_("shipping"),
+    "capture_ok": N_("captured"),
+    "shipment_id": N_("shipment"),
+    "tracking_number": N_("tracking number"),
+    "tracking_url": N_("tracking"),
+    "invoice_number": N_("invoice"),
+    "credit_note": N_("credit note"),
+    "credit_notes": N_("credit notes"),
+    "decide_by": N_("decide by"),
+    "new_estimate": N_("new estimate"),
+    "new_promise": N_("new promise"),
+    "old_promise": N_("old promise"),
+    "promised_delivery": N_("promised delivery"),
+    "payment_method": N_("payment method"),
+    "previous_method": N_("previous method"),
+    "pickup_store": N_("pickup store"),
+    "location_id": N_("location"),
+    "line_id": N_("line"),
+    "return_id": N_("return"),
+    "payment_id": N_("payment"),
+    "transaction_id": N_("transaction"),
+    "order_id": N_("order"),
+    "customer_name": N_("customer"),
+    "label_url": N_("label"),
+    "page_url": N_("page"),
+    "lost_in_forwarding": N_("lost in forwarding"),
+    "why": N_("why"),
+    "for": N_("replaces"),
+    "lines": N_("lines"),
+    "reason": N_("reason"),
+    "reasons": N_("reasons"),
+    "until": N_("until"),
+    "deadline": N_("deadline"),
+    "held_until": N_("held until"),
+    "quantity": N_("quantity"),
+    "sku": N_("SKU"),
+    "items": N_("items"),
+    "shipments": N_("shipments"),
+    "replacements": N_("replacements"),
+    "locations": N_("locations"),
+    "store": N_("store"),
+    "destination": N_("destination"),
+    "from": N_("from"),
+    "to": N_("to"),
+    "channel": N_("channel"),
+    "carrier": N_("carrier"),
+    "reminder": N_("reminder"),
+    "promised": N_("promised"),
+    "strategy": N_("strategy"),
+    "optimal": N_("optimal"),
+    "score": N_("score"),
+    "outcome": N_("outcome"),
+    "approved": N_("approved"),
+    "sellable": N_("sellable"),
+    "moved": N_("moved"),
+    "missing": N_("missing"),
+    "conflicts": N_("conflicts"),
+    "exception": N_("exception"),
+    "reference": N_("reference"),
+    "delivery_instructions": N_("delivery instructions"),
+    "address": N_("address"),
+    "by": N_("by"),
 }
-"""What an agent reads for an event-log detail key; unknown keys lose ``_cents`` and
-underscores."""
+"""What an agent reads for an event-log detail key (translated where shown); unknown keys lose
+``_cents`` and underscores."""
 
 
-def euro(cents: int) -> str:
-    """Cents as the console writes money (the ``euro`` template filter's format)."""
-    return f"{cents / 100:,.2f} €".replace(",", " ")
-
-
-def detail_items(detail: dict[str, Any]) -> list[tuple[str, str]]:
-    """An event's detail as (label, text) for people: amounts in euros, flags as yes/no,
-    empty values left out. The event log keeps the raw keys for machines."""
+def detail_items(detail: dict[str, Any], words: Words = ENGLISH_WORDS) -> list[tuple[str, str]]:
+    """An event's detail as (label, text) for people, in their language: amounts in euros,
+    flags as yes/no, empty values left out. The event log keeps the raw keys for machines."""
     out = []
     for key, value in detail.items():
         if value in ("", None):
             continue
-        label = DETAIL_LABELS.get(key) or key.removesuffix("_cents").replace("_", " ")
+        known = DETAIL_LABELS.get(key)
+        label = words.gettext(known) if known else key.removesuffix("_cents").replace("_", " ")
         if isinstance(value, bool):
-            text = "yes" if value else "no"
+            text = words.gettext("yes") if value else words.gettext("no")
         elif key.endswith("_cents") and isinstance(value, int):
-            text = euro(value)
+            text = words.money(value)
         else:
             text = str(value)
         out.append((label, text))
@@ -137,9 +168,12 @@ class OrderPage:
     cancellable: dict[str, int]
     returnable: dict[str, int] = field(default_factory=dict)
     """Units per line that a return may take now (the return rules' own count)."""
+    delivery_instructions: str = ""
+    """The customer's instructions for the delivery as they stand ("" = none); what each
+    parcel was released with is on its shipment record."""
 
-    def details(self, event: OrderEvent) -> list[tuple[str, str]]:
-        return detail_items(event.detail)
+    def details(self, event: OrderEvent, words: Words = ENGLISH_WORDS) -> list[tuple[str, str]]:
+        return detail_items(event.detail, words)
 
 
 def order_page(s: Session, order_id: str) -> OrderPage | None:
@@ -187,6 +221,7 @@ def order_page(s: Session, order_id: str) -> OrderPage | None:
         returns,
         _unshipped(lines, shipments),
         {line_id: r.left for line_id, r in left.items() if r.left},
+        order.delivery_instructions or "",
     )
 
 
@@ -216,23 +251,32 @@ class WorkflowView:
         return self.actions.get(action) == ""
 
 
-async def workflow_state(client: Client, order_id: str) -> WorkflowView:
+async def workflow_state(
+    client: Client, order_id: str, words: Words = ENGLISH_WORDS
+) -> WorkflowView:
     """Asked of Temporal (``state`` and ``actions`` queries), or why it could not be asked:
-    then no action is offered, since nobody knows what the order would take."""
+    then no action is offered, since nobody knows what the order would take. What the
+    workflow says it waits for is in its words; the rest in the agent's."""
     order = OrderClient(client, order_id)
     timeout = timedelta(seconds=QUERY_TIMEOUT_S)
     try:
         desc = await asyncio.wait_for(order.describe(), QUERY_TIMEOUT_S)
         if desc.status != WorkflowExecutionStatus.RUNNING:
             name = desc.status.name.lower() if desc.status else "closed"
-            return WorkflowView(False, name, f"nothing: the workflow is closed ({name})")
+            closed = words.gettext(
+                "nothing: the workflow is closed (%(status)s)",
+                status=words.label(name, "workflow status"),
+            )
+            return WorkflowView(False, name, closed)
         state, actions = await asyncio.wait_for(
             asyncio.gather(order.state(timeout=timeout), order.actions(timeout=timeout)),
             QUERY_TIMEOUT_S + 0.5,
         )
-        return WorkflowView(
-            True, state.status.value, state.waiting_for or "nothing right now", actions
-        )
+        waiting = state.waiting_for or words.gettext("nothing right now")
+        return WorkflowView(True, state.status.value, waiting, actions)
     except (TimeoutError, RPCError) as exc:
-        reason = "no answer in time" if isinstance(exc, TimeoutError) else exc.message
-        return WorkflowView(False, "", f"unknown ({reason})")
+        if isinstance(exc, TimeoutError):
+            reason = words.gettext("no answer in time")
+        else:
+            reason = exc.message
+        return WorkflowView(False, "", words.gettext("unknown (%(reason)s)", reason=reason))

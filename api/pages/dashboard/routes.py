@@ -4,7 +4,8 @@ Charts are inline SVG drawn here, on the server: no JavaScript build, no CDN. Th
 ``/dashboard/data`` every few seconds with a few lines of inline JS; the answer carries the
 numbers (for scripts and tests) and the panels rendered again by the same template, which the
 page swaps in. Polling rather than server-sent events: nothing held open per viewer, and a
-proxy or a sleeping laptop cannot leave a stale stream behind.
+proxy or a sleeping laptop cannot leave a stale stream behind. Words, money and numbers are in
+the viewer's language (``api.pages.console.translations``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from sqlmodel import Session
 
 from api import deps
 from api.pages.console.routes import AgentDep, page
+from api.pages.console.translations import ENGLISH_WORDS, Words, words_for
 from api.pages.dashboard.data import NOT_GOING_AHEAD, Dashboard, dashboard
 from api.pages.web_session import TEMPLATES
 from core.db.engine import get_engine
@@ -54,15 +56,17 @@ SettingsDep = Annotated[Settings, Depends(deps.settings)]
 
 
 def bar_chart(
-    items: list[tuple[str, float, str]],
+    items: list[tuple[str, str, float, str]],
     width: int = 420,
     max_value: float | None = None,
     colours: list[str] | None = None,
+    empty: str = "nothing yet",
 ) -> Markup:
-    """Horizontal bars: (label, value, text shown at the bar's end), drawn as inline SVG;
-    ``colours`` per bar, else the palette in turn."""
+    """Horizontal bars: (key, label, value, text shown at the bar's end), drawn as inline SVG
+    (``data-label`` is the key, whatever the language); ``colours`` per bar, else the palette
+    in turn; ``empty`` is said when there is no bar."""
     row, label_w = 24, 150
-    top = max_value or max((v for _, v, _ in items), default=0) or 1
+    top = max_value or max((v for _, _, v, _ in items), default=0) or 1
     height = max(row * len(items), row)
     parts = [
         f'<svg class="chart" viewBox="0 0 {width} {height}" width="{width}" '
@@ -70,12 +74,12 @@ def bar_chart(
         'xmlns="http://www.w3.org/2000/svg">'
     ]
     if not items:
-        parts.append('<text x="0" y="16" class="muted">nothing yet</text>')
-    for i, (label, value, text) in enumerate(items):
+        parts.append(f'<text x="0" y="16" class="muted">{escape(empty)}</text>')
+    for i, (key, label, value, text) in enumerate(items):
         y = i * row
         w = max((width - label_w - 70) * min(value / top, 1.0), 1 if value else 0)
         parts.append(
-            f'<g data-label="{escape(label)}"><text x="0" y="{y + 16}">{escape(label)}</text>'
+            f'<g data-label="{escape(key)}"><text x="0" y="{y + 16}">{escape(label)}</text>'
             f'<rect x="{label_w}" y="{y + 4}" width="{w:.1f}" height="{row - 8}" rx="3" '
             f'fill="{colours[i] if colours else PALETTE[i % len(PALETTE)]}"/>'
             f'<text x="{label_w + w + 6:.1f}" y="{y + 16}" class="value">{escape(text)}</text>'
@@ -118,21 +122,33 @@ def _ranked(counts: dict[str, int]) -> list[tuple[str, int]]:
     return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
 
 
-def charts(d: Dashboard) -> dict[str, Markup]:
+def charts(d: Dashboard, words: Words = ENGLISH_WORDS) -> dict[str, Markup]:
     statuses, channels = _ranked(d.by_status), _ranked(d.by_channel)
+    empty = words.gettext("nothing yet")
     return {
         "status": bar_chart(
-            [(k.replace("_", " "), v, str(v)) for k, v in statuses],
+            [(k, words.label(k, "order status"), v, str(v)) for k, v in statuses],
             colours=[STATUS_COLOURS.get(k, UNDERWAY) for k, _ in statuses],
+            empty=empty,
         ),
         "channel": donut([(k, v) for k, v in channels]),
         "capacity": bar_chart(
             [
-                (loc.location_id, loc.use_pct, f"{loc.use_pct:g} % · {loc.backlog_units} open")
+                (
+                    loc.location_id,
+                    loc.location_id,
+                    loc.use_pct,
+                    words.gettext(
+                        "%(used)s %% · %(open)s open",
+                        used=words.number(loc.use_pct),
+                        open=loc.backlog_units,
+                    ),
+                )
                 for loc in d.locations
             ],
             width=520,
             max_value=100,
+            empty=empty,
         ),
     }
 
@@ -143,8 +159,14 @@ def _read(url: str) -> Dashboard:
 
 
 def _panels(request: Request, d: Dashboard) -> str:
+    words = words_for(request)
     return TEMPLATES.get_template("dashboard/panels.html").render(
-        request=request, d=d, charts=charts(d), palette=PALETTE, channels=_ranked(d.by_channel)
+        request=request,
+        words=words,
+        d=d,
+        charts=charts(d, words),
+        palette=PALETTE,
+        channels=_ranked(d.by_channel),
     )
 
 

@@ -9,7 +9,7 @@ as where the goods are. Staff at a return's destination confirm its arrival here
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, get_args
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
@@ -18,6 +18,7 @@ from sqlmodel import Session, col, or_, select
 
 from activities.returns.requests import ReturnRefused, returnable
 from api.http.errors import refusal_answer
+from api.pages.console.translations import Words, words_for
 from api.pages.portal.routes import (
     ClientDep,
     DbDep,
@@ -33,7 +34,7 @@ from api.pages.portal.routes import (
 from api.services.returns import ReturnEventIn, signal_return, start_returns
 from core.db.schema import OrderRecord, ReturnRecord
 from core.domain.orders import OrderInput
-from core.domain.returns import REASON_LABELS, ReturnInput, ReturnRequest
+from core.domain.returns import ReturnInput, ReturnReason, ReturnRequest
 from workflows.returns.client import ReturnClosed
 
 router = APIRouter(prefix="/portal/returns", tags=["portal"], include_in_schema=False)
@@ -76,7 +77,7 @@ async def returns_page(
         order_id=order_id.strip(),
         order=order,
         lines=lines,
-        reasons=REASON_LABELS,
+        reasons=get_args(ReturnReason),
         returns=_mine(s, who.location_id),
     )
 
@@ -86,13 +87,14 @@ async def book_return(
     request: Request, who: StaffDep, s: DbDep, settings: SettingsDep, client: ClientDep
 ) -> Response:
     """Book what the customer hands over; the OMS decides where it goes."""
+    words = words_for(request)
     try:
         form = await _form(request, who)
         order_id = form.get("order_id", "").strip()
         rec = s.get(OrderRecord, order_id) if order_id else None
         if rec is None:
-            raise PortalError(404, f"order_id: order {order_id!r} not found")
-        req = _request(OrderInput.model_validate(rec.payload), form)
+            raise PortalError(404, words.gettext("order_id: order %(id)r not found", id=order_id))
+        req = _request(OrderInput.model_validate(rec.payload), form, words)
         s.close()  # end the read before the return's rows are written (SQLite locks)
         try:
             opened = await start_returns(
@@ -116,16 +118,17 @@ async def book_return(
         settings,
         f"{BACK}/{first.return_id}",
         True,
-        f"return {', '.join(r.return_id for r in opened)} booked",
+        words.gettext("return %(ids)s booked", ids=", ".join(r.return_id for r in opened)),
     )
 
 
-def _request(order: OrderInput, form: dict[str, str]) -> ReturnRequest:
+def _request(order: OrderInput, form: dict[str, str], words: Words) -> ReturnRequest:
     lines = []
     for ln in order.lines:
         raw = form.get(f"qty_{ln.line_id}", "").strip() or "0"
         if not raw.isdigit():
-            raise PortalError(422, f"qty_{ln.line_id}: a whole number, please")
+            field = f"qty_{ln.line_id}"
+            raise PortalError(422, words.gettext("%(field)s: a whole number, please", field=field))
         if int(raw) > 0:
             lines.append(
                 {
@@ -135,7 +138,7 @@ def _request(order: OrderInput, form: dict[str, str]) -> ReturnRequest:
                 }
             )
     if not lines:
-        raise PortalError(422, "lines: enter the quantity of at least one item")
+        raise PortalError(422, words.gettext("lines: enter the quantity of at least one item"))
     try:
         return ReturnRequest.model_validate({"lines": lines})
     except ValidationError as exc:
@@ -146,15 +149,11 @@ def _request(order: OrderInput, form: dict[str, str]) -> ReturnRequest:
 async def return_page(
     return_id: str, request: Request, who: StaffDep, s: DbDep, settings: SettingsDep
 ) -> Response:
+    words = words_for(request)
     rec = s.get(ReturnRecord, return_id)
     if rec is None or who.location_id not in (rec.store_id, rec.destination_id):
-        return _error(
-            request,
-            settings,
-            who,
-            PortalError(404, f"return {return_id} is not one of your location's returns"),
-            back=BACK,
-        )
+        message = words.gettext("return %(id)s is not one of your location's returns", id=return_id)
+        return _error(request, settings, who, PortalError(404, message), back=BACK)
     return _page(
         request,
         settings,
@@ -163,7 +162,6 @@ async def return_page(
         nav="returns",
         r=rec,
         ret=ReturnInput.model_validate(rec.payload),
-        reasons=REASON_LABELS,
     )
 
 
@@ -177,13 +175,18 @@ async def confirm_received(
     client: ClientDep,
 ) -> Response:
     """Staff at the destination confirm the parcel arrived (stock is booked here)."""
+    words = words_for(request)
     try:
         await _form(request, who)
         rec = s.get(ReturnRecord, return_id)
         if rec is None or rec.destination_id != who.location_id:
-            raise PortalError(404, f"return {return_id} is not on its way to your location")
+            message = words.gettext(
+                "return %(id)s is not on its way to your location", id=return_id
+            )
+            raise PortalError(404, message)
         if rec.arrived_at_location == who.location_id:
-            raise PortalError(409, f"return {return_id} was already received here")
+            message = words.gettext("return %(id)s was already received here", id=return_id)
+            raise PortalError(409, message)
         s.close()
         await signal_return(
             client,
@@ -199,4 +202,5 @@ async def confirm_received(
         return _error(request, settings, who, exc, back=BACK)
     except ReturnClosed as exc:
         return _error(request, settings, who, PortalError(*refusal_answer(exc)), back=BACK)
-    return _redirect(settings, f"{BACK}/{return_id}", True, f"return {return_id} received")
+    received = words.gettext("return %(id)s received", id=return_id)
+    return _redirect(settings, f"{BACK}/{return_id}", True, received)

@@ -7,6 +7,8 @@ location's shipment or order is answered 404 exactly like an unknown one, and no
 Forms post and redirect (PRG) with a flash message. Shipment actions go through the same
 ``send_shipment_event`` as the shipment webhook; a pickup handover is the workflow's
 ``confirm_pickup`` Update, whose refusal (wrong code, not ready) is shown as the 409 it is.
+Pages and the portal's own messages are in the user's language
+(``api.pages.console.translations``); the order's reasons are its own words.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from api import deps
 from api.http.auth_keys import LOCATION, active_key, verify_key
 from api.http.errors import refusal_answer
 from api.http.idempotency import request_key
+from api.pages.console.translations import Words, words_for
 from api.pages.portal import views
 from api.pages.web_session import (
     LOCAL_TZ,
@@ -39,6 +42,7 @@ from api.pages.web_session import (
     WebError,
     field_errors,
     read_form,
+    switch_language,
 )
 from api.services.shipment_events import send_shipment_event
 from core.db.engine import get_engine
@@ -158,6 +162,14 @@ async def home() -> RedirectResponse:
     return RedirectResponse("/portal/queue", status_code=303)
 
 
+@router.get("/language/{lang}")
+async def choose_language(
+    lang: str, settings: SettingsDep, back: str = "/portal/queue"
+) -> Response:
+    """The language switch in the header: remembered in a cookie."""
+    return switch_language(settings, lang, back, "/portal/queue")
+
+
 @router.get("/login")
 async def login_page(request: Request, s: DbDep, settings: SettingsDep) -> Response:
     if current_staff(request, s, settings) is not None:
@@ -171,6 +183,7 @@ async def login(request: Request, s: DbDep, settings: SettingsDep) -> Response:
         form = await _form(request, None)
     except PortalError as exc:
         return _error(request, settings, None, exc, back=LOGIN)
+    words = words_for(request)
     key = verify_key(s, form.get("key", "")) if form.get("key", "").strip() else None
     if key is None or key.role != LOCATION or key.location_id is None:
         return _page(
@@ -179,9 +192,10 @@ async def login(request: Request, s: DbDep, settings: SettingsDep) -> Response:
             None,
             "login.html",
             401,
-            error="key: not recognised (ask your manager for your location's key)",
+            error=words.gettext("key: not recognised (ask your manager for your location's key)"),
         )
-    resp = _redirect(settings, "/portal/queue", True, f"logged in: {key.label or key.location_id}")
+    welcome = words.gettext("logged in: %(who)s", who=key.label or key.location_id)
+    resp = _redirect(settings, "/portal/queue", True, welcome)
     AREA.log_in(resp, settings, {"k": key.id, "loc": key.location_id, "n": secrets.token_hex(8)})
     return resp
 
@@ -192,7 +206,7 @@ async def logout(request: Request, who: StaffDep, settings: SettingsDep) -> Resp
         await _form(request, who)
     except PortalError as exc:
         return _error(request, settings, who, exc)
-    resp = _redirect(settings, LOGIN, True, "logged out")
+    resp = _redirect(settings, LOGIN, True, words_for(request).gettext("logged out"))
     AREA.log_out(resp)
     return resp
 
@@ -208,7 +222,7 @@ async def queue_page(request: Request, who: StaffDep, s: DbDep, settings: Settin
         who,
         "queue.html",
         nav="queue",
-        shipments=views.queue(s, who.location_id),
+        shipments=views.queue(s, who.location_id, words_for(request)),
     )
 
 
@@ -216,16 +230,17 @@ async def queue_page(request: Request, who: StaffDep, s: DbDep, settings: Settin
 async def pick_list(
     shipment_id: str, request: Request, who: StaffDep, s: DbDep, settings: SettingsDep
 ) -> Response:
+    words = words_for(request)
     rec = views.owned_shipment(s, who.location_id, shipment_id)
     if rec is None:
-        return _error(request, settings, who, _not_yours(shipment_id))
+        return _error(request, settings, who, _not_yours(shipment_id, words))
     return _page(
         request,
         settings,
         who,
         "picklist.html",
         nav="queue",
-        shipment=views.shipment_view(s, rec),
+        shipment=views.shipment_view(s, rec, words),
         printed=datetime.now(UTC),
     )
 
@@ -254,7 +269,7 @@ async def shipped_page(
         who,
         "shipped.html",
         nav="shipped",
-        shipments=views.recently_left(s, who.location_id),
+        shipments=views.recently_left(s, who.location_id, words=words_for(request)),
     )
 
 
@@ -284,13 +299,14 @@ async def shipment_action(
 ) -> Response:
     """Accept, picked, packed, shipped (carrier + tracking number) or reject (a line with a
     reason: the whole shipment is refused and the order re-routes it elsewhere)."""
+    words = words_for(request)
     try:
         form = await _form(request, who)
         rec = views.owned_shipment(s, who.location_id, shipment_id)
         if rec is None:
-            raise _not_yours(shipment_id)
-        event = _event(rec, form)
-        if problem := views.refusal(rec, event.kind):
+            raise _not_yours(shipment_id, words)
+        event = _event(rec, form, words)
+        if problem := views.refusal(rec, event.kind, words):
             raise PortalError(409, problem)
         before = rec.status
         s.close()  # hand the connection back while the order works on it
@@ -311,7 +327,7 @@ async def shipment_action(
         settings,
         "/portal/queue",
         True,
-        _outcome(rec.shipment_id, event.kind, before, status, order_status),
+        _outcome(rec.shipment_id, event.kind, before, status, order_status, words),
     )
 
 
@@ -325,11 +341,13 @@ async def hand_over(
     client: ClientDep,
 ) -> Response:
     """The customer shows the pickup code; the order's workflow checks it (and the store)."""
+    words = words_for(request)
     try:
         form = await _form(request, who)
         order = views.pickup_order(s, who.location_id, order_id)
         if order is None:
-            raise PortalError(404, f"order {order_id} is not picked up at your store")
+            message = words.gettext("order %(id)s is not picked up at your store", id=order_id)
+            raise PortalError(404, message)
         try:
             confirmation = PickupConfirmation(
                 location_id=who.location_id, code=form.get("code", ""), staff=form.get("staff", "")
@@ -340,16 +358,18 @@ async def hand_over(
         await _confirm_pickup(client, order, confirmation, request_key(request))
     except PortalError as exc:
         return _error(request, settings, who, exc, back="/portal/pickups")
-    return _redirect(
-        settings, "/portal/pickups", True, f"order {order_id} handed over to {order.customer_name}"
+    done = words.gettext(
+        "order %(id)s handed over to %(customer)s", id=order_id, customer=order.customer_name
     )
+    return _redirect(settings, "/portal/pickups", True, done)
 
 
-def _not_yours(shipment_id: str) -> PortalError:
-    return PortalError(404, f"shipment {shipment_id} is not in the queue of your location")
+def _not_yours(shipment_id: str, words: Words) -> PortalError:
+    message = words.gettext("shipment %(id)s is not in the queue of your location", id=shipment_id)
+    return PortalError(404, message)
 
 
-def _event(rec: ShipmentRecord, form: dict[str, str]) -> ShipmentEvent:
+def _event(rec: ShipmentRecord, form: dict[str, str], words: Words) -> ShipmentEvent:
     try:
         data = EventForm.model_validate(form)
     except ValidationError as exc:
@@ -357,14 +377,23 @@ def _event(rec: ShipmentRecord, form: dict[str, str]) -> ShipmentEvent:
     if data.event == "shipped":
         missing = [f for f in ("carrier", "tracking_number") if not getattr(data, f)]
         if missing:
-            raise PortalError(422, "; ".join(f"{f}: required to confirm shipped" for f in missing))
+            raise PortalError(
+                422,
+                "; ".join(
+                    words.gettext("%(field)s: required to confirm shipped", field=f)
+                    for f in missing
+                ),
+            )
     reason = None
     if data.event == "rejected":
         line = next((ln for ln in rec.lines if ln.get("line_id") == data.line_id), None)
         if line is None:
-            raise PortalError(422, f"line_id: {data.line_id!r} is not a line of this shipment")
+            message = words.gettext(
+                "line_id: %(line)r is not a line of this shipment", line=data.line_id
+            )
+            raise PortalError(422, message)
         if not data.reason:
-            raise PortalError(422, "reason: say why the line cannot be shipped")
+            raise PortalError(422, words.gettext("reason: say why the line cannot be shipped"))
         reason = f"line {data.line_id} ({line['sku']}): {data.reason}"
     return ShipmentEvent(
         shipment_id=rec.shipment_id,
@@ -405,11 +434,22 @@ def _statuses(url: str, rec: ShipmentRecord) -> tuple[str, str]:
         return (shipment.status if shipment else "", order.status if order else "")
 
 
-def _outcome(shipment_id: str, kind: str, before: str, after: str, order_status: str) -> str:
+def _outcome(
+    shipment_id: str, kind: str, before: str, after: str, order_status: str, words: Words
+) -> str:
     if after == before:
-        return (
-            f"{shipment_id}: '{kind}' sent; the order has not recorded it yet, reload in a moment"
+        return words.gettext(
+            "%(id)s: '%(action)s' sent; the order has not recorded it yet, reload in a moment",
+            id=shipment_id,
+            action=words.label(kind, "portal action"),
         )
     if after in GONE:
-        return f"{shipment_id} rejected: the order moves it elsewhere; it left your queue"
-    return f"{shipment_id} is {after}; order status: {order_status.replace('_', ' ')}"
+        return words.gettext(
+            "%(id)s rejected: the order moves it elsewhere; it left your queue", id=shipment_id
+        )
+    return words.gettext(
+        "%(id)s is %(status)s; order status: %(order_status)s",
+        id=shipment_id,
+        status=words.label(after, "shipment status"),
+        order_status=words.label(order_status, "order status"),
+    )

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import and_, or_
 from sqlmodel import Session, col, select
 
+from api.pages.console.translations import ENGLISH_WORDS, Words
 from core.db.schema import Location, OrderEvent, OrderRecord, ShipmentRecord, Sku
 from core.domain.shipments import AT_LOCATION, LEFT_LOCATION, ShipmentStatus
 from core.domain.shipments import FORWARD as FORWARD_ORDER
@@ -60,6 +61,8 @@ class ShipmentView:
     actions: list[str] = field(default_factory=list)
     tracking_number: str = ""
     shipped_at: datetime | None = None
+    delivery_instructions: str = ""
+    """The customer's instructions for the carrier, as released with the parcel ("" = none)."""
 
 
 @dataclass
@@ -71,20 +74,28 @@ class PickupView:
     lines: list[LineView]
 
 
-def refusal(rec: ShipmentRecord, kind: str) -> str:
-    """Why the portal will not send ``kind`` for this shipment now; empty if it will."""
+def refusal(rec: ShipmentRecord, kind: str, words: Words = ENGLISH_WORDS) -> str:
+    """Why the portal will not send ``kind`` for this shipment now (in ``words``); empty if it
+    will."""
     shelf = rec.carrier == SHELF_CARRIER
     if kind not in FORWARD:
-        return f"unknown action {kind!r}"
+        return words.gettext("unknown action %(action)r", action=kind)
     if shelf and kind == "shipped":
-        return "an item on the pickup shelf is handed over under Pickups, not shipped"
+        return words.gettext(
+            "an item on the pickup shelf is handed over under Pickups, not shipped"
+        )
     if shelf and kind == "rejected":
-        return (
+        return words.gettext(
             "a pickup order cannot be moved away from its pickup store: "
             "ask customer service to cancel the line"
         )
     if rec.status not in FORWARD[kind]:
-        return f"shipment {rec.shipment_id} is {rec.status}: it cannot be marked {kind} now"
+        return words.gettext(
+            "shipment %(id)s is %(status)s: it cannot be marked %(action)s now",
+            id=rec.shipment_id,
+            status=words.label(rec.status, "shipment status"),
+            action=words.label(kind, "portal action"),
+        )
     return ""
 
 
@@ -94,16 +105,18 @@ def owned_shipment(s: Session, location_id: str, shipment_id: str) -> ShipmentRe
     return rec if rec is not None and rec.location_id == location_id else None
 
 
-def queue(s: Session, location_id: str) -> list[ShipmentView]:
+def queue(s: Session, location_id: str, words: Words = ENGLISH_WORDS) -> list[ShipmentView]:
     recs = s.exec(
         select(ShipmentRecord)
         .where(ShipmentRecord.location_id == location_id, col(ShipmentRecord.status).in_(OPEN_WORK))
         .order_by(col(ShipmentRecord.ship_by).asc().nulls_last(), col(ShipmentRecord.shipment_id))
     ).all()
-    return _views(s, list(recs))
+    return _views(s, list(recs), words)
 
 
-def recently_left(s: Session, location_id: str, limit: int = 50) -> list[ShipmentView]:
+def recently_left(
+    s: Session, location_id: str, limit: int = 50, words: Words = ENGLISH_WORDS
+) -> list[ShipmentView]:
     recs = s.exec(
         select(ShipmentRecord)
         .where(ShipmentRecord.location_id == location_id, col(ShipmentRecord.status).in_(LEFT_HERE))
@@ -113,11 +126,11 @@ def recently_left(s: Session, location_id: str, limit: int = 50) -> list[Shipmen
         )
         .limit(limit)
     ).all()
-    return _views(s, list(recs))
+    return _views(s, list(recs), words)
 
 
-def shipment_view(s: Session, rec: ShipmentRecord) -> ShipmentView:
-    return _views(s, [rec])[0]
+def shipment_view(s: Session, rec: ShipmentRecord, words: Words = ENGLISH_WORDS) -> ShipmentView:
+    return _views(s, [rec], words)[0]
 
 
 def pickup_order(s: Session, location_id: str, order_id: str) -> OrderRecord | None:
@@ -193,7 +206,7 @@ def location_name(s: Session, location_id: str | None) -> str:
     return f"{loc.name} ({loc.id})" if loc else (location_id or "")
 
 
-def _views(s: Session, recs: list[ShipmentRecord]) -> list[ShipmentView]:
+def _views(s: Session, recs: list[ShipmentRecord], words: Words) -> list[ShipmentView]:
     orders = (
         {
             o.order_id: o
@@ -216,7 +229,7 @@ def _views(s: Session, recs: list[ShipmentRecord]) -> list[ShipmentView]:
                 carrier=rec.carrier,
                 speed=order.shipping_speed if order else "",
                 ship_by=rec.ship_by,
-                ship_to=_ship_to(s, rec, order),
+                ship_to=_ship_to(s, rec, order, words),
                 shelf=rec.carrier == SHELF_CARRIER,
                 lines=[
                     LineView(
@@ -230,16 +243,17 @@ def _views(s: Session, recs: list[ShipmentRecord]) -> list[ShipmentView]:
                 actions=[k for k in FORWARD if not refusal(rec, k)],
                 tracking_number=rec.tracking_number,
                 shipped_at=rec.shipped_at,
+                delivery_instructions=rec.delivery_instructions or "",
             )
         )
     return views
 
 
-def _ship_to(s: Session, rec: ShipmentRecord, order: OrderRecord | None) -> str:
+def _ship_to(s: Session, rec: ShipmentRecord, order: OrderRecord | None, words: Words) -> str:
     if rec.carrier == SHELF_CARRIER:
-        return "pickup shelf in this store"
+        return words.gettext("pickup shelf in this store")
     if rec.transfer_to:
-        return f"{location_name(s, rec.transfer_to)}, for pickup"
+        return words.gettext("%(store)s, for pickup", store=location_name(s, rec.transfer_to))
     address: dict[str, Any] = order.payload.get("delivery_address", {}) if order else {}
     parts = [
         address.get("name", ""),

@@ -1,9 +1,11 @@
 """The customer's self-service page of one order, opened by the signed link (no account).
 
 ``/my/orders/{order_id}?t=<token>``: status, parcels with tracking links, the delivery address
-(changeable until the order is released to fulfilment: the order workflow's ``modify`` Update
-decides), the lines that can still be returned, starting a return, each return's label, and the
-order's invoices and credit notes to download (``.../invoices/<number>.pdf?t=``, same token).
+and the delivery instructions (changeable until the order is released to fulfilment: the order
+workflow's ``modify`` Update decides, and the page shows what its ``actions`` query answers,
+with the end of the release hold as "changes possible until"), the lines that can still be
+returned, starting a return, each return's label, and the order's invoices and credit notes to
+download (``.../invoices/<number>.pdf?t=``, same token).
 A token of another order, or a tampered one, is refused with 403 and nothing is shown. Each form
 carries an idempotency key per render (``api.http.idempotency``): sent twice, it acts once.
 """
@@ -17,24 +19,28 @@ from urllib.parse import parse_qsl, quote
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
 from sqlmodel import Session, col, select
 from temporalio.client import Client
 
-from activities.messaging.templates import euro
+from activities.messaging.templates import euro, local_datetime
 from activities.returns.requests import ReturnRefused, returnable
 from api import deps
 from api.http.errors import refusal_answer
 from api.http.idempotency import install_template_global, request_key
+from api.pages.web_session import LOCAL_TZ, field_errors
+from api.services import order_actions
 from api.services.invoices import order_invoices, pdf_response, stored_pdf
+from api.services.order_changes import ChangeWindow, change_window
 from api.services.returns import label_response, start_returns
 from core.db.schema import OrderRecord, ReturnRecord, ShipmentRecord
 from core.domain.commands import ActionResult, ModifyRequest
-from core.domain.orders import TERMINAL_STATUSES, Address, OrderInput
+from core.domain.orders import MAX_DELIVERY_INSTRUCTIONS, Address, OrderInput
 from core.domain.returns import REASON_LABELS, ReturnInput, ReturnRequest
-from core.domain.shipments import GONE, ShipmentStatus
+from core.domain.shipments import GONE
 from core.order_tokens import token_valid
 from core.settings import Settings
 from workflows.order.client import OrderClient, OrderRefused
@@ -48,6 +54,40 @@ MAX_FORM_BYTES = 16_384
 DbDep = Annotated[Session, Depends(deps.db)]
 SettingsDep = Annotated[Settings, Depends(deps.settings)]
 ClientDep = Annotated[Client, Depends(deps.temporal)]
+
+
+TEXTS: dict[str, dict[str, str]] = {
+    "de": {
+        "instructions": "Lieferhinweise",
+        "none": "Keine Lieferhinweise angegeben.",
+        "label": "Hinweis für die Zustellung, z. B. „bitte beim Nachbarn abgeben“ oder ein "
+        "Ablageort",
+        "save": "Lieferhinweise speichern",
+        "until": "Änderungen möglich bis {when}",
+        "open": "Sie können die Lieferhinweise ändern, bis Ihre Bestellung an das Lager geht.",
+        "closed": "Die Lieferhinweise können nicht mehr geändert werden: {reason}",
+        "unknown": "Ob Ihre Bestellung noch geändert werden kann, lässt sich gerade nicht "
+        "prüfen. Bitte versuchen Sie es gleich noch einmal.",
+        "done": "Ihre Lieferhinweise wurden geändert.",
+        "removed": "Ihre Lieferhinweise wurden entfernt.",
+        "unchanged": "Die Lieferhinweise sind unverändert.",
+    },
+    "en": {
+        "instructions": "Delivery instructions",
+        "none": "No delivery instructions given.",
+        "label": "A note for the delivery, e.g. “leave it with a neighbour” or a drop-off place",
+        "save": "Save delivery instructions",
+        "until": "Changes possible until {when}",
+        "open": "You can change the delivery instructions until your order goes to the warehouse.",
+        "closed": "The delivery instructions can no longer be changed: {reason}",
+        "unknown": "We cannot check right now whether your order can still be changed. Please "
+        "try again in a moment.",
+        "done": "Your delivery instructions have been changed.",
+        "removed": "Your delivery instructions have been removed.",
+        "unchanged": "Your delivery instructions are unchanged.",
+    },
+}
+"""The delivery instructions part of the page, in the customer's language."""
 
 
 class Refused(Exception):
@@ -80,7 +120,8 @@ def _error(request: Request, exc: Refused) -> Response:
     return _page(request, "error.html", exc.status, message=exc.message)
 
 
-def _context(s: Session, rec: OrderRecord, token: str) -> dict[str, Any]:
+def _context(s: Session, rec: OrderRecord, token: str, window: ChangeWindow) -> dict[str, Any]:
+    """What the page shows; ``window`` is what the order's workflow says about changes."""
     order = OrderInput.model_validate(rec.payload)
     shipments = s.exec(
         select(ShipmentRecord)
@@ -95,9 +136,7 @@ def _context(s: Session, rec: OrderRecord, token: str) -> dict[str, Any]:
     left = returnable(s, order, datetime.now(UTC))
     lines = [{"line": ln, "left": left[ln.line_id].left} for ln in order.lines]
     live = [sh for sh in shipments if sh.status not in GONE]
-    changeable = rec.status not in TERMINAL_STATUSES and all(
-        sh.status == ShipmentStatus.RESERVED for sh in live
-    )
+    texts = TEXTS.get(order.customer.locale, TEXTS["en"])
     return {
         "rec": rec,
         "order": order,
@@ -107,24 +146,44 @@ def _context(s: Session, rec: OrderRecord, token: str) -> dict[str, Any]:
         "returnable": any(x["left"] for x in lines),
         "returns": [(r, ReturnInput.model_validate(r.payload)) for r in returns],
         "reasons": REASON_LABELS,
-        "changeable": changeable,
+        "changeable": window.open,
+        "window": window,
+        "changes_until": (
+            texts["until"].format(
+                when=local_datetime(window.until, order.customer.locale, LOCAL_TZ)
+            )
+            if window.until is not None
+            else ""
+        ),
+        "texts": texts,
+        "max_instructions": MAX_DELIVERY_INSTRUCTIONS,
         "invoices": [d for d in order_invoices(s, rec.order_id) if d.has_pdf],
         "q": quote(token),
     }
 
 
+CHANGES_DONE = ("address", "instructions", "removed", "unchanged")
+"""What a redirect after a change may announce (``done=``); anything else names returns."""
+
+
 @router.get("/{order_id}")
 async def order_page(
-    order_id: str, request: Request, s: DbDep, settings: SettingsDep, t: str = "", done: str = ""
+    order_id: str,
+    request: Request,
+    s: DbDep,
+    settings: SettingsDep,
+    client: ClientDep,
+    t: str = "",
+    done: str = "",
 ) -> Response:
     try:
         rec = _order(s, settings, order_id, t)
     except Refused as exc:
         return _error(request, exc)
-    ctx = _context(s, rec, t)
+    ctx = _context(s, rec, t, await change_window(client, order_id))
     mine = {r.return_id for r, _ in ctx["returns"]}
     shown = (
-        "address" if done == "address" else ", ".join(x for x in done.split(",") if x in mine)
+        done if done in CHANGES_DONE else ", ".join(x for x in done.split(",") if x in mine)
     )  # only this order's own returns
     return _page(request, "order.html", **ctx, done=shown)
 
@@ -186,7 +245,8 @@ async def start_return(
     except Refused as exc:
         if exc.status in (403, 404, 413, 415):
             return _error(request, exc)
-        ctx = _context(s, _order(s, settings, order_id, form.get("t", "")), form.get("t", ""))
+        rec = _order(s, settings, order_id, form.get("t", ""))
+        ctx = _context(s, rec, form.get("t", ""), await change_window(client, order_id))
         return _page(request, "order.html", exc.status, **ctx, error=exc.message, done="")
     done = ",".join(r.return_id for r in opened)
     return RedirectResponse(
@@ -257,6 +317,58 @@ async def change_delivery(
     except Refused as exc:
         return _error(request, exc)
     return RedirectResponse(f"/my/orders/{order_id}?t={quote(token)}&done=address", status_code=303)
+
+
+@router.post("/{order_id}/delivery-instructions")
+async def change_instructions(
+    order_id: str, request: Request, s: DbDep, settings: SettingsDep, client: ClientDep
+) -> Response:
+    """New delivery instructions ("" removes them): the order workflow's ``modify`` Update,
+    by the customer, with its e-mail and event-log entry; the order refuses it once released.
+    Bad text is 422 naming the field, on the page with what was typed; nothing changes."""
+    form: dict[str, str] = {}
+    try:
+        form = await _form(request)
+        token = form.get("t", "")
+        rec = _order(s, settings, order_id, token)
+        if "delivery_instructions" not in form:  # an empty field removes them; none is no form
+            raise Refused(422, "delivery_instructions: Field required")
+        try:
+            body = ModifyRequest.model_validate(
+                {
+                    "agent": "customer",
+                    "reason": "changed on the self-service page",
+                    "delivery_instructions": form["delivery_instructions"],
+                }
+            )
+            assert body.delivery_instructions is not None
+            current = OrderInput.model_validate(rec.payload).delivery_instructions or ""
+            if body.delivery_instructions == current:
+                done = "unchanged"  # nothing to change: no Update, no e-mail
+            else:
+                await order_actions.modify(s, client, order_id, body, request_key(request))
+                done = "instructions" if body.delivery_instructions else "removed"
+        except (ValidationError, RequestValidationError) as exc:
+            raise Refused(422, field_errors(exc)) from exc
+        except OrderRefused as exc:
+            raise Refused(*refusal_answer(exc)) from exc
+    except Refused as exc:
+        if exc.status in (403, 404, 413, 415):
+            return _error(request, exc)
+        rec = _order(s, settings, order_id, form.get("t", ""))
+        ctx = _context(s, rec, form.get("t", ""), await change_window(client, order_id))
+        return _page(
+            request,
+            "order.html",
+            exc.status,
+            **ctx,
+            error=exc.message,
+            done="",
+            typed=form.get("delivery_instructions"),
+        )
+    return RedirectResponse(
+        f"/my/orders/{order_id}?t={quote(token)}&done={done}#instructions", status_code=303
+    )
 
 
 async def _modify(

@@ -54,7 +54,7 @@ async def test_agent_finds_an_order_by_email_and_cancels_part_of_a_line(
     )
     await wait_status(url, order_id, {"in_fulfilment"})
 
-    page = await chromium.new_page(viewport={"width": 1280, "height": 1100})
+    page = await chromium.new_page(locale="en-GB", viewport={"width": 1280, "height": 1100})
     await _login(page, server, staff_key(url, "customer_service", "Agent Mira"))
     await page.get_by_label("Search orders").fill(email)
     await page.get_by_role("button", name="Search").click()
@@ -84,7 +84,7 @@ async def test_dashboard_numbers_change_while_it_is_open(
 ) -> None:
     url = settings.database_url
     shop = staff_key(url, ALL_ROLES, "Web shop")
-    page = await chromium.new_page(viewport={"width": 1280, "height": 900})
+    page = await chromium.new_page(locale="en-GB", viewport={"width": 1280, "height": 900})
     await _login(page, server, staff_key(url, "operations", "Ops Lea"))
     await page.get_by_role("link", name="Dashboard").click()
     count = page.locator('[data-metric="orders_today"]')

@@ -152,7 +152,7 @@ async def test_store_books_an_in_store_return_with_a_double_click(
     order = await delivered_order(api, [(sku, 2)], delivery_address=BERLIN)
     oid = order["order_id"]
 
-    page = await chromium.new_page()
+    page = await chromium.new_page(locale="en-GB")
     await page.goto(f"{server}/portal/login")
     await page.get_by_label("Portal key").fill(portal_key(url, STORE, "Filiale Berlin, Kasse 2"))
     await page.get_by_role("button", name="Log in").click()
@@ -185,7 +185,7 @@ async def test_agent_cancels_units_with_a_double_click(
     oid = await place(api, staff_key(url, "shop", "Web shop"), lines=[(sku, 3)])
     await wait_status(url, oid, {"in_fulfilment"})
 
-    page = await chromium.new_page(viewport={"width": 1280, "height": 1100})
+    page = await chromium.new_page(locale="en-GB", viewport={"width": 1280, "height": 1100})
     await _console_login(page, server, staff_key(url, "customer_service", "Agent Kai"))
     await page.goto(f"{server}/console/orders/{oid}")
     form = page.locator("#cancel-lines")
@@ -216,7 +216,7 @@ async def test_agent_places_a_new_order_without_a_number_with_a_double_click(
 ) -> None:
     server, url = busy.url, settings.database_url
     email = unique_email()
-    page = await chromium.new_page(viewport={"width": 1280, "height": 1100})
+    page = await chromium.new_page(locale="en-GB", viewport={"width": 1280, "height": 1100})
     await _console_login(page, server, staff_key(url, "customer_service", "Agent Ina"))
     await page.goto(f"{server}/console/new")
     for label, value in {
@@ -252,7 +252,7 @@ async def test_agent_starts_a_return_with_a_double_click(
     sku = make_sku(url, {warehouse_in(url, "Dortmund"): 6}, price_cents=2999)
     oid = (await delivered_order(api, [(sku, 2)]))["order_id"]
 
-    page = await chromium.new_page(viewport={"width": 1280, "height": 1100})
+    page = await chromium.new_page(locale="en-GB", viewport={"width": 1280, "height": 1100})
     await _console_login(page, server, staff_key(url, "customer_service", "Agent Ole"))
     await page.goto(f"{server}/console/orders/{oid}")
     form = page.locator("#return")

@@ -45,7 +45,7 @@ async def test_store_confirms_shipped_in_the_browser_and_the_order_moves_on(
     their_id = theirs["shipments"][0]["shipment_id"]
     assert {o["shipments"][0]["location_id"] for o in mine} == {STORE}
 
-    page = await chromium.new_page(viewport={"width": 1100, "height": 720})
+    page = await chromium.new_page(locale="en-GB", viewport={"width": 1100, "height": 720})
     await page.goto(f"{server}/portal/login")
     await page.get_by_label("Portal key").fill(portal_key(url, STORE, "Filiale Berlin, Lager"))
     await page.get_by_role("button", name="Log in").click()
