@@ -16,6 +16,7 @@ from temporalio.client import Client
 from api.http import errors, idempotency, metrics, unavailable
 from api.http.limits import InputLimits
 from api.http.request_context import bind_path_ids
+from api.mcp import server as mcp_server
 from api.pages.console import masterdata as console_masterdata
 from api.pages.console import routes as console
 from api.pages.dashboard import routes as dashboard
@@ -47,7 +48,8 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if getattr(app.state, "temporal", None) is None:
             app.state.temporal = await connect(cfg)
-        yield
+        async with mcp_sessions.run():  # the MCP server's requests (api/mcp/), one per app
+            yield
 
     app = FastAPI(
         title="OMS API",
@@ -85,6 +87,7 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
     app.include_router(catalogue_router)
     app.include_router(locations_router)
     app.include_router(audit_router)
+    mcp_sessions = mcp_server.mount(app, cfg)  # /mcp: tools for AI agents (streamable HTTP)
     app.mount("/portal/static", StaticFiles(directory=portal.STATIC_DIR), name="portal-static")
     metrics.install(app, cfg)  # GET /metrics, request log context, HTTP metrics
     unavailable.install(app)  # database or Temporal briefly away: 503 + Retry-After

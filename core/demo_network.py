@@ -268,12 +268,14 @@ STAFF_KEYS = (
     ("demo-shop", "shop", "Web shop (demo key)"),
     ("demo-cs", "customer_service", "Customer service (demo key)"),
     ("demo-ops", "operations", "Operations (demo key)"),
+    ("demo-agent", "agent", "Telefonbot (demo key)"),  # AI agents: the MCP server (/mcp) only
 )
 
 
 def seed_staff_keys(url: str) -> list[tuple[str, str]]:
-    """The console's demo keys (customer service, operations), for ``devstack up`` only;
-    kept when already there. Returns (key, role) pairs."""
+    """The demo keys of the console (customer service, operations), the shop and an AI agent
+    (the MCP server), for ``devstack up`` only; kept when already there. Returns (key, role)
+    pairs."""
     with session_scope(url) as session:
         known = set(session.exec(select(ApiKey.key_hash)).all())
         for key, role, label in STAFF_KEYS:

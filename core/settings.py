@@ -238,6 +238,28 @@ class Settings(BaseSettings):
         "every API process. The default is public: set your own in production",
     )
 
+    # ---- AI agents (the MCP server, api/mcp/) -----------------------------------------------
+    agent_verify_max_failures: int = Field(
+        default=5,
+        ge=1,
+        description="failed caller verifications per order number within the window; more are "
+        "refused without checking, whatever is asked",
+    )
+    agent_verify_max_failures_per_key: int = Field(
+        default=50,
+        ge=1,
+        description="failed caller verifications per agent key within the window (guessing "
+        "across many order numbers)",
+    )
+    agent_verify_window_s: int = Field(
+        default=900, gt=0, description="the window over which failed verifications are counted"
+    )
+    agent_verification_ttl_s: int = Field(
+        default=3600,
+        gt=0,
+        description="how long a verified caller's grant (the token verify_customer returns) holds",
+    )
+
     # ---- outbound events (signed webhooks to subscribers) ----------------------------------
     outbound_dispatch_interval_s: int = Field(
         default=5, gt=0, description="how often the schedule posts due outbound deliveries"

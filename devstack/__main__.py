@@ -229,7 +229,10 @@ def _portal_banner(login_url: str, keys: list[demo_network.PortalKey]) -> str:
 def _console_banner(base: str, keys: list[tuple[str, str]]) -> str:
     """Where customer service and operations log in, with their demo keys."""
     lines = [f"  Console        {base}/console/login   dashboard {base}/dashboard"]
-    lines += [f"    {role:<17}  key {key}" for key, role in keys]
+    lines += [f"    {role:<17}  key {key}" for key, role in keys if role != "agent"]
+    lines += [  # AI agents (phone and chat bots): MCP over streamable HTTP, docs/agents.md
+        f"  MCP (agents)   {base}/mcp   key {key}" for key, role in keys if role == "agent"
+    ]
     return "\n".join(lines)
 
 

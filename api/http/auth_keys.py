@@ -8,6 +8,7 @@ which is looked up on every request, so revoking a key ends its logins at once.
 Issue or revoke keys from the command line::
 
     python -m api.http.auth_keys issue --location ST-BERLIN --label "Filiale Berlin, Kasse 1"
+    python -m api.http.auth_keys issue --role agent --label "Telefonbot"
     python -m api.http.auth_keys revoke 7
 """
 
@@ -29,6 +30,11 @@ from core.db.schema import ApiKey, Location, key_hash
 
 LOCATION = "location"
 """Role of a store's or vendor's portal key; ``location_id`` says which location."""
+AGENT = "agent"
+"""Role of an AI agent's key (the MCP server, ``api/mcp/``); its label names it in every order's
+event log as ``agent:<label>``."""
+AGENT_LABEL_MAX = 58
+"""``agent:`` and the label fit the 64 characters an order's actor may have."""
 
 
 def new_key() -> str:
@@ -41,6 +47,11 @@ def issue_key(
     """A new key (or the given one) stored hashed; returns the row and the key in clear."""
     if role == LOCATION and (location_id is None or s.get(Location, location_id) is None):
         raise ValueError(f"a location key needs a known location, not {location_id!r}")
+    if AGENT in {r.strip() for r in role.split(",")} and not 0 < len(label) <= AGENT_LABEL_MAX:
+        raise ValueError(
+            f"an agent key needs a label of 1 to {AGENT_LABEL_MAX} characters: it names the "
+            "agent in every order's event log"
+        )
     clear = key or new_key()
     row = ApiKey(key_hash=key_hash(clear), role=role, location_id=location_id, label=label)
     s.add(row)

@@ -29,6 +29,8 @@ class Role(StrEnum):
     CUSTOMER_SERVICE = "customer_service"
     OPERATIONS = "operations"
     LOCATION = "location"  # staff of one store or vendor (the key names the location)
+    AGENT = "agent"  # an AI agent (phone or chat bot): the MCP server only (api/mcp/), where it
+    # acts for one verified customer at a time; every other endpoint answers its key 403
 
 
 class Source(StrEnum):
@@ -68,6 +70,21 @@ def _key_from(request: Request) -> str:
     return key.strip()
 
 
+def principal_for_key(database_url: str, key: str) -> Principal | None:
+    """The holder of ``key`` (None: unknown or revoked), e.g. for a process started with a key
+    (the MCP server over stdio)."""
+    return _lookup(database_url, key.strip()) if key.strip() else None
+
+
+async def caller_of(request: Request) -> Principal | None:
+    """The key's holder (``X-API-Key`` or ``Authorization: Bearer``), or None without a valid
+    key. For endpoints outside FastAPI's dependencies (the MCP server's guard)."""
+    key = _key_from(request)
+    if not key:
+        return None
+    return await run_in_threadpool(_lookup, request.app.state.settings.database_url, key)
+
+
 def actor_of(request: Request) -> str:
     """Who the audit log names for a change made with the caller's key."""
     principal: Principal | None = getattr(request.state, "principal", None)
@@ -83,12 +100,7 @@ class Allow:
         self.roles = frozenset(roles)
 
     async def __call__(self, request: Request) -> Principal:
-        key = _key_from(request)
-        principal = (
-            (await run_in_threadpool(_lookup, request.app.state.settings.database_url, key))
-            if key
-            else None
-        )
+        principal = await caller_of(request)
         if principal is None:
             raise HTTPException(
                 401,

@@ -622,3 +622,20 @@ class Invoice(SQLModel, table=True):
     idempotency_key: str = Field(unique=True, max_length=200, description="order id + step")
     pdf: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
     created_at: datetime = Field(default_factory=utcnow)
+
+
+# ---- AI agents ------------------------------------------------------------------------------
+
+
+class AgentVerificationFailure(SQLModel, table=True):
+    """A caller an AI agent could not verify (wrong e-mail or postcode, bad link, unknown
+    order): counted per order number and per agent key, so guessing is throttled across every
+    API replica (``api/mcp/callers.py``). Rows older than the window are deleted as new ones
+    come."""
+
+    __tablename__ = "agent_verification_failure"
+    __table_args__ = (Index("ix_agent_verification_failure_subject", "subject", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    subject: str = Field(max_length=120, description="order:<order number> or key:<key id>")
+    at: datetime = Field(default_factory=utcnow)

@@ -45,6 +45,7 @@ KEYS = {
     Role.CUSTOMER_SERVICE: "roles-cs",
     Role.OPERATIONS: "roles-ops",
     Role.LOCATION: "roles-store",
+    Role.AGENT: "roles-agent",  # an AI agent's key: the MCP server only, 403 on every route here
 }
 TABLES = (
     OrderRecord,

@@ -57,6 +57,9 @@ def test_the_contracts_cover_the_rules() -> None:
         "vocabulary-pure",
         "activities-below-workflows",
         "faces-only-from-workflows",
+        "mcp-through-services",
+        "mcp-wired-by-app-only",
+        "agent-speaks-mcp-only",
     }
 
 
@@ -86,6 +89,10 @@ BREAKS = [
         "from activities.orders.activities import RiskActivities\n",
         "faces-only-from-workflows",
     ),
+    ("api/mcp/_bad.py", "from api.routes import orders\n", "mcp-through-services"),
+    ("api/services/_bad.py", "from api.mcp import callers\n", "mcp-wired-by-app-only"),
+    # the agent module itself, replaced in the copy by one that reaches past the MCP server
+    ("devstack/customer_agent.py", "from core import settings\n", "agent-speaks-mcp-only"),
 ]
 
 
