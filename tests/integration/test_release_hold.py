@@ -17,8 +17,10 @@ from api.app import create_app
 from core.settings import Settings
 from tests.support.auth import client_for
 from tests.support.catalogue import make_sku, warehouses
+from tests.support.console import staff_key
 from tests.support.histories import keep
 from tests.support.orders import order_request, wait_for_event, wait_for_status
+from tests.support.portal import csrf_of, portal_key
 from tests.support.smtp import Inbox, text_of, wait_for_subject
 from workflows.order.client import OrderClient
 
@@ -161,3 +163,48 @@ async def test_hold_ends_on_its_own_then_release_follows(
     assert not [e for e in order["events"] if e["type"] == "release_now"]
     detail = next(e for e in order["events"] if e["type"] == "released")["detail"]
     assert datetime.fromisoformat(detail["held_until"]) == until
+
+
+async def test_console_shows_the_hold_and_releases_now(
+    settings: Settings, temporal_client: Client, worker: None, tmp_path: Path
+) -> None:
+    """The agent sees until when the order may change and the instructions, lifts the hold
+    from the console; the store's queue then shows the instructions with the parcel."""
+    policy = tmp_path / "policy.toml"
+    policy.write_text(HELD, encoding="utf-8")
+    own = settings.model_copy(update={"policy_file": str(policy)})
+    app = create_app(own, temporal_client)
+    url = settings.database_url
+    sku = make_sku(url, {"ST-DRESDEN": 10})  # a store keeps a few for walk-in customers
+    body = order_request(lines=[(sku, 1)], delivery_instructions="Bitte beim Nachbarn abgeben")
+    order_id = str(body["order_id"])
+    async with client_for(app, own) as api:
+        await _place(api, body)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://oms.test", headers={"Accept-Language": "en"}
+    ) as web:
+        r = await web.post(
+            "/console/login", data={"key": staff_key(url, "customer_service", "Petra")}
+        )
+        assert r.status_code == 303
+        page = (await web.get(f"/console/orders/{order_id}")).text
+        assert 'id="release-hold"' in page and "changes possible until" in page
+        assert "Bitte beim Nachbarn abgeben" in page
+        assert 'id="release-now"' in page and 'id="modify"' in page
+        r = await web.post(
+            f"/console/orders/{order_id}/release-now",
+            follow_redirects=True,
+            data={"csrf": csrf_of(page), "reason": "ship today"},
+        )
+        assert r.status_code == 200 and "release hold lifted" in r.text
+    async with client_for(app, own) as api:
+        order = await wait_for_event(api, order_id, "released")
+    [lifted] = [e for e in order["events"] if e["type"] == "release_now"]
+    assert lifted["actor"] == "Petra" and lifted["detail"]["reason"] == "ship today"
+    async with httpx.AsyncClient(transport=transport, base_url="http://oms.test") as store:
+        r = await store.post("/portal/login", data={"key": portal_key(url, "ST-DRESDEN")})
+        assert r.status_code == 303
+        queue = (await store.get("/portal/queue", headers={"Accept-Language": "de"})).text
+        assert order_id in queue and "Lieferhinweise" in queue
+        assert "Bitte beim Nachbarn abgeben" in queue

@@ -43,6 +43,7 @@ from core.domain.commands import (
     CancelLinesRequest,
     CancelRequest,
     ModifyRequest,
+    ReleaseNowRequest,
     ReviewDecision,
 )
 from core.domain.orders import Address
@@ -343,9 +344,28 @@ async def modify(
             )
         if form.get("shipping_speed"):
             data["shipping_speed"] = form["shipping_speed"]
+        if form.get("delivery_instructions", "").strip():
+            data["delivery_instructions"] = form["delivery_instructions"]
         body = ModifyRequest.model_validate(data)
         done = await order_actions.modify(s, client, order_id, body, request_key(request))
         return _outcome(words.pgettext("action", "modify"), done, words)
+
+    return await _act(request, who, settings, f"/console/orders/{order_id}", run)
+
+
+@router.post("/orders/{order_id}/release-now")
+async def release_now(
+    order_id: str,
+    request: Request,
+    who: AgentDep,
+    s: DbDep,
+    settings: SettingsDep,
+    client: ClientDep,
+) -> Response:
+    async def run(form: dict[str, str], words: Words) -> str:
+        body = ReleaseNowRequest(agent=who.name, reason=form.get("reason", ""))
+        done = await order_actions.release_now(s, client, order_id, body, request_key(request))
+        return _outcome(words.pgettext("action", "release now"), done, words)
 
     return await _act(request, who, settings, f"/console/orders/{order_id}", run)
 

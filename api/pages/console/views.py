@@ -246,6 +246,8 @@ class WorkflowView:
     status: str
     waiting: str
     actions: dict[str, str] = field(default_factory=dict)
+    hold_until: datetime | None = None
+    """The release hold's end, while the order waits for it (changes possible until then)."""
 
     def offers(self, action: str) -> bool:
         return self.actions.get(action) == ""
@@ -273,7 +275,7 @@ async def workflow_state(
             QUERY_TIMEOUT_S + 0.5,
         )
         waiting = state.waiting_for or words.gettext("nothing right now")
-        return WorkflowView(True, state.status.value, waiting, actions)
+        return WorkflowView(True, state.status.value, waiting, actions, state.hold_until)
     except (TimeoutError, RPCError) as exc:
         if isinstance(exc, TimeoutError):
             reason = words.gettext("no answer in time")
