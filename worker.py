@@ -44,11 +44,12 @@ from workflows.connection import connect
 from workflows.ops.hold_cleanup import HoldCleanupWorkflow
 from workflows.ops.location_outage import LocationOutageWorkflow
 from workflows.ops.order_sweep import OrderSweepWorkflow
-from workflows.ops.outbound_dispatch import OutboundDispatchWorkflow
+from workflows.ops.outbound_dispatch import OutboundDispatcherWorkflow, OutboundDispatchWorkflow
 from workflows.ops.schedules import (
     ensure_hold_cleanup_schedule,
     ensure_order_sweep_schedule,
-    ensure_outbound_dispatch_schedule,
+    ensure_outbound_dispatcher,
+    keep_outbound_dispatcher,
 )
 from workflows.order.workflow import OrderWorkflow
 from workflows.returns.workflow import ReturnWorkflow
@@ -58,9 +59,13 @@ WORKFLOWS = [
     LocationOutageWorkflow,
     HoldCleanupWorkflow,
     ReturnWorkflow,
-    OutboundDispatchWorkflow,
+    OutboundDispatcherWorkflow,
+    OutboundDispatchWorkflow,  # the short runs of the old schedule: in flight at an upgrade
     OrderSweepWorkflow,
 ]
+
+DISPATCHER_CHECK_S = 60.0
+"""How often a worker makes sure the outbound dispatcher runs (it starts it if it is gone)."""
 
 
 def activities_for(settings: Settings) -> list[Callable[..., Any]]:
@@ -139,7 +144,7 @@ async def main() -> None:
         Runtime.set_default(worker_runtime(settings.worker_metrics_port))
     client = await connect(settings)
     await ensure_hold_cleanup_schedule(client, settings)
-    await ensure_outbound_dispatch_schedule(client, settings)
+    await ensure_outbound_dispatcher(client, settings)
     await ensure_order_sweep_schedule(client, settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -148,6 +153,7 @@ async def main() -> None:
     with ThreadPoolExecutor(max_workers=settings.worker_max_concurrent_activities) as executor:
         worker = build_worker(client, settings, executor)
         async with worker:
+            keeper = asyncio.create_task(_keep_dispatcher(client, settings))
             logging.getLogger("oms.worker").info(
                 "worker polling task queue %s on %s",
                 settings.task_queue,
@@ -155,7 +161,20 @@ async def main() -> None:
                 extra={"metrics_port": settings.worker_metrics_port},
             )
             await stop.wait()
+            keeper.cancel()
     logging.getLogger("oms.worker").info("worker stopped")
+
+
+async def _keep_dispatcher(client: Client, settings: Settings) -> None:
+    """A long-running workflow, unlike a schedule, does not come back by itself once ended
+    (terminated in the UI, say): every worker checks now and then and starts it again."""
+    log = logging.getLogger("oms.worker")
+    while True:
+        await asyncio.sleep(DISPATCHER_CHECK_S)
+        try:
+            await keep_outbound_dispatcher(client, settings)
+        except Exception:  # noqa: BLE001 - Temporal away for a moment: the next check retries
+            log.warning("could not check the outbound dispatcher", exc_info=True)
 
 
 if __name__ == "__main__":

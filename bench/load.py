@@ -1,15 +1,19 @@
 """Load and faults: a compressed shop day on the OMS with real PostgreSQL, then an audit.
 
 Starts its own stack (bench/load_stack.py: PostgreSQL, Temporal dev server on a database file,
-mail catcher, worker, API), places ``--orders`` orders at ``--rate`` per second and plays every
-partner (bench/load_day.py) while the fault schedule hits: the worker SIGKILLed and restarted,
-the Temporal dev server restarted, PostgreSQL restarted, the SMTP server down for a minute, and
-the payment provider failing 30% of calls throughout. Then it audits (bench/load_audit.py),
-measures empty workflows per second on the same server (bench/engine_limit.py), prints the
-figures and writes bench/results/load.json. Exit code 1 if the audit found anything.
+mail catcher, ``--workers`` worker processes, API), places ``--orders`` orders at ``--rate`` per
+second and plays every partner (bench/load_day.py) while the fault schedule hits: the (first)
+worker SIGKILLed and restarted, the Temporal dev server restarted, PostgreSQL restarted, the SMTP
+server down for a minute, and the payment provider failing 30% of calls throughout. Then it
+audits (bench/load_audit.py), and measures on the same server, with as many worker processes:
+empty workflows per second (bench/engine_limit.py) and a skeleton workflow with the shape of a
+simple card order of this run (bench/skeleton.py), whose CPU time per workflow it sets against
+the OMS's CPU time per order. Prints the figures and writes bench/results/load.json. Exit code 1
+if the audit found anything.
 
     .venv/bin/python bench/load.py --orders 2000
     .venv/bin/python bench/load.py --orders 200 --no-faults      # quick look
+    .venv/bin/python bench/load.py --orders 60 --workers 2 --out /tmp/smoke.json   # smoke run
 """
 
 from __future__ import annotations
@@ -32,14 +36,14 @@ from sqlalchemy import text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import engine_limit, load_audit  # noqa: E402
-from bench.load_day import Day, Outcome, plans  # noqa: E402
+from bench import engine_limit, load_audit, skeleton  # noqa: E402
+from bench.load_day import Day, Outcome, Plan, plans  # noqa: E402
 from bench.load_stack import LoadStack  # noqa: E402
 from bench.policy import release_policy  # noqa: E402
 from core.db.engine import session_scope  # noqa: E402
 from core.settings import Settings  # noqa: E402
 from devstack.client import OmsAuth  # noqa: E402
-from workflows.connection import connect
+from workflows.connection import connect  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "load.json"
 
@@ -81,6 +85,7 @@ class Usage:
         return {
             name: {
                 "cpu_percent_mean": round(100 * self.cpu[name] / wall, 1),
+                "cpu_s": round(self.cpu[name], 1),
                 "rss_peak_mb": round(self.peak_rss.get(name, 0) / 2**20, 1),
             }
             for name in sorted(self.cpu)
@@ -159,6 +164,7 @@ async def drive(stack: LoadStack, args: argparse.Namespace, run_id: str) -> dict
     await sampler
     print(f"  all orders settled after {elapsed:.0f} s; {day.send.retries} retried calls")
     return {
+        "plans": todo,
         "outcomes": outcomes,
         "faults": fault_log,
         "usage": usage.report(),
@@ -242,6 +248,67 @@ async def audit(stack: LoadStack, prefix: str, outcomes: list[Outcome]) -> dict[
     }
 
 
+async def simple_card_program(
+    address: str, todo: list[Plan], outcomes: list[Outcome], candidates: int = 20
+) -> dict[str, Any]:
+    """The skeleton's program, read off the simplest card order of this run (one line, one
+    parcel, completed, neither cancelled nor returned; of the first ``candidates`` such orders
+    the one with the shortest history, i.e. with the fewest retries); the default program if
+    the run had none."""
+    client = await connect(Settings(temporal_address=address))
+    found = [
+        p.order_id
+        for p, o in zip(todo, outcomes, strict=True)
+        if p.body["payment_method"] == "card"
+        and len(p.body["lines"]) == 1
+        and not p.cancel
+        and not p.return_lines
+        and o.final_status == "completed"
+        and o.shipments == 1
+    ][:candidates]
+    best: tuple[int, str, Any] | None = None
+    for order_id in found:
+        history = await client.get_workflow_handle(f"order-{order_id}").fetch_history()
+        if best is None or len(history.events) < best[0]:
+            best = (len(history.events), order_id, history)
+    if best is None:
+        return {"from_order": None, "program": skeleton.DEFAULT_PROGRAM, "order_shape": None}
+    _n, order_id, history = best
+    return {
+        "from_order": order_id,
+        "program": skeleton.program_from_history(history),
+        "order_shape": skeleton.shape(history),
+    }
+
+
+def per_order(usage: dict[str, dict[str, float]], orders: int) -> dict[str, float]:
+    """CPU milliseconds per accepted order of each part (all worker processes as one), over
+    the whole run: placing, fulfilment, cancellations, returns, faults."""
+    parts: dict[str, float] = {}
+    for name, u in usage.items():
+        part = "worker" if name.startswith("worker") else name
+        parts[part] = parts.get(part, 0.0) + u["cpu_s"]
+    out = {name: round(1000 * cpu_s / max(orders, 1), 1) for name, cpu_s in sorted(parts.items())}
+    out["total"] = round(sum(v for k, v in out.items()), 1)
+    return out
+
+
+def over_skeleton(oms: dict[str, float], skel: dict[str, float]) -> dict[str, float | None]:
+    """How many times the engine's own CPU time for the order's shape the OMS spends."""
+
+    def ratio(a: float, b: float) -> float | None:
+        return round(a / b, 1) if b else None
+
+    return {
+        "worker": ratio(oms.get("worker", 0.0), skel.get("worker", 0.0)),
+        "temporal": ratio(oms.get("temporal", 0.0), skel.get("temporal", 0.0)),
+        "worker_and_temporal": ratio(
+            oms.get("worker", 0.0) + oms.get("temporal", 0.0),
+            skel.get("worker", 0.0) + skel.get("temporal", 0.0),
+        ),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--orders", type=int, default=2000)
@@ -255,7 +322,19 @@ def main() -> None:
     parser.add_argument(
         "--hold", type=int, default=0, help="release hold in seconds (latency counts from its end)"
     )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="worker processes (default OMS_WORKERS, 1); the engine measurements use as many",
+    )
     parser.add_argument("--engine-workflows", type=int, default=2000)
+    parser.add_argument(
+        "--skeleton-workflows",
+        type=int,
+        default=1000,
+        help="skeleton workflows with a card order's shape, run after the audit (0: skip)",
+    )
     parser.add_argument("--keep", action="store_true", help="leave the stack's files behind")
     parser.add_argument("--out", default="", help="result file (default bench/results/load.json)")
     args = parser.parse_args()
@@ -266,12 +345,13 @@ def main() -> None:
         {
             "OMS_PAYMENT_SIM_FAILURE_RATE": str(failure),
             "OMS_PAYMENT_SIM_LATENCY_MS": str(args.payment_latency_ms),
-        }
+        },
+        workers=args.workers,
     )
     stack.extra_env.update(release_policy(stack.dir, args.hold))
     print(
         f"stack in {stack.dir}; run {run_id}: {args.orders} orders at {args.rate}/s, "
-        f"faults {'on' if args.faults else 'off'}",
+        f"{stack.workers} worker process(es), faults {'on' if args.faults else 'off'}",
         flush=True,
     )
     try:
@@ -280,12 +360,35 @@ def main() -> None:
         assert stack.pg is not None
         latency = release_latency(stack.pg.url, prefix, run["faults"])
         findings = asyncio.run(audit(stack, prefix, run["outcomes"]))
-        engine = asyncio.run(engine_limit.measure(stack.temporal_address, args.engine_workflows))
+        engine = asyncio.run(
+            engine_limit.measure(
+                stack.temporal_address, args.engine_workflows, workers=stack.workers
+            )
+        )
+        skel: dict[str, Any] | None = None
+        if args.skeleton_workflows:
+            source = asyncio.run(
+                simple_card_program(stack.temporal_address, run["plans"], run["outcomes"])
+            )
+            temporal = stack.services["temporal"].proc
+            assert temporal is not None
+            skel = asyncio.run(
+                skeleton.measure(
+                    stack.temporal_address,
+                    source["program"],
+                    args.skeleton_workflows,
+                    workers=stack.workers,
+                    server_pids=[temporal.pid],
+                )
+            )
+            skel["from_order"] = source["from_order"]
+            skel["order_shape"] = source["order_shape"]
     finally:
         stack.down(keep=args.keep)
     outcomes: list[Outcome] = run["outcomes"]
     accepted = [o for o in outcomes if o.accepted]
     clean = all(f["problems"] == 0 for f in findings.values())
+    cpu_per_order = per_order(run["usage"], len(accepted))
     result = {
         "command": "bench/load.py " + " ".join(sys.argv[1:]),
         "orders": args.orders,
@@ -298,11 +401,17 @@ def main() -> None:
         "elapsed_s": round(run["elapsed_s"]),
         "retried_calls": run["retries"],
         "release_latency_ms": {"all": latency["all"], "calm": latency["calm"]},
+        "workers": stack.workers,
         "usage": run["usage"],
+        "cpu_ms_per_order": cpu_per_order,
         "engine_limit": engine,
         "oms_share_of_engine_limit": round(
             latency["released_per_s"] / engine["workflows_per_s"], 4
         ),
+        "skeleton": skel,
+        "oms_over_skeleton": over_skeleton(cpu_per_order, skel["cpu_ms_per_workflow"])
+        if skel
+        else None,
         "audit_clean": clean,
         "audit": findings,
         "outcome_mix": {
@@ -346,6 +455,17 @@ def _print(r: dict[str, Any]) -> None:
         f"empty workflows on the same server: {e['workflows_per_s']}/s; the OMS runs at "
         f"{100 * r['oms_share_of_engine_limit']:.1f}% of that"
     )
+    if r["skeleton"]:
+        sk, ratio = r["skeleton"], r["oms_over_skeleton"]
+        print(
+            f"skeleton of a card order ({sk['shape']['workflow_tasks']} workflow tasks, "
+            f"{sk['shape']['activities']} activities, {sk['shape']['local_activities']} local "
+            f"activities; from {sk['from_order']}): {sk['workflows_per_s']}/s on "
+            f"{sk['workers']} worker process(es)"
+        )
+        print(f"  CPU ms per skeleton workflow: {sk['cpu_ms_per_workflow']}")
+        print(f"  CPU ms per OMS order:         {r['cpu_ms_per_order']}")
+        print(f"  OMS / skeleton: {ratio}")
     for name, f in r["audit"].items():
         figures = {k: v for k, v in f.items() if k not in ("problems", "examples")}
         print(

@@ -1,6 +1,7 @@
 """The OMS as the load bench runs it: real PostgreSQL, the Temporal dev server on its database
-file, the mail catcher, one worker and the API, each its own process that the fault schedule
-can kill, stop and start again.
+file, the mail catcher, the worker (``OMS_WORKERS`` or ``workers`` processes, each with its own
+metrics port) and the API, each its own process that the fault schedule can kill, stop and
+start again.
 
 Unlike ``devstack up`` (SQLite, one process tree), every part here is started separately so a
 fault hits exactly one of them, as it would in production.
@@ -19,10 +20,11 @@ import psutil
 
 from core import demo_network
 from core.db.migrate import upgrade
+from core.settings import get_settings
 from devstack.binaries import DEV_SERVER_SQLITE, temporal_cli
 from devstack.demo_data import load_demo
 from devstack.postgres import PostgresCluster, free_port, remove_cluster, start_cluster
-from devstack.processes import wait_for_http, wait_for_port
+from devstack.processes import wait_for_http, wait_for_port, worker_name
 from workflows.search_attributes import cli_flags
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -71,11 +73,15 @@ class LoadStack:
     """Start with :meth:`up`, end with :meth:`down`; ``settings_env`` is what every OMS
     process gets (``OMS_*``)."""
 
-    def __init__(self, extra_env: dict[str, str] | None = None) -> None:
+    def __init__(self, extra_env: dict[str, str] | None = None, workers: int | None = None) -> None:
         self.dir = Path(tempfile.mkdtemp(prefix="oms-load-"))
         (self.dir / "logs").mkdir()
         self.mail_dir = self.dir / "mail"
-        self.ports = {n: free_port() for n in ("temporal", "ui", "api", "smtp", "mail", "metrics")}
+        self.workers = workers if workers is not None else get_settings().workers
+        self.worker_names = [worker_name(i) for i in range(1, self.workers + 1)]
+        self.ports = {
+            n: free_port() for n in ("temporal", "ui", "api", "smtp", "mail", *self.worker_names)
+        }
         self.pg: PostgresCluster | None = None
         self.extra_env = extra_env or {}
         self.services: dict[str, Service] = {}
@@ -102,7 +108,6 @@ class LoadStack:
             "OMS_API_PORT": str(self.ports["api"]),
             "OMS_STATE_DIR": str(self.dir),
             "OMS_LOG_FORMAT": "json",
-            "OMS_WORKER_METRICS_PORT": str(self.ports["metrics"]),
         }
 
     def up(self) -> None:
@@ -141,7 +146,15 @@ class LoadStack:
                 {**env, "OMS_MAIL_DIR": str(self.mail_dir)},
                 logs,
             ),
-            "worker": Service("worker", [py, str(ROOT / "worker.py")], env, logs),
+            **{
+                name: Service(
+                    name,
+                    [py, str(ROOT / "worker.py")],
+                    {**env, "OMS_WORKER_METRICS_PORT": str(self.ports[name])},
+                    logs,
+                )
+                for name in self.worker_names
+            },
             "api": Service(
                 "api",
                 [
@@ -166,14 +179,15 @@ class LoadStack:
         self.services["mail"].start()
         wait_for_port("127.0.0.1", self.ports["temporal"], timeout=60)
         wait_for_port("127.0.0.1", self.ports["smtp"], timeout=30)
-        self.services["worker"].start()
+        for name in self.worker_names:
+            self.services[name].start()
         self.services["api"].start()
         wait_for_http(f"{self.api_url}/health", timeout=60)
 
     def down(self, keep: bool = False) -> None:
         """Stop everything; ``keep``: leave PostgreSQL's data directory for a look afterwards
         (start it with pg_ctl -D <datadir> start)."""
-        for name in ("api", "worker", "mail", "temporal"):
+        for name in ("api", *self.worker_names, "mail", "temporal"):
             if name in self.services:
                 self.services[name].stop()
         if self.pg is not None:
@@ -184,7 +198,8 @@ class LoadStack:
 
     # ---- faults ------------------------------------------------------------------------
     def kill_worker(self) -> None:
-        """SIGKILL: no graceful shutdown, running activities are lost mid-way."""
+        """SIGKILL the first worker: no graceful shutdown, running activities are lost mid-way
+        (with more than one worker, the others carry on meanwhile)."""
         self.services["worker"].stop(signal.SIGKILL)
 
     def restart(self, name: str) -> None:

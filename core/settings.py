@@ -112,6 +112,12 @@ class Settings(BaseSettings):
         description="routing rule profiles per customer group (TOML); empty: built-in default",
     )
     worker_max_concurrent_activities: int = 50
+    workers: int = Field(
+        default=1,
+        ge=1,
+        description="worker processes `python -m devstack up` and the load bench start on this "
+        "machine, each with its own metrics port (docker compose: --scale worker=N)",
+    )
 
     # ---- observability: logs and metrics ---------------------------------------------------
     log_format: Literal["console", "json"] = Field(
@@ -262,7 +268,7 @@ class Settings(BaseSettings):
 
     # ---- outbound events (signed webhooks to subscribers) ----------------------------------
     outbound_dispatch_interval_s: int = Field(
-        default=5, gt=0, description="how often the schedule posts due outbound deliveries"
+        default=5, gt=0, description="how often the outbound dispatcher looks for due deliveries"
     )
     outbound_max_attempts: int = Field(
         default=10, ge=1, description="attempts of one delivery before it is marked failed"
@@ -276,6 +282,12 @@ class Settings(BaseSettings):
     outbound_timeout_s: float = Field(default=10.0, gt=0, description="HTTP timeout per attempt")
     outbound_batch: int = Field(
         default=50, gt=0, description="deliveries posted concurrently per dispatch round"
+    )
+    outbound_dispatcher_max_rounds: int = Field(
+        default=360,
+        gt=0,
+        description="dispatch rounds of the long-running outbound dispatcher before it "
+        "continues as new (sooner when Temporal suggests it); 360 idle rounds of 5 s: 30 min",
     )
     idempotency_retention_h: int = Field(
         default=24, gt=0, description="how long an answer is kept under its Idempotency-Key"

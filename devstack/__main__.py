@@ -1,8 +1,8 @@
 """``python -m devstack up``: the whole OMS on one machine, on its embedded defaults.
 
 Starts the Temporal dev server (UI on 8233, search attributes registered), migrates and seeds
-the SQLite database, starts the mail catcher, the worker and the API, prints where to look,
-and stops everything on Ctrl-C.
+the SQLite database, starts the mail catcher, the worker (``OMS_WORKERS`` of them, each with its
+own metrics port) and the API, prints where to look, and stops everything on Ctrl-C.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from devstack.processes import (
     port_free,
     wait_for_http,
     wait_for_port,
+    worker_name,
 )
 from workflows.connection import connect
 from workflows.ops.setup import register_search_attributes
@@ -100,7 +101,7 @@ def up() -> None:
                 f"port {port} ({name}) is taken: stop what uses it, or set OMS_* ports", err=True
             )
             raise typer.Exit(1)
-    metrics_port = _worker_metrics_port(s.worker_metrics_port)
+    metrics_ports = _worker_metrics_ports(s.worker_metrics_port, s.workers)
     state = s.state_dir
     group = ProcessGroup(state / "logs", cwd=ROOT)
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
@@ -140,11 +141,12 @@ def up() -> None:
         portal_keys = demo_network.seed_portal_keys(s.database_url)
         staff_keys = demo_network.seed_staff_keys(s.database_url)
         wait_for_port(temporal_host, int(temporal_port), timeout=60, alive=group.failed)
-        group.start(
-            "worker",
-            [sys.executable, str(ROOT / "worker.py")],
-            {"OMS_WORKER_METRICS_PORT": str(metrics_port)},
-        )
+        for i, metrics_port in enumerate(metrics_ports, start=1):
+            group.start(
+                worker_name(i),
+                [sys.executable, str(ROOT / "worker.py")],
+                {"OMS_WORKER_METRICS_PORT": str(metrics_port)},
+            )
         group.start(
             "api",
             [
@@ -170,7 +172,7 @@ OMS is running ({"demo network loaded" if loaded else "existing database"}: {s.d
   Temporal UI    http://{temporal_host}:{s.temporal_ui_port}/namespaces/{s.temporal_namespace}/workflows
   Mail inbox     http://{s.smtp_host}:{s.mail_ui_port}
   Metrics        http://{s.api_host}:{s.api_port}/metrics   (API: requests, OMS state)
-                 http://127.0.0.1:{metrics_port}/metrics   (worker: Temporal SDK, OMS)
+{_workers_banner(metrics_ports)}
   Logs           {state / "logs"}/
   Order policy   {policy}   (release hold: {_hold_text(policy)})
 {_portal_banner(f"http://{s.api_host}:{s.api_port}/portal/login", portal_keys)}
@@ -192,9 +194,10 @@ Place an order:  see README.md ("Try it"). Ctrl-C stops everything.
         group.stop()
 
 
-def _worker_metrics_port(configured: int) -> int:
-    """The configured port (it must be free), else 9464, else any free one: a second stack
-    (tests) must not fail on the default."""
+def _worker_metrics_ports(configured: int, workers: int) -> list[int]:
+    """One metrics port per worker. The first: the configured port (it must be free), else
+    9464, else any free one (a second stack, in tests, must not fail on the default); the
+    next ones follow it where free, else any free port."""
     if configured:
         if not port_free("127.0.0.1", configured):
             typer.echo(
@@ -203,8 +206,25 @@ def _worker_metrics_port(configured: int) -> int:
                 err=True,
             )
             raise typer.Exit(1)
-        return configured
-    return WORKER_METRICS_PORT if port_free("127.0.0.1", WORKER_METRICS_PORT) else free_port()
+        first = configured
+    else:
+        free = port_free("127.0.0.1", WORKER_METRICS_PORT)
+        first = WORKER_METRICS_PORT if free else free_port()
+    ports = [first]
+    while len(ports) < workers:
+        nxt = ports[-1] + 1
+        ports.append(nxt if nxt not in ports and port_free("127.0.0.1", nxt) else free_port())
+    return ports
+
+
+def _workers_banner(metrics_ports: list[int]) -> str:
+    """The metrics line of each worker, under the API's."""
+    n = len(metrics_ports)
+    return "\n".join(
+        f"                 http://127.0.0.1:{port}/metrics   "
+        + (f"(worker {i} of {n}: Temporal SDK, OMS)" if n > 1 else "(worker: Temporal SDK, OMS)")
+        for i, port in enumerate(metrics_ports, start=1)
+    )
 
 
 def _hold_text(policy_file: str) -> str:

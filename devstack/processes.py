@@ -50,6 +50,11 @@ def wait_for_http(url: str, timeout: float = 60.0, alive: Alive | None = None) -
     raise TimeoutError(f"{url} not ready after {timeout:.0f}s")
 
 
+def worker_name(i: int) -> str:
+    """Process and log name of the ``i``-th worker (from 1): ``worker``, ``worker-2``, ..."""
+    return "worker" if i == 1 else f"worker-{i}"
+
+
 def port_free(host: str, port: int) -> bool:
     with socket.socket() as sock:
         return sock.connect_ex((host, port)) != 0

@@ -1,10 +1,13 @@
 """The README's start command: the embedded stack comes up, serves the API, runs an order to
-completion, and the order can be found in Temporal by its OrderStatus search attribute."""
+completion, and the order can be found in Temporal by its OrderStatus search attribute. It runs
+with two worker processes (``OMS_WORKERS=2``): both poll, each serves its own metrics, and they
+started one outbound dispatcher between them."""
 
 from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -21,6 +24,8 @@ from devstack.client import OmsAuth
 from devstack.postgres import free_port
 from devstack.processes import port_free
 from tests.support.auth import ALL_ROLES_KEY, ensure_keys
+from tests.support.task_queues import pollers
+from workflows.ops.schedules import outbound_dispatcher_id
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -38,7 +43,9 @@ class Stack:
             "OMS_API_PORT": str(self.ports["api"]),
             "OMS_SMTP_PORT": str(self.ports["smtp"]),
             "OMS_MAIL_UI_PORT": str(self.ports["mail"]),
+            "OMS_WORKERS": "2",
         }
+        self.logs = tmp / "logs"
         self.api = f"http://127.0.0.1:{self.ports['api']}"
         self.out = tmp / "stdout.txt"
         self.proc = subprocess.Popen(
@@ -129,6 +136,27 @@ async def test_start_command_runs_an_order_end_to_end(stack: Stack) -> None:
             break
         await asyncio.sleep(0.2)
     assert found == ["order-E2E-1"]
+
+    # two worker processes: each its log and metrics port, both polling, one dispatcher
+    assert {p.name for p in stack.logs.glob("worker*.log")} == {"worker.log", "worker-2.log"}
+    metrics = re.findall(r"http://127\.0\.0\.1:(\d+)/metrics +\(worker (\d) of 2", stack.banner)
+    assert [n for _port, n in metrics] == ["1", "2"] and len({p for p, _n in metrics}) == 2
+    async with httpx.AsyncClient(timeout=10) as http:
+        for port, _n in metrics:
+            r = await http.get(f"http://127.0.0.1:{port}/metrics")
+            assert r.status_code == 200 and "temporal_" in r.text
+    settings = Settings(_env_file=None)
+    polling: set[str] = set()
+    for _ in range(50):
+        polling = await pollers(client, settings.task_queue)
+        if len(polling) == 2:
+            break
+        await asyncio.sleep(0.2)
+    assert len(polling) == 2, polling
+    dispatcher = outbound_dispatcher_id(settings)
+    assert [w.id async for w in client.list_workflows(f"WorkflowId = '{dispatcher}'")] == [
+        dispatcher
+    ]
 
     assert stack.stop() == 0
     assert all(port_free("127.0.0.1", p) for p in stack.ports.values())

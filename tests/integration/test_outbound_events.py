@@ -1,36 +1,63 @@
 """Outbound events: order events posted to subscribers as signed webhooks, against a real
-HTTP receiver on 127.0.0.1, a real worker and PostgreSQL. The dispatch workflow is started
-directly (or the schedule triggered) instead of waiting for the schedule's interval."""
+HTTP receiver on 127.0.0.1, a real worker and PostgreSQL. Most tests post with short dispatch
+runs started directly, so each decides when a round happens; the last ones run the long-running
+dispatcher the worker starts (two worker processes, continue-as-new, configure and wake)."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import os
 import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from sqlmodel import col, select
-from temporalio.client import Client
+from temporalio.client import (
+    Client,
+    Schedule,
+    ScheduleActionStartWorkflow,
+    ScheduleIntervalSpec,
+    ScheduleSpec,
+    WorkflowExecution,
+    WorkflowExecutionStatus,
+    WorkflowHandle,
+)
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import Replayer
 
 from core.db.engine import session_scope
 from core.db.schema import OrderEvent
 from core.settings import Settings
 from core.signing import verify
+from tests.support.histories import HISTORIES
 from tests.support.orders import order_request, ship_and_deliver, wait_for_status
+from tests.support.task_queues import pollers
+from tests.support.worker_process import WorkerProcess
 from worker import build_worker
-from workflows.ops.outbound_dispatch import DispatchParams, OutboundDispatchWorkflow
-from workflows.ops.schedules import ensure_outbound_dispatch_schedule
+from workflows.ops.outbound_dispatch import (
+    DispatchParams,
+    OutboundDispatcherWorkflow,
+    OutboundDispatchWorkflow,
+)
+from workflows.ops.schedules import (
+    ensure_outbound_dispatcher,
+    keep_outbound_dispatcher,
+    outbound_dispatch_schedule_id,
+    outbound_dispatcher_id,
+)
 
 
 @dataclass
@@ -323,30 +350,236 @@ async def test_delivery_gives_up_and_shows_as_failed(
     assert r.status_code == 409
 
 
-async def test_schedule_is_registered_idempotently_and_dispatches(
+def old_dispatch_schedule(cfg: Settings) -> Schedule:
+    """The schedule of the kind workers registered before the long-running dispatcher."""
+    return Schedule(
+        action=ScheduleActionStartWorkflow(
+            OutboundDispatchWorkflow.run,
+            arg=DispatchParams(),
+            id=f"outbound-dispatch-{cfg.task_queue}",
+            task_queue=cfg.task_queue,
+        ),
+        spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=timedelta(seconds=5))]),
+    )
+
+
+async def runs(client: Client, workflow_id: str) -> list[WorkflowExecution]:
+    return [w async for w in client.list_workflows(f"WorkflowId = '{workflow_id}'")]
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], what: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not await check():
+        assert time.monotonic() < deadline, what
+        await asyncio.sleep(0.3)
+
+
+async def signals(handle: WorkflowHandle[Any, Any]) -> list[str]:
+    return [
+        e.workflow_execution_signaled_event_attributes.signal_name
+        async for e in handle.fetch_history_events()
+        if e.HasField("workflow_execution_signaled_event_attributes")
+    ]
+
+
+async def test_two_worker_processes_run_one_dispatcher_that_posts(
     api: httpx.AsyncClient,
+    settings: Settings,
     temporal_client: Client,
-    dispatcher: Settings,
+    receiver: Receiver,
+    subscribe: Callable[..., Any],
+    tmp_path: Path,
+) -> None:
+    """``python worker.py`` twice, as on a host with two workers: they start one dispatcher
+    between them (each hands it its settings), remove the old kind of schedule, and webhooks
+    arrive with nobody starting a dispatch run."""
+    cfg = settings.model_copy(update={"task_queue": f"outbound-2w-{uuid.uuid4().hex[:8]}"})
+    old = await temporal_client.create_schedule(
+        outbound_dispatch_schedule_id(cfg), old_dispatch_schedule(cfg)
+    )
+    await old.pause()  # it would post too; it is here to be removed
+    workers = [WorkerProcess(cfg, tmp_path / f"worker-{i}.log") for i in (1, 2)]
+    for w in workers:
+        w.env["OMS_OUTBOUND_DISPATCH_INTERVAL_S"] = "1"
+        w.start()
+    handle = temporal_client.get_workflow_handle(outbound_dispatcher_id(cfg))
+    try:
+
+        async def both_started_it() -> bool:
+            try:
+                return await signals(handle) == ["configure", "configure"]
+            except RPCError:  # not started yet
+                return False
+
+        await eventually(both_started_it, "the two workers did not both start the dispatcher")
+        await eventually(
+            lambda: _polled_by(temporal_client, cfg.task_queue, 2), "two workers never polled"
+        )
+        with pytest.raises(RPCError) as gone:
+            await old.describe()
+        assert gone.value.status == RPCStatusCode.NOT_FOUND
+
+        await subscribe("/two-workers", event_types=["placed"])
+        body = order_request()
+        assert (await api.post("/orders", json=body)).status_code == 202
+        await eventually(
+            lambda: _arrived(receiver, "/two-workers", body["order_id"]),
+            "the dispatcher posted nothing",
+        )
+        [got] = receiver.for_order("/two-workers", body["order_id"])
+        assert got.json["type"] == "placed"
+
+        [run] = await runs(temporal_client, handle.id)  # one execution, still running
+        assert run.status == WorkflowExecutionStatus.RUNNING
+        assert run.workflow_type == "OutboundDispatcherWorkflow"
+        assert not [
+            w
+            async for w in temporal_client.list_workflows(
+                f"WorkflowType = 'OutboundDispatchWorkflow' AND TaskQueue = '{cfg.task_queue}'"
+            )
+        ]
+    finally:
+        for w in workers:
+            w.stop()
+        await _terminate(handle)
+
+
+async def test_dispatcher_continues_as_new_and_keeps_posting(
+    api: httpx.AsyncClient,
+    settings: Settings,
+    temporal_client: Client,
     receiver: Receiver,
     subscribe: Callable[..., Any],
 ) -> None:
-    schedule_id = await ensure_outbound_dispatch_schedule(temporal_client, dispatcher)
-    assert await ensure_outbound_dispatch_schedule(temporal_client, dispatcher) == schedule_id
-    handle = temporal_client.get_schedule_handle(schedule_id)
-    try:
-        await subscribe("/scheduled", event_types=["placed"])
-        body = order_request()
-        assert (await api.post("/orders", json=body)).status_code == 202
-        await wait_for_status(api, body["order_id"], {"in_fulfilment"})
-        await handle.trigger()
-        deadline = time.monotonic() + 90
-        while not receiver.for_order("/scheduled", body["order_id"]):
-            assert time.monotonic() < deadline, "the triggered schedule posted nothing"
-            await asyncio.sleep(0.2)
-        [got] = receiver.for_order("/scheduled", body["order_id"])
-        assert got.json["type"] == "placed"
-    finally:
-        await handle.delete()
+    cfg = settings.model_copy(
+        update={
+            "task_queue": f"outbound-can-{uuid.uuid4().hex[:8]}",
+            "outbound_dispatch_interval_s": 1,
+            "outbound_dispatcher_max_rounds": 3,
+        }
+    )
+    with ThreadPoolExecutor(max_workers=cfg.worker_max_concurrent_activities) as executor:
+        async with build_worker(temporal_client, cfg, executor):
+            workflow_id = await ensure_outbound_dispatcher(temporal_client, cfg)
+            handle = temporal_client.get_workflow_handle(workflow_id)
+            try:
+                await subscribe("/continued", event_types=["placed"])
+                placed = []
+                for _ in range(2):  # one order before the first continue-as-new, one after
+                    body = order_request()
+                    assert (await api.post("/orders", json=body)).status_code == 202
+                    placed.append(body["order_id"])
+                    await eventually(
+                        lambda: _arrived(receiver, "/continued", placed[-1]),
+                        "the dispatcher posted nothing",
+                    )
+
+                async def continued_twice() -> bool:
+                    done = [
+                        r
+                        for r in await runs(temporal_client, workflow_id)
+                        if r.status == WorkflowExecutionStatus.CONTINUED_AS_NEW
+                    ]
+                    return len(done) >= 2
+
+                await eventually(continued_twice, "the dispatcher never continued as new")
+                first = sorted(
+                    await runs(temporal_client, workflow_id), key=lambda r: r.start_time
+                )[0]
+                history = await temporal_client.get_workflow_handle(
+                    workflow_id, run_id=first.run_id
+                ).fetch_history()
+                assert history.events[-1].HasField(
+                    "workflow_execution_continued_as_new_event_attributes"
+                )
+                timers = [e for e in history.events if e.HasField("timer_started_event_attributes")]
+                assert 1 <= len(timers) <= 3  # rounds: claim, post, wait on a durable timer
+                await Replayer(
+                    workflows=[OutboundDispatcherWorkflow], data_converter=pydantic_data_converter
+                ).replay_workflow(history)
+                if os.environ.get("OMS_RECORD_HISTORIES") == "1":  # for tests/unit/test_replay.py
+                    (HISTORIES / "outbound_dispatcher_continued.json").write_text(history.to_json())
+                progress = await handle.query(OutboundDispatcherWorkflow.progress)
+                assert progress.rounds <= cfg.outbound_dispatcher_max_rounds
+                assert all(len(receiver.for_order("/continued", o)) == 1 for o in placed)
+            finally:
+                await _terminate(handle)
+
+
+async def test_dispatcher_takes_new_settings_and_wakes_on_signal(
+    api: httpx.AsyncClient,
+    settings: Settings,
+    temporal_client: Client,
+    receiver: Receiver,
+    subscribe: Callable[..., Any],
+) -> None:
+    """Starting it again (a worker restarted with other settings) signals the running one; the
+    ``wake`` signal makes it claim at once instead of at the end of its (here hour-long) wait."""
+    cfg = settings.model_copy(
+        update={
+            "task_queue": f"outbound-wake-{uuid.uuid4().hex[:8]}",
+            "outbound_dispatch_interval_s": 3600,
+        }
+    )
+    with ThreadPoolExecutor(max_workers=cfg.worker_max_concurrent_activities) as executor:
+        async with build_worker(temporal_client, cfg, executor):
+            workflow_id = await ensure_outbound_dispatcher(temporal_client, cfg)
+            handle = temporal_client.get_workflow_handle(workflow_id)
+            try:
+                smaller = cfg.model_copy(update={"outbound_batch": 7})
+                assert await ensure_outbound_dispatcher(temporal_client, smaller) == workflow_id
+                assert await keep_outbound_dispatcher(temporal_client, smaller) == workflow_id
+
+                async def configured_twice() -> bool:  # a signal is buffered during a task
+                    return await signals(handle) == ["configure", "configure"]
+
+                await eventually(configured_twice, "the second start did not configure it")
+                assert len(await runs(temporal_client, workflow_id)) == 1
+
+                await subscribe("/woken", event_types=["placed"])
+                body = order_request()
+                assert (await api.post("/orders", json=body)).status_code == 202
+                await wait_for_status(api, body["order_id"], {"in_fulfilment"})
+                await asyncio.sleep(1)  # the dispatcher sleeps for an hour: nothing arrives
+                assert not receiver.for_order("/woken", body["order_id"])
+                await handle.signal(OutboundDispatcherWorkflow.wake)
+                await eventually(
+                    lambda: _arrived(receiver, "/woken", body["order_id"]),
+                    "the woken dispatcher posted nothing",
+                    timeout=30,
+                )
+                history = await handle.fetch_history()
+                started = history.events[0].workflow_execution_started_event_attributes
+                assert started.input  # started with this worker's settings, then configured
+                await Replayer(
+                    workflows=[OutboundDispatcherWorkflow], data_converter=pydantic_data_converter
+                ).replay_workflow(history)
+
+                # terminated (by hand in the UI, say): the workers' periodic check starts it again
+                await handle.terminate("test")
+                assert await keep_outbound_dispatcher(temporal_client, cfg) == workflow_id
+                restarted = {WorkflowExecutionStatus.TERMINATED, WorkflowExecutionStatus.RUNNING}
+
+                async def started_again() -> bool:
+                    return {r.status for r in await runs(temporal_client, workflow_id)} == restarted
+
+                await eventually(started_again, "the dispatcher was not started again")
+            finally:
+                await _terminate(temporal_client.get_workflow_handle(workflow_id))
+
+
+async def _arrived(receiver: Receiver, path: str, order_id: str) -> bool:
+    return bool(receiver.for_order(path, order_id))
+
+
+async def _polled_by(client: Client, task_queue: str, n: int) -> bool:
+    return len(await pollers(client, task_queue)) >= n
+
+
+async def _terminate(handle: WorkflowHandle[Any, Any]) -> None:
+    """The dispatcher would otherwise keep claiming other tests' deliveries."""
+    with contextlib.suppress(RPCError):  # already ended
+        await handle.terminate("test over")
 
 
 async def test_subscription_api_validates_and_hides_the_secret(

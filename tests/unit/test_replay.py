@@ -16,14 +16,19 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
 from tests.support.histories import HISTORIES
-from workflows.ops.outbound_dispatch import OutboundDispatchWorkflow
+from workflows.ops.outbound_dispatch import OutboundDispatcherWorkflow, OutboundDispatchWorkflow
 from workflows.order.workflow import OrderWorkflow
 from workflows.returns.workflow import ReturnWorkflow
 
 
 def replayer() -> Replayer:
     return Replayer(
-        workflows=[OrderWorkflow, ReturnWorkflow, OutboundDispatchWorkflow],
+        workflows=[
+            OrderWorkflow,
+            ReturnWorkflow,
+            OutboundDispatchWorkflow,
+            OutboundDispatcherWorkflow,
+        ],
         data_converter=pydantic_data_converter,
     )
 
