@@ -1,6 +1,6 @@
 """What the server-rendered staff pages share: signed session and flash cookies, form tokens,
 PRG redirects, the jinja2 environment with its filters, and each user's language (German or
-English: ``api.pages.console.translations``, with the catalogues next to it).
+English: ``api.pages.translations``, with the catalogues next to it).
 
 There is no server-side session state: cookies are HMAC-signed under ``OMS_SESSION_SECRET``
 (``api.http.auth_keys.Signer``), each kind under its own purpose, so a flash never passes as a login
@@ -24,9 +24,9 @@ from pydantic import ValidationError
 
 from api.http.auth_keys import Signer
 from api.http.idempotency import install_template_global
-from api.pages.console import translations
-from api.pages.console.translations import LANGUAGE_COOKIE, LANGUAGES, words_for
-from api.pages.console.translations import LOCAL_TZ as LOCAL_TZ  # where staff pages keep time
+from api.pages import translations
+from api.pages.translations import LANGUAGE_COOKIE, LANGUAGES, words_for
+from api.pages.translations import LOCAL_TZ as LOCAL_TZ  # where staff pages keep time
 from core.settings import Settings
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).resolve().parent / "templates")

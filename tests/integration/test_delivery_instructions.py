@@ -3,8 +3,8 @@ with the order, they reach the order view, the console's data, the confirmation 
 with the release, each parcel's record and the location's pick list; the customer changes them
 on the self-service page (and customer service through ``modify``) until the order is released
 (an e-mail confirms it, the event log names the customer), without a new payment or new
-shipments; bad text is 422 naming the field and changes nothing; after release the order
-refuses with its own reason."""
+shipments; bad text is 422 naming the field (on the page in the customer's words) and changes
+nothing; after release the order refuses, and the page says why in the customer's words."""
 
 from __future__ import annotations
 
@@ -42,6 +42,12 @@ TERRACE = "Auf der Terrasse hinter dem Haus ablegen"
 BAD = {"too_long": "x" * (MAX_DELIVERY_INSTRUCTIONS + 1), "control": "Klingel\x07kaputt"}
 RELEASED = refusals.modify_closed(OrderStatus.IN_FULFILMENT, False, True, ShipmentBook())
 """The order's own reason once released (the rule its Update validator applies)."""
+RELEASED_SAID = "Ihre Bestellung wird bereits für den Versand verpackt."
+"""The same, as the German customer reads it on the self-service page."""
+BAD_SAID = {
+    "too_long": f"Lieferhinweise dürfen höchstens {MAX_DELIVERY_INSTRUCTIONS} Zeichen lang sein.",
+    "control": "Lieferhinweise müssen einfacher Text sein",
+}
 
 
 def _locs(r: httpx.Response) -> list[list[Any]]:
@@ -135,14 +141,14 @@ async def test_the_customer_changes_them_in_self_service_until_the_order_is_rele
         )
 
     assert (await change(NEIGHBOUR, token + "x")).status_code == 403
-    for text in BAD.values():
+    for kind, text in BAD.items():
         r = await change(text)
-        assert r.status_code == 422 and "delivery_instructions" in r.text, r.text[:300]
+        assert r.status_code == 422 and BAD_SAID[kind] in r.text, r.text[:300]
         assert 'id="error"' in r.text
     r = await change("\x00")
-    assert r.status_code == 422 and "delivery_instructions" in r.text
+    assert r.status_code == 422 and BAD_SAID["control"] in r.text
     r = await api.post(f"{path}/delivery-instructions", data={"t": token})  # no field at all
-    assert r.status_code == 422 and "delivery_instructions" in r.text
+    assert r.status_code == 422 and "Bitte prüfen Sie Ihre Eingaben." in r.text
     after_bad = (await api.get(f"/orders/{oid}")).json()
     assert after_bad["delivery_instructions"] == "Garage" and not _modified(after_bad)
 
@@ -174,10 +180,12 @@ async def test_the_customer_changes_them_in_self_service_until_the_order_is_rele
     assert {s["delivery_instructions"] for s in released["shipments"]} == {NEIGHBOUR}
 
     page = await api.get(path, params={"t": token})
-    assert 'id="instructions-closed"' in page.text and RELEASED in page.text
+    assert 'id="instructions-closed"' in page.text and RELEASED_SAID in page.text
+    assert RELEASED not in page.text  # the workflow's English stays behind the page
     assert "Lieferhinweise speichern" not in page.text and 'id="changes-until"' not in page.text
     r = await change(TERRACE)
-    assert r.status_code == 409 and RELEASED in r.text
+    assert r.status_code == 409 and f"Es wurde nichts geändert. {RELEASED_SAID}" in r.text
+    assert RELEASED not in r.text
     final = (await api.get(f"/orders/{oid}")).json()
     assert final["delivery_instructions"] == NEIGHBOUR and len(_modified(final)) == 1
     assert len([m for m in inbox.for_order(oid) if "geänderte" in str(m["Subject"])]) == 1
@@ -186,7 +194,9 @@ async def test_the_customer_changes_them_in_self_service_until_the_order_is_rele
         await ship_and_deliver(api, parcel["shipment_id"])
     await wait_for_status(api, oid, {"completed"})
     page = await api.get(path, params={"t": token})
-    assert refusals.closed(OrderStatus.COMPLETED, True) in page.text
+    assert "Die Lieferhinweise können nicht mehr geändert werden. " in page.text
+    assert "Ihre Bestellung ist abgeschlossen." in page.text
+    assert refusals.closed(OrderStatus.COMPLETED, True) not in page.text
     assert "Lieferhinweise speichern" not in page.text
     await keep(temporal_client, f"order-{oid}", "instructions_changed_then_paid")
 
@@ -265,7 +275,7 @@ async def test_in_the_release_hold_a_card_order_changes_them_without_new_payment
         ).all()
         assert not cancelled
     page = await api.get(f"/my/orders/{oid}", params={"t": token})
-    assert 'id="changes-until"' not in page.text and RELEASED in page.text
+    assert 'id="changes-until"' not in page.text and RELEASED_SAID in page.text
 
 
 async def test_a_pickup_order_takes_no_delivery_instructions(

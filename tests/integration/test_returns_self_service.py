@@ -1,5 +1,6 @@
 """The self-service page over HTTP (the browser test covers starting a return): the signed link
-opens one order only, and the delivery address can be changed until the order is released."""
+opens one order only, and the delivery address can be changed until the order is released (the
+customer is German: the page says it in German, bad input and refusals included)."""
 
 from __future__ import annotations
 
@@ -27,11 +28,12 @@ async def test_address_changes_while_unreleased_and_not_after(
     assert link == f"http://oms.test/my/orders/{oid}?t={token}"
 
     page = await api.get(f"/my/orders/{oid}", params={"t": token})
-    assert page.status_code == 200 and "Change address" in page.text
+    assert page.status_code == 200 and "Adresse ändern" in page.text
     r = await api.post(f"/my/orders/{oid}/delivery", data={**NEW, "t": token + "x"})
     assert r.status_code == 403
     r = await api.post(f"/my/orders/{oid}/delivery", data={**NEW, "postcode": "5066", "t": token})
-    assert r.status_code == 422 and "postcode" in r.text
+    assert r.status_code == 422 and 'id="error"' in r.text
+    assert "Bitte geben Sie eine deutsche Postleitzahl mit fünf Ziffern an." in r.text
     r = await api.post(f"/my/orders/{oid}/delivery", data={**NEW, "t": token})
     assert r.status_code == 303, r.text
     order = (await api.get(f"/orders/{oid}")).json()
@@ -40,6 +42,8 @@ async def test_address_changes_while_unreleased_and_not_after(
     done = await delivered_order(api, [(sku, 1)])
     token = order_token(settings.self_service_secret, done["order_id"])
     page = await api.get(f"/my/orders/{done['order_id']}", params={"t": token})
-    assert "Change address" not in page.text and "Start return" in page.text
+    assert "Adresse ändern" not in page.text and "Rücksendung starten" in page.text
     r = await api.post(f"/my/orders/{done['order_id']}/delivery", data={**NEW, "t": token})
     assert r.status_code == 409
+    assert "Es wurde nichts geändert. Ihre Bestellung ist abgeschlossen." in r.text
+    assert "already" not in r.text  # the workflow's own English reason stays inside

@@ -17,7 +17,7 @@ from sqlmodel import Session
 from temporalio.client import Client
 
 from api.app import create_app
-from api.pages.console.translations import LANGUAGE_COOKIE, Words
+from api.pages.translations import LANGUAGE_COOKIE, Words
 from core.db.engine import get_engine
 from core.db.schema import OrderRecord
 from core.settings import Settings

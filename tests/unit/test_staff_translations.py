@@ -14,8 +14,8 @@ import pytest
 from jinja2 import Environment
 from starlette.requests import Request
 
-from api.pages.console import translations
-from api.pages.console.translations import (
+from api.pages import translations
+from api.pages.translations import (
     DEFAULT_LANGUAGE,
     LANGUAGE_COOKIE,
     LANGUAGES,
@@ -30,7 +30,7 @@ from api.pages.web_session import TEMPLATES
 from core.domain.orders import OrderStatus
 from core.domain.shipments import ShipmentStatus
 
-PAGES = Path(translations.__file__).resolve().parents[1]
+PAGES = translations.PAGES
 TEMPLATE_FILES = sorted(
     p for folder in translations.TEMPLATE_DIRS for p in (PAGES / folder).glob("*.html")
 )
@@ -53,7 +53,7 @@ def test_german_is_offered_and_english_needs_no_catalogue() -> None:
 def test_every_text_of_the_pages_is_translated(lang: str) -> None:
     """Extracts every text the templates and page modules show (as ``pybabel extract`` would)
     plus every code of the vocabularies, and finds each translated in the catalogue. Fix with
-    ``python -m api.pages.console.translations update``, then translate what it lists."""
+    ``python -m api.pages.translations update``, then translate what it lists."""
     assert translations.problems(lang) == []
 
 

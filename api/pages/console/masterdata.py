@@ -19,7 +19,7 @@ from activities.masterdata.calendar import OWN_CLOSING
 from activities.masterdata.queries import LocationFilter, SkuFilter
 from activities.masterdata.views import CalendarDay, LocationDetail
 from api.pages.console.routes import AgentDep, DbDep, SettingsDep, page
-from api.pages.console.translations import Words, words_for
+from api.pages.translations import Words, words_for
 from core.db.schema import Location, Stock
 
 router = APIRouter(prefix="/console", tags=["console"], include_in_schema=False)

@@ -8,7 +8,7 @@ function as the JSON API (``api.routes.customer_service``, ``api.routes.returns`
 workflow's yes or no, with its reason, is what the flash message says, and a refusal changes
 nothing. Every form carries an idempotency key per render (``api.http.idempotency``): the same
 form posted twice is one action, its second answer the first one's. Pages and the console's own
-messages are in the agent's language (``api.pages.console.translations``); the workflow's
+messages are in the agent's language (``api.pages.translations``); the workflow's
 reasons are its own words.
 """
 
@@ -32,7 +32,7 @@ from api import deps
 from api.http.auth_keys import active_key, verify_key
 from api.http.idempotency import FORM_FIELD, derived_id, request_key
 from api.pages.console import views
-from api.pages.console.translations import Words, words_for
+from api.pages.translations import Words, words_for
 from api.pages.web_session import WebArea, WebError, field_errors, read_form, switch_language
 from api.services import order_actions
 from api.services.order_actions import AssistedOrder

@@ -19,7 +19,7 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError
 
 from activities.returns.requests import returnable
-from api.pages.console.translations import ENGLISH_WORDS, N_, Words
+from api.pages.translations import ENGLISH_WORDS, N_, Words
 from core.db.schema import (
     OrderEvent,
     OrderRecord,

@@ -5,7 +5,7 @@ Charts are inline SVG drawn here, on the server: no JavaScript build, no CDN. Th
 numbers (for scripts and tests) and the panels rendered again by the same template, which the
 page swaps in. Polling rather than server-sent events: nothing held open per viewer, and a
 proxy or a sleeping laptop cannot leave a stale stream behind. Words, money and numbers are in
-the viewer's language (``api.pages.console.translations``).
+the viewer's language (``api.pages.translations``).
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from sqlmodel import Session
 
 from api import deps
 from api.pages.console.routes import AgentDep, page
-from api.pages.console.translations import ENGLISH_WORDS, Words, words_for
 from api.pages.dashboard.data import NOT_GOING_AHEAD, Dashboard, dashboard
+from api.pages.translations import ENGLISH_WORDS, Words, words_for
 from api.pages.web_session import TEMPLATES
 from core.db.engine import get_engine
 from core.domain.orders import OrderStatus

@@ -18,7 +18,6 @@ from sqlmodel import Session, col, or_, select
 
 from activities.returns.requests import ReturnRefused, returnable
 from api.http.errors import refusal_answer
-from api.pages.console.translations import Words, words_for
 from api.pages.portal.routes import (
     ClientDep,
     DbDep,
@@ -31,6 +30,7 @@ from api.pages.portal.routes import (
     _page,
     _redirect,
 )
+from api.pages.translations import Words, words_for
 from api.services.returns import ReturnEventIn, signal_return, start_returns
 from core.db.schema import OrderRecord, ReturnRecord
 from core.domain.orders import OrderInput

@@ -8,7 +8,7 @@ Forms post and redirect (PRG) with a flash message. Shipment actions go through 
 ``send_shipment_event`` as the shipment webhook; a pickup handover is the workflow's
 ``confirm_pickup`` Update, whose refusal (wrong code, not ready) is shown as the 409 it is.
 Pages and the portal's own messages are in the user's language
-(``api.pages.console.translations``); the order's reasons are its own words.
+(``api.pages.translations``); the order's reasons are its own words.
 """
 
 from __future__ import annotations
@@ -32,8 +32,8 @@ from api import deps
 from api.http.auth_keys import LOCATION, active_key, verify_key
 from api.http.errors import refusal_answer
 from api.http.idempotency import request_key
-from api.pages.console.translations import Words, words_for
 from api.pages.portal import views
+from api.pages.translations import Words, words_for
 from api.pages.web_session import (
     LOCAL_TZ,
     STATIC_DIR,

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import and_, or_
 from sqlmodel import Session, col, select
 
-from api.pages.console.translations import ENGLISH_WORDS, Words
+from api.pages.translations import ENGLISH_WORDS, Words
 from core.db.schema import Location, OrderEvent, OrderRecord, ShipmentRecord, Sku
 from core.domain.shipments import AT_LOCATION, LEFT_LOCATION, ShipmentStatus
 from core.domain.shipments import FORWARD as FORWARD_ORDER

@@ -1,7 +1,7 @@
 """The promise of the confirmation e-mail ("Lieferhinweise ändern") in a real browser
 (headless Chromium over real HTTP): its link opens the self-service page with the form, the
-customer changes the instructions and sees them changed; too long a text is refused naming
-the field, with what was typed kept, and nothing changes."""
+customer changes the instructions and sees them changed; too long a text is refused, said in
+the customer's words, with what was typed kept, and nothing changes."""
 
 from __future__ import annotations
 
@@ -62,7 +62,9 @@ async def test_the_confirmation_link_leads_to_the_form_and_the_change_sticks(
     async with page.expect_response(lambda r: r.request.method == "POST") as answer:
         await page.get_by_role("button", name="Lieferhinweise speichern").click()
     assert (await answer.value).status == 422
-    await expect(page.locator("#error")).to_contain_text("delivery_instructions")
+    await expect(page.locator("#error")).to_have_text(
+        f"Lieferhinweise dürfen höchstens {MAX_DELIVERY_INSTRUCTIONS} Zeichen lang sein."
+    )
     await expect(page.locator("#current-instructions")).to_have_text(NEIGHBOUR)
     await expect(page.get_by_label("Hinweis für die Zustellung")).to_have_value(too_long)
     order = (await api.get(f"/orders/{oid}")).json()

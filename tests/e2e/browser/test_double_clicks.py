@@ -288,7 +288,7 @@ async def test_customer_starts_a_return_with_a_double_click(
 
     path = f"/my/orders/{oid}/returns"
     before = busy.app.answered.get(path, 0)
-    await _double_click(page, page.get_by_role("button", name="Start return"), path)
+    await _double_click(page, page.get_by_role("button", name="Rücksendung starten"), path)
     await expect(page.locator("#done")).to_contain_text(f"R-{oid}-1")
     await _both_arrived(busy.app, path, before)
 

@@ -1,6 +1,6 @@
 """A customer uses the self-service page in a real browser (headless Chromium over real HTTP):
-open the signed link from the e-mail, start a return, download the label. A tampered token,
-or another order's token, opens nothing."""
+open the signed link from the e-mail, start a return, download the label (the customer is
+German: so is the page). A tampered token, or another order's token, opens nothing."""
 
 from __future__ import annotations
 
@@ -25,16 +25,16 @@ async def test_customer_starts_a_return_and_downloads_the_label(
     oid = order["order_id"]
     token = order_token(settings.self_service_secret, oid)
 
-    page = await chromium.new_page(viewport={"width": 1000, "height": 900})
+    page = await chromium.new_page(viewport={"width": 1000, "height": 900}, locale="de-DE")
     response = await page.goto(f"{server}/my/orders/{oid}?t={token}")
     assert response is not None and response.status == 200
     await expect(page.locator("#order-id")).to_have_text(oid)
-    await expect(page.get_by_role("link", name="Track parcel")).to_have_count(1)
+    await expect(page.get_by_role("link", name="Sendung verfolgen")).to_have_count(1)
 
     row = page.locator('#start-return tr[data-line="L1"]')
     await row.get_by_role("spinbutton").fill("1")
     await row.get_by_role("combobox").select_option("wrong_size")
-    await page.get_by_role("button", name="Start return").click()
+    await page.get_by_role("button", name="Rücksendung starten").click()
     rid = f"R-{oid}-1"
     await expect(page.locator("#done")).to_contain_text(rid)
     card = page.locator(f'[data-return="{rid}"]')
@@ -43,7 +43,7 @@ async def test_customer_starts_a_return_and_downloads_the_label(
     await page.screenshot(path=str(tmp_path / "self_service.png"), full_page=True)
 
     async with page.expect_download() as info:
-        await card.get_by_role("link", name="Download return label (PDF)").click()
+        await card.get_by_role("link", name="Rücksendeetikett herunterladen (PDF)").click()
     download = await info.value
     saved = tmp_path / "label.pdf"
     await download.save_as(saved)
@@ -65,6 +65,6 @@ async def test_customer_starts_a_return_and_downloads_the_label(
     ):
         response = await page.goto(f"{server}{bad}")
         assert response is not None and response.status == 403, bad
-        await expect(page.locator("#refused")).to_contain_text("not valid")
+        await expect(page.locator("#refused")).to_contain_text("nicht gültig")
         await expect(page.locator("body")).not_to_contain_text(oid)
     await page.close()
