@@ -14,6 +14,7 @@ from core.db.engine import session_scope
 from core.db.schema import OrderRecord, ShipmentRecord, Voucher
 from core.domain.shipments import CONSUMES_STOCK, GONE, ShipmentEvent, ShipmentPlan
 from core.metrics import observe_release_latency
+from core.policy import ReleasePolicy
 from core.settings import Settings
 
 
@@ -45,7 +46,7 @@ class FulfilmentActivities:
                 rec.deliver_by = shipment.deliver_by
                 order = s.get(OrderRecord, order_id)
                 if order is not None:
-                    latency = (rec.released_at - order.created_at).total_seconds()
+                    latency = release_latency(order, rec.released_at)
                     if shipment.transfer_to is None and not shipment.from_shelf:
                         rec.delivery_instructions = order.payload.get("delivery_instructions")
         if latency is not None:  # counted once, after the release is committed
@@ -183,3 +184,20 @@ class CompensationActivities:
                     )
                 )
         return code
+
+
+def release_latency(order: OrderRecord, released_at: datetime) -> float | None:
+    """Seconds from the order's placement, or its release hold's end, to its release: what
+    the OMS itself takes. None for an order released early ("release now"): its start is the
+    agent's click, not known here."""
+    start = order.created_at
+    payload = order.payload
+    release = (payload.get("policy") or {}).get("release")
+    if release is not None and "placed_at" in payload:
+        hold = ReleasePolicy.model_validate(release).hold_for(
+            payload.get("channel", ""), payload.get("payment_method", "")
+        )
+        start = max(start, datetime.fromisoformat(payload["placed_at"]) + hold)
+    if released_at < start:
+        return None
+    return (released_at - start).total_seconds()
