@@ -104,7 +104,22 @@ ORDER_ARG = Annotated[str, Field(min_length=1, max_length=64, description="the o
 REASON_ARG = Annotated[
     str, Field(max_length=300, description="why, in the customer's words (for the order history)")
 ]
+REQUEST_ARG = Annotated[
+    str,
+    Field(
+        max_length=100,
+        description="your id for this one action (any unique text); send the same id when you "
+        "retry it after an error or a lost answer: the order then does it once",
+    ),
+]
 DEFAULT_REASON = "asked by the customer"
+
+
+def _update_id(scope: CallerScope, request_id: str) -> str | None:
+    """The order's Update id for an agent's action: the same id twice is one action (Temporal
+    answers the repeat with the first result). Namespaced by the agent's key, so two agents'
+    ids never meet."""
+    return f"mcp:{scope.actor}:{request_id}" if request_id else None
 
 
 @dataclass(frozen=True)
@@ -418,13 +433,16 @@ def build_server(rt: Runtime) -> MCPServer:
         order_id: ORDER_ARG,
         verification: VERIFICATION_ARG = "",
         reason: REASON_ARG = "",
+        request_id: REQUEST_ARG = "",
     ) -> ActionAnswer:
         with _answering():
             scope = scope_of(ctx, verification)
             rec = await visible(scope, order_id)
             body = CancelRequest(agent=scope.actor, reason=_reason(scope, reason))
             with _session(settings) as s:
-                result = await order_actions.cancel(s, rt.temporal(), order_id, body)
+                result = await order_actions.cancel(
+                    s, rt.temporal(), order_id, body, _update_id(scope, request_id)
+                )
             return _action_answer(result, rec, scope)
 
     @server.tool(
@@ -440,13 +458,16 @@ def build_server(rt: Runtime) -> MCPServer:
         lines: Annotated[list[LineQuantity], Field(min_length=1, max_length=100)],
         verification: VERIFICATION_ARG = "",
         reason: REASON_ARG = "",
+        request_id: REQUEST_ARG = "",
     ) -> ActionAnswer:
         with _answering():
             scope = scope_of(ctx, verification)
             rec = await visible(scope, order_id)
             body = CancelLinesRequest(agent=scope.actor, reason=_reason(scope, reason), lines=lines)
             with _session(settings) as s:
-                result = await order_actions.cancel_lines(s, rt.temporal(), order_id, body)
+                result = await order_actions.cancel_lines(
+                    s, rt.temporal(), order_id, body, _update_id(scope, request_id)
+                )
             return _action_answer(result, rec, scope)
 
     @server.tool(
@@ -464,6 +485,7 @@ def build_server(rt: Runtime) -> MCPServer:
         delivery_address: Address | None = None,
         delivery_instructions: Annotated[str | None, Field(max_length=200)] = None,
         reason: REASON_ARG = "",
+        request_id: REQUEST_ARG = "",
     ) -> ActionAnswer:
         with _answering():
             scope = scope_of(ctx, verification)
@@ -477,7 +499,9 @@ def build_server(rt: Runtime) -> MCPServer:
                 raise NotAllowed("name what to change: delivery_address or delivery_instructions")
             body = ModifyRequest.model_validate(change)
             with _session(settings) as s:
-                result = await order_actions.modify(s, rt.temporal(), order_id, body)
+                result = await order_actions.modify(
+                    s, rt.temporal(), order_id, body, _update_id(scope, request_id)
+                )
             return _action_answer(result, rec, scope)
 
     @server.tool(

@@ -116,8 +116,18 @@ async def test_verified_customer_asks_changes_cancels_and_returns(
             order_id=oid,
             verification=grant,
             lines=[{"line_id": "L2", "quantity": 1}],
+            request_id="cut-1",
         )
         assert cut["total"] == "39,95 €" and cut["status_text"] == "wartet auf Ihre Zahlung"
+        again = await call(  # the agent retries after a lost answer: done once, same answer
+            mcp,
+            "cancel-order-lines",
+            order_id=oid,
+            verification=grant,
+            lines=[{"line_id": "L2", "quantity": 1}],
+            request_id="cut-1",
+        )
+        assert again == cut
 
     order = (await api.get(f"/orders/{oid}")).json()
     assert order["delivery_address"]["street"] == "Neue Straße 5"
