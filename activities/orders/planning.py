@@ -83,7 +83,9 @@ def build_problem(
             postcode=dest.postcode, latitude=dest.latitude, longitude=dest.longitude, city=dest.city
         ),
         speed=order.shipping_speed,
-        order_time=order.placed_at,
+        # cut-offs count from the release: the order waits out its hold first
+        order_time=order.placed_at
+        + order.policy.release.hold_for(order.channel, order.payment_method),
         customer_group=order.customer.group,
         pickup_store_id=order.pickup_store_id,
         profile=profile,

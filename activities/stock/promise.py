@@ -23,6 +23,7 @@ from core.db.schema import Location, Reservation, Sku
 from core.domain.inputs import POSTCODE_PATTERN, Channel, InputModel
 from core.domain.orders import Speed
 from core.geodata import lookup
+from core.policy import load_policy
 from core.settings import Settings
 
 BERLIN = ZoneInfo("Europe/Berlin")  # where the locations' calendars are kept
@@ -206,7 +207,8 @@ def _problem(
             postcode=dest.postcode, latitude=dest.latitude, longitude=dest.longitude, city=dest.city
         ),
         speed=req.speed,
-        order_time=now,
+        # as the order will be planned: from the end of the channel's release hold
+        order_time=now + load_policy(settings.policy_file).release.hold_for(req.channel, ""),
         profile=EARLIEST,
         locations=[
             candidate_location(

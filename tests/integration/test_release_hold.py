@@ -6,14 +6,19 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
 from temporalio.client import Client
 
+from activities.orders.planning import build_problem
 from api.app import create_app
+from api.services.order_intake import price_order
+from core.db.engine import session_scope
+from core.domain.orders import OrderRequest
+from core.policy import OrderPolicy, ReleasePolicy
 from core.settings import Settings
 from tests.support.auth import client_for
 from tests.support.catalogue import make_sku, warehouses
@@ -208,3 +213,35 @@ async def test_console_shows_the_hold_and_releases_now(
         queue = (await store.get("/portal/queue", headers={"Accept-Language": "de"})).text
         assert order_id in queue and "Lieferhinweise" in queue
         assert "Bitte beim Nachbarn abgeben" in queue
+
+
+def test_an_order_is_planned_for_when_its_hold_ends(settings: Settings) -> None:
+    """Cut-offs count from the release: an order placed just before one, held past it, is
+    promised what the warehouse can do after the hold, not a date the hold makes it miss."""
+    policy = OrderPolicy(release=ReleasePolicy(hold=timedelta(minutes=10)))
+    req = OrderRequest.model_validate(order_request(lines=[(_sku(settings), 1)]))
+    with session_scope(settings.database_url) as s:
+        order = price_order(s, req, policy, now=datetime.now(UTC))
+        problem = build_problem(s, order, [])
+    assert problem.order_time == order.placed_at + timedelta(minutes=10)
+
+
+def test_the_promise_counts_from_the_channels_hold_too(settings: Settings, tmp_path: Path) -> None:
+    """What the shop promises before checkout is planned like the order: from the end of the
+    hold that order will wait (rules per channel), so both name the same date."""
+    from activities.stock import promise
+
+    policy = tmp_path / "policy.toml"
+    policy.write_text(
+        '[release]\nhold = "PT10M"\nrules = [ { channel = "store", hold = "PT0S" } ]\n'
+    )
+    own = settings.model_copy(update={"policy_file": str(policy)})
+    now = datetime.now(UTC)
+    lines = [{"sku": _sku(settings), "quantity": 1}]
+    with session_scope(settings.database_url) as s:
+        web = promise._problem(s, promise.PromiseRequest(postcode="51147", lines=lines), own, now)
+        store = promise._problem(
+            s, promise.PromiseRequest(postcode="51147", channel="store", lines=lines), own, now
+        )
+    assert web.order_time == now + timedelta(minutes=10)
+    assert store.order_time == now
